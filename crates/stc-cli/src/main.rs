@@ -1,0 +1,223 @@
+//! `stc`: the one StreamCompute binary.
+//!
+//! Subcommands:
+//! * `stc run FILE.sql` runs a Flink SQL script on the embedded engine until its bounded
+//!   sources are exhausted (or until Ctrl-C), printing the result of a final `SELECT`.
+//! * `stc explain FILE.sql` prints the job graph the script compiles to.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use stc_runtime::StreamBatch;
+use stc_runtime::executor::spawn_job;
+use stc_runtime::metrics::JobMetrics;
+use stc_sql::{CompileOptions, compile_script};
+
+#[derive(Parser)]
+#[command(name = "stc", version, about = "StreamCompute: Flink SQL on a Rust streaming engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    /// Like Flink's SQL client in tableau mode, with the row kind in an `op` column.
+    Table,
+    /// One JSON object per line: {"op":"+I","row":{"col":value,…}}.
+    Json,
+}
+
+#[derive(clap::Args)]
+struct JobArgs {
+    /// The Flink SQL script.
+    file: PathBuf,
+    /// Subtasks per operator (default: `parallelism.default` from the script, else all cores).
+    #[arg(long, short = 'p')]
+    parallelism: Option<usize>,
+    /// A configuration key, as with `SET 'key' = 'value'` (applied after the script's SETs).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a Flink SQL script on the embedded engine.
+    Run {
+        #[command(flatten)]
+        job: JobArgs,
+        /// How to print the result of a final SELECT.
+        #[arg(long, value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Print the job graph a script compiles to.
+    Explain {
+        #[command(flatten)]
+        job: JobArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STC_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { job, output } => run(job, output),
+        Command::Explain { job } => explain(job),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn compile_options(job: &JobArgs) -> anyhow::Result<CompileOptions> {
+    let mut config = Vec::new();
+    for kv in &job.set {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set expects KEY=VALUE, found '{kv}'"))?;
+        config.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok(CompileOptions { parallelism: job.parallelism, config })
+}
+
+fn read_script(path: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read the script '{}'", path.display()))
+}
+
+fn explain(job: JobArgs) -> anyhow::Result<ExitCode> {
+    let sql = read_script(&job.file)?;
+    let compiled = compile_script(&sql, &compile_options(&job)?)?;
+    print!("{}", compiled.graph.explain());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let sql = read_script(&job.file)?;
+    let compiled = compile_script(&sql, &compile_options(&job)?)?;
+    let zone = compiled.config.get(stc_common::config::LOCAL_TIME_ZONE).cloned().unwrap_or_else(|| "UTC".into());
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("stc-worker")
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let job = spawn_job(compiled.graph)?;
+        let metrics = Arc::clone(&job.metrics);
+        let started = job.started;
+        let printer = compiled.select.map(|sel| {
+            let zone = zone.clone();
+            tokio::spawn(print_results(sel.schema, sel.rx, output, zone))
+        });
+        let status = std::io::stderr().is_terminal().then(|| tokio::spawn(status_line(Arc::clone(&metrics))));
+        let outcome = tokio::select! {
+            r = job.wait() => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        if let Some(s) = status {
+            s.abort();
+            eprint!("\r\x1b[2K");
+        }
+        match outcome {
+            None => {
+                eprintln!("interrupted: job cancelled");
+                Ok(ExitCode::from(130))
+            }
+            Some(Err(e)) => Err(anyhow::Error::new(e)),
+            Some(Ok(())) => {
+                if let Some(p) = printer {
+                    p.await.context("result printer failed")??;
+                }
+                let s = metrics.summary();
+                let secs = started.elapsed().as_secs_f64();
+                let mut summary = format!(
+                    "Job finished in {secs:.2} s: {} records read, {} written ({:.0} records/s)",
+                    s.records_read,
+                    s.records_written,
+                    s.records_read as f64 / secs.max(1e-9)
+                );
+                if s.late_records_dropped > 0 {
+                    summary.push_str(&format!(", {} late records dropped", s.late_records_dropped));
+                }
+                if s.parse_errors_skipped > 0 {
+                    summary.push_str(&format!(", {} malformed records skipped", s.parse_errors_skipped));
+                }
+                eprintln!("{summary}");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+async fn status_line(metrics: Arc<JobMetrics>) {
+    let start = std::time::Instant::now();
+    let mut last = (0u64, start);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let s = metrics.summary();
+        let now = std::time::Instant::now();
+        let rate = (s.records_read - last.0) as f64 / now.duration_since(last.1).as_secs_f64().max(1e-9);
+        last = (s.records_read, now);
+        let wm = match s.sink_watermark {
+            Some(w) => stc_runtime::time::format_millis(w),
+            None => "-".into(),
+        };
+        eprint!(
+            "\r\x1b[2K[{:>6.1}s] read {} | written {} | {:.0} rec/s | watermark {wm}",
+            start.elapsed().as_secs_f64(),
+            s.records_read,
+            s.records_written,
+            rate
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
+
+async fn print_results(
+    schema: arrow::datatypes::SchemaRef,
+    mut rx: tokio::sync::mpsc::Receiver<StreamBatch>,
+    output: OutputFormat,
+    zone: String,
+) -> anyhow::Result<()> {
+    let mut rows: Vec<(stc_common::RowKind, Vec<String>)> = Vec::new();
+    while let Some(b) = rx.recv().await {
+        for r in 0..b.num_rows() {
+            let kind = b.kind(r);
+            match output {
+                OutputFormat::Json => {
+                    let mut row = serde_json::Map::new();
+                    for (i, f) in schema.fields().iter().enumerate() {
+                        row.insert(f.name().clone(), stc_connectors::text::value_to_json(b.batch.column(i), r, &zone));
+                    }
+                    let line = serde_json::json!({"op": kind.short_string(), "row": row});
+                    writeln!(std::io::stdout().lock(), "{line}")?;
+                }
+                OutputFormat::Table => {
+                    let vals = (0..schema.fields().len())
+                        .map(|i| stc_connectors::text::format_value_sql(b.batch.column(i), r, &zone))
+                        .collect();
+                    rows.push((kind, vals));
+                }
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    if output == OutputFormat::Table {
+        write!(stdout, "{}", stc_connectors::text::tableau(&schema, &rows))?;
+    }
+    stdout.flush()?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Configuration keys a job can `SET` (Flink's names), with their defaults.
+//!
+//! Keys are Flink's where Flink has one, so scripts move between Flink and StreamCompute
+//! unchanged. Unknown keys are kept (Flink ignores keys it does not know, and so do we) but
+//! the keys below are typed and validated when a job is planned.
+
+/// `parallelism.default`: subtasks per operator. Default: the number of cores.
+pub const PARALLELISM_DEFAULT: &str = "parallelism.default";
+/// `table.exec.source.idle-timeout`: a source split with no records for this long is marked
+/// idle and no longer holds back the watermark. Default `0` (never idle), as in Flink.
+pub const SOURCE_IDLE_TIMEOUT: &str = "table.exec.source.idle-timeout";
+/// `table.local-time-zone`: zone used to display `TIMESTAMP_LTZ` and by time functions.
+/// Default `UTC` (Flink's default is the JVM's zone; we pick a fixed one so a job gives the
+/// same output on every machine).
+pub const LOCAL_TIME_ZONE: &str = "table.local-time-zone";
+/// `pipeline.max-parallelism`: number of key groups keyed state is split into. Default 128.
+pub const MAX_PARALLELISM: &str = "pipeline.max-parallelism";
+/// `table.exec.resource.default-parallelism`: Flink's SQL-level parallelism override.
+pub const TABLE_DEFAULT_PARALLELISM: &str = "table.exec.resource.default-parallelism";
+
+/// Default number of key groups (Flink's default max parallelism).
+pub const DEFAULT_MAX_PARALLELISM: usize = 128;
+
+/// Parses a Flink duration string: `500 ms`, `10s`, `1 min`, `2h`, `0`, a bare number of
+/// milliseconds. Returns milliseconds.
+pub fn parse_duration_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration_ms;
+
+    #[test]
+    fn durations_in_flink_syntax() {
+        assert_eq!(parse_duration_ms("0"), Some(0));
+        assert_eq!(parse_duration_ms("250"), Some(250));
+        assert_eq!(parse_duration_ms("500 ms"), Some(500));
+        assert_eq!(parse_duration_ms("10s"), Some(10_000));
+        assert_eq!(parse_duration_ms("1 min"), Some(60_000));
+        assert_eq!(parse_duration_ms("2h"), Some(7_200_000));
+        assert_eq!(parse_duration_ms("ten seconds"), None);
+        assert_eq!(parse_duration_ms("5 fortnights"), None);
+    }
+}

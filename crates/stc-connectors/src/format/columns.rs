@@ -1,0 +1,427 @@
+//! Row-at-a-time column accumulators used by the decoders.
+//!
+//! Unlike Arrow's builders these can be truncated, so a row that fails half-way through can be
+//! rolled back (and skipped under `ignore-parse-errors`) without rebuilding anything.
+//! Nested values (ARRAY, MAP, ROW) are collected as [`Val`] trees and built at the end.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int8Array, Int16Array, Int32Array, Int64Array, ListArray, MapArray, PrimitiveArray,
+    RecordBatch, RecordBatchOptions, StringArray, StructArray, Time32MillisecondArray,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::datatypes::{
+    DataType, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+
+use super::{FormatError, Result};
+
+/// A decoded value of any type; integers, dates, times and timestamps are `Int`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val {
+    Null,
+    Bool(bool),
+    Int(i64),
+    F32(f32),
+    F64(f64),
+    Dec(i128),
+    Str(String),
+    Bin(Vec<u8>),
+    List(Vec<Val>),
+    Map(Vec<(Val, Val)>),
+    Struct(Vec<Val>),
+}
+
+enum Data {
+    Bool(Vec<bool>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Dec(Vec<i128>),
+    Str { bytes: Vec<u8>, offsets: Vec<i32> },
+    Bin { bytes: Vec<u8>, offsets: Vec<i32> },
+    Nested(Vec<Val>),
+}
+
+pub(crate) struct Column {
+    dt: DataType,
+    data: Data,
+    valid: Vec<bool>,
+}
+
+/// Whether a type is stored as a nested [`Val`].
+pub(crate) fn is_nested(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::List(_) | DataType::LargeList(_) | DataType::Map(..) | DataType::Struct(_)
+    )
+}
+
+impl Column {
+    pub(crate) fn new(dt: &DataType) -> Result<Self> {
+        let data = match dt {
+            DataType::Boolean => Data::Bool(vec![]),
+            DataType::Int8 => Data::I8(vec![]),
+            DataType::Int16 => Data::I16(vec![]),
+            DataType::Int32 | DataType::Date32 | DataType::Time32(_) => Data::I32(vec![]),
+            DataType::Int64 | DataType::Timestamp(..) => Data::I64(vec![]),
+            DataType::Float32 => Data::F32(vec![]),
+            DataType::Float64 => Data::F64(vec![]),
+            DataType::Decimal128(..) => Data::Dec(vec![]),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Data::Str {
+                bytes: vec![],
+                offsets: vec![0],
+            },
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Data::Bin {
+                bytes: vec![],
+                offsets: vec![0],
+            },
+            dt if is_nested(dt) => Data::Nested(vec![]),
+            other => {
+                return Err(FormatError::Options(format!(
+                    "unsupported column type {other}"
+                )));
+            }
+        };
+        Ok(Column {
+            dt: dt.clone(),
+            data,
+            valid: vec![],
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.valid.len()
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if n >= self.valid.len() {
+            return;
+        }
+        self.valid.truncate(n);
+        match &mut self.data {
+            Data::Bool(v) => v.truncate(n),
+            Data::I8(v) => v.truncate(n),
+            Data::I16(v) => v.truncate(n),
+            Data::I32(v) => v.truncate(n),
+            Data::I64(v) => v.truncate(n),
+            Data::F32(v) => v.truncate(n),
+            Data::F64(v) => v.truncate(n),
+            Data::Dec(v) => v.truncate(n),
+            Data::Str { bytes, offsets } | Data::Bin { bytes, offsets } => {
+                offsets.truncate(n + 1);
+                bytes.truncate(offsets[n] as usize);
+            }
+            Data::Nested(v) => v.truncate(n),
+        }
+    }
+
+    pub(crate) fn push_null(&mut self) {
+        self.valid.push(false);
+        match &mut self.data {
+            Data::Bool(v) => v.push(false),
+            Data::I8(v) => v.push(0),
+            Data::I16(v) => v.push(0),
+            Data::I32(v) => v.push(0),
+            Data::I64(v) => v.push(0),
+            Data::F32(v) => v.push(0.0),
+            Data::F64(v) => v.push(0.0),
+            Data::Dec(v) => v.push(0),
+            Data::Str { bytes, offsets } | Data::Bin { bytes, offsets } => {
+                offsets.push(bytes.len() as i32)
+            }
+            Data::Nested(v) => v.push(Val::Null),
+        }
+    }
+
+    /// Push a non-null value. Integers must already be range-checked for the column type.
+    pub(crate) fn push(&mut self, v: Val) {
+        if v == Val::Null {
+            return self.push_null();
+        }
+        self.valid.push(true);
+        match (&mut self.data, v) {
+            (Data::Bool(d), Val::Bool(b)) => d.push(b),
+            (Data::I8(d), Val::Int(x)) => d.push(x as i8),
+            (Data::I16(d), Val::Int(x)) => d.push(x as i16),
+            (Data::I32(d), Val::Int(x)) => d.push(x as i32),
+            (Data::I64(d), Val::Int(x)) => d.push(x),
+            (Data::F32(d), Val::F32(x)) => d.push(x),
+            (Data::F64(d), Val::F64(x)) => d.push(x),
+            (Data::Dec(d), Val::Dec(x)) => d.push(x),
+            (Data::Str { bytes, offsets }, Val::Str(s)) => {
+                bytes.extend_from_slice(s.as_bytes());
+                offsets.push(bytes.len() as i32);
+            }
+            (Data::Bin { bytes, offsets }, Val::Bin(b)) => {
+                bytes.extend_from_slice(&b);
+                offsets.push(bytes.len() as i32);
+            }
+            (Data::Nested(d), v) => d.push(v),
+            (_, v) => {
+                // A decoder bug; keep the column consistent and visible.
+                debug_assert!(false, "value {v:?} does not fit column {}", self.dt);
+                self.valid.pop();
+                self.push_null();
+            }
+        }
+    }
+
+    /// Push a string without allocating a `Val`.
+    pub(crate) fn push_str(&mut self, s: &str) {
+        match &mut self.data {
+            Data::Str { bytes, offsets } => {
+                self.valid.push(true);
+                bytes.extend_from_slice(s.as_bytes());
+                offsets.push(bytes.len() as i32);
+            }
+            _ => self.push(Val::Str(s.to_string())),
+        }
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<ArrayRef> {
+        let n = self.valid.len();
+        let valid = std::mem::take(&mut self.valid);
+        let nulls = if valid.iter().all(|v| *v) {
+            None
+        } else {
+            Some(NullBuffer::from(valid))
+        };
+        let data = std::mem::replace(&mut self.data, Column::new(&self.dt)?.data);
+        let arr: ArrayRef = match data {
+            Data::Bool(v) => Arc::new(BooleanArray::new(v.into(), nulls)),
+            Data::I8(v) => Arc::new(Int8Array::new(v.into(), nulls)),
+            Data::I16(v) => Arc::new(Int16Array::new(v.into(), nulls)),
+            Data::I32(v) => match &self.dt {
+                DataType::Date32 => Arc::new(Date32Array::new(v.into(), nulls)),
+                DataType::Time32(_) => Arc::new(Time32MillisecondArray::new(v.into(), nulls)),
+                _ => Arc::new(Int32Array::new(v.into(), nulls)),
+            },
+            Data::I64(v) => match &self.dt {
+                DataType::Timestamp(unit, tz) => timestamp_array(*unit, tz.clone(), v, nulls),
+                _ => Arc::new(Int64Array::new(v.into(), nulls)),
+            },
+            Data::F32(v) => Arc::new(Float32Array::new(v.into(), nulls)),
+            Data::F64(v) => Arc::new(Float64Array::new(v.into(), nulls)),
+            Data::Dec(v) => {
+                let DataType::Decimal128(p, s) = self.dt else {
+                    unreachable!()
+                };
+                Arc::new(Decimal128Array::new(v.into(), nulls).with_precision_and_scale(p, s)?)
+            }
+            Data::Str { bytes, offsets } => Arc::new(StringArray::try_new(
+                OffsetBuffer::new(offsets.into()),
+                bytes.into(),
+                nulls,
+            )?),
+            Data::Bin { bytes, offsets } => Arc::new(BinaryArray::try_new(
+                OffsetBuffer::new(offsets.into()),
+                bytes.into(),
+                nulls,
+            )?),
+            Data::Nested(v) => vals_to_array(&self.dt, v)?,
+        };
+        debug_assert_eq!(arr.len(), n);
+        if arr.data_type() != &self.dt {
+            return Ok(arrow::compute::cast(&arr, &self.dt)?);
+        }
+        Ok(arr)
+    }
+}
+
+fn timestamp_array(
+    unit: TimeUnit,
+    tz: Option<Arc<str>>,
+    v: Vec<i64>,
+    nulls: Option<NullBuffer>,
+) -> ArrayRef {
+    match unit {
+        TimeUnit::Second => Arc::new(
+            PrimitiveArray::<TimestampSecondType>::new(v.into(), nulls).with_timezone_opt(tz),
+        ),
+        TimeUnit::Millisecond => Arc::new(
+            PrimitiveArray::<TimestampMillisecondType>::new(v.into(), nulls).with_timezone_opt(tz),
+        ),
+        TimeUnit::Microsecond => Arc::new(
+            PrimitiveArray::<TimestampMicrosecondType>::new(v.into(), nulls).with_timezone_opt(tz),
+        ),
+        TimeUnit::Nanosecond => Arc::new(
+            PrimitiveArray::<TimestampNanosecondType>::new(v.into(), nulls).with_timezone_opt(tz),
+        ),
+    }
+}
+
+/// Build an array of type `dt` from decoded values.
+pub(crate) fn vals_to_array(dt: &DataType, vals: Vec<Val>) -> Result<ArrayRef> {
+    match dt {
+        DataType::List(field) => {
+            let mut offsets = Vec::with_capacity(vals.len() + 1);
+            offsets.push(0i32);
+            let mut valid = Vec::with_capacity(vals.len());
+            let mut child = Column::new(field.data_type())?;
+            for v in vals {
+                match v {
+                    Val::List(items) => {
+                        for it in items {
+                            child.push(it);
+                        }
+                        valid.push(true);
+                    }
+                    _ => valid.push(false),
+                }
+                offsets.push(child.len() as i32);
+            }
+            let nulls = nulls_of(valid);
+            Ok(Arc::new(ListArray::try_new(
+                field.clone(),
+                OffsetBuffer::new(offsets.into()),
+                child.finish()?,
+                nulls,
+            )?))
+        }
+        DataType::Map(entries_field, sorted) => {
+            let DataType::Struct(kv) = entries_field.data_type() else {
+                return Err(FormatError::Options(format!("malformed map type {dt}")));
+            };
+            let mut keys = Column::new(kv[0].data_type())?;
+            let mut values = Column::new(kv[1].data_type())?;
+            let mut offsets = vec![0i32];
+            let mut valid = Vec::with_capacity(vals.len());
+            for v in vals {
+                match v {
+                    Val::Map(entries) => {
+                        for (k, v) in entries {
+                            keys.push(k);
+                            values.push(v);
+                        }
+                        valid.push(true);
+                    }
+                    _ => valid.push(false),
+                }
+                offsets.push(keys.len() as i32);
+            }
+            let entries =
+                StructArray::try_new(kv.clone(), vec![keys.finish()?, values.finish()?], None)?;
+            Ok(Arc::new(MapArray::try_new(
+                entries_field.clone(),
+                OffsetBuffer::new(offsets.into()),
+                entries,
+                nulls_of(valid),
+                *sorted,
+            )?))
+        }
+        DataType::Struct(fields) => {
+            let mut cols: Vec<Column> = fields
+                .iter()
+                .map(|f| Column::new(f.data_type()))
+                .collect::<Result<_>>()?;
+            let mut valid = Vec::with_capacity(vals.len());
+            for v in vals {
+                match v {
+                    Val::Struct(items) => {
+                        let mut it = items.into_iter();
+                        for c in cols.iter_mut() {
+                            c.push(it.next().unwrap_or(Val::Null));
+                        }
+                        valid.push(true);
+                    }
+                    _ => {
+                        for c in cols.iter_mut() {
+                            c.push_null();
+                        }
+                        valid.push(false);
+                    }
+                }
+            }
+            let arrays = cols
+                .iter_mut()
+                .map(|c| c.finish())
+                .collect::<Result<Vec<_>>>()?;
+            if fields.is_empty() {
+                return Ok(Arc::new(StructArray::new_empty_fields(
+                    valid.len(),
+                    nulls_of(valid),
+                )));
+            }
+            Ok(Arc::new(StructArray::try_new(
+                fields.clone(),
+                arrays,
+                nulls_of(valid),
+            )?))
+        }
+        other => {
+            let mut c = Column::new(other)?;
+            for v in vals {
+                c.push(v);
+            }
+            c.finish()
+        }
+    }
+}
+
+fn nulls_of(valid: Vec<bool>) -> Option<NullBuffer> {
+    if valid.iter().all(|v| *v) {
+        None
+    } else {
+        Some(NullBuffer::from(valid))
+    }
+}
+
+/// Accumulates whole rows of a schema.
+pub(crate) struct Columns {
+    schema: SchemaRef,
+    pub(crate) cols: Vec<Column>,
+    rows: usize,
+}
+
+impl Columns {
+    pub(crate) fn new(schema: SchemaRef) -> Result<Self> {
+        let cols = schema
+            .fields()
+            .iter()
+            .map(|f| Column::new(f.data_type()))
+            .collect::<Result<_>>()?;
+        Ok(Columns {
+            schema,
+            cols,
+            rows: 0,
+        })
+    }
+
+    /// Mark the current row complete (every column must have received a value).
+    pub(crate) fn commit_row(&mut self) {
+        self.rows += 1;
+        debug_assert!(self.cols.iter().all(|c| c.len() == self.rows));
+    }
+
+    /// Drop whatever the current (uncommitted) row pushed.
+    pub(crate) fn rollback_row(&mut self) {
+        for c in &mut self.cols {
+            c.truncate(self.rows);
+        }
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let n = self.rows;
+        self.rows = 0;
+        let arrays = self
+            .cols
+            .iter_mut()
+            .map(|c| c.finish())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?))
+    }
+}

@@ -1,0 +1,1156 @@
+//! Flink's `json` format.
+//!
+//! Decoding follows `JsonToRowDataConverters`: a missing field is NULL (or an error with
+//! `json.fail-on-missing-field`); numbers given as strings are accepted (`Integer.parseInt` of
+//! the trimmed text); a JSON float into an INT/BIGINT column is truncated (Jackson's
+//! `canConvertToInt`); a non-string value into a STRING column becomes its JSON text; BOOLEAN
+//! from a non-boolean is `Boolean.parseBoolean` (anything but "true" is false); DECIMAL
+//! overflowing its precision is NULL; any other conversion failure fails the row
+//! (`json.ignore-parse-errors` skips it). Unknown keys are ignored; for a repeated key the first
+//! occurrence wins. Blank lines are skipped.
+//!
+//! The decoder is a hand-written byte scanner that appends straight into column accumulators
+//! (no per-row `serde_json::Value`); nested values go through a small value tree.
+//!
+//! Encoding follows `RowDataToJsonConverters` + Jackson's generator: field order of the schema,
+//! `null` for NULL, Java `Double.toString`/`Float.toString` (NaN and infinities as quoted
+//! strings), decimals as `BigDecimal.toString()` of the value with trailing zeros stripped
+//! (`1200.00` → `1.2E+3`, `0.10` → `0.1`; `json.encode.decimal-as-plain-number` gives
+//! `1200`), DATE `yyyy-MM-dd`, TIME `HH:mm:ss` (sub-second part dropped, as Flink does),
+//! TIMESTAMP `yyyy-MM-dd HH:mm:ss[.fraction without trailing zeros]` (or ISO-8601 with `T`),
+//! TIMESTAMP_LTZ the same in UTC with a `Z` suffix, BYTES as base64, non-BMP characters as
+//! `\uXXXX\uXXXX` escapes (Jackson does that), maps and rows as objects, arrays as arrays.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int8Type,
+    Int16Type, Int32Type, Int64Type, SchemaRef, Time32MillisecondType, Time32SecondType,
+    Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use stc_common::RowKind;
+
+use super::columns::{Column, Columns, Val, is_nested};
+use super::javafmt::{self as jf};
+use super::{FormatError, FormatOptions, RecordDecoder, RecordEncoder, Result};
+
+/// Option keys of the json format (without the `json.` prefix).
+pub const JSON_OPTIONS: &[&str] = &[
+    "fail-on-missing-field",
+    "ignore-parse-errors",
+    "timestamp-format.standard",
+    "map-null-key.mode",
+    "map-null-key.literal",
+    "encode.decimal-as-plain-number",
+    "encode.ignore-null-fields",
+    "decode.json-parser.enabled",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TsFormat {
+    Sql,
+    Iso,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NullKeyMode {
+    Fail,
+    Drop,
+    Literal(String),
+}
+
+struct JsonConfig {
+    fail_on_missing: bool,
+    ignore_errors: bool,
+    ts: TsFormat,
+    null_key: NullKeyMode,
+    decimal_plain: bool,
+    ignore_null_fields: bool,
+}
+
+fn parse_config(options: &HashMap<String, String>) -> Result<JsonConfig> {
+    let o = FormatOptions::new("json", options, JSON_OPTIONS)?;
+    let fail_on_missing = o.bool("fail-on-missing-field", false)?;
+    let ignore_errors = o.bool("ignore-parse-errors", false)?;
+    if fail_on_missing && ignore_errors {
+        return Err(FormatError::Options(
+            "fail-on-missing-field and ignore-parse-errors shouldn't both be true.".into(),
+        ));
+    }
+    let ts = match o.get("timestamp-format.standard").unwrap_or("SQL") {
+        "SQL" => TsFormat::Sql,
+        "ISO-8601" => TsFormat::Iso,
+        v => {
+            return Err(FormatError::Options(format!(
+                "Unsupported value '{v}' for timestamp-format.standard. Supported values are [SQL, ISO-8601]."
+            )));
+        }
+    };
+    let literal = o.get("map-null-key.literal").unwrap_or("null").to_string();
+    let null_key = match o
+        .get("map-null-key.mode")
+        .unwrap_or("FAIL")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "FAIL" => NullKeyMode::Fail,
+        "DROP" => NullKeyMode::Drop,
+        "LITERAL" => NullKeyMode::Literal(literal),
+        v => {
+            return Err(FormatError::Options(format!(
+                "Unsupported value '{v}' for option map-null-key.mode. Supported values are [LITERAL, FAIL, DROP]."
+            )));
+        }
+    };
+    o.bool("decode.json-parser.enabled", true)?;
+    Ok(JsonConfig {
+        fail_on_missing,
+        ignore_errors,
+        ts,
+        null_key,
+        decimal_plain: o.bool("encode.decimal-as-plain-number", false)?,
+        ignore_null_fields: o.bool("encode.ignore-null-fields", false)?,
+    })
+}
+
+// =============================================================================================
+// Decoding
+// =============================================================================================
+
+/// Decoder for Flink's json format.
+pub struct JsonDecoder {
+    cfg: JsonConfig,
+    schema: SchemaRef,
+    types: Vec<DataType>,
+    columns: Columns,
+    /// Field name → column index.
+    index: HashMap<Vec<u8>, usize>,
+    seen: Vec<bool>,
+    skipped: u64,
+    scratch: Vec<u8>,
+}
+
+impl JsonDecoder {
+    pub fn new(schema: SchemaRef, options: &HashMap<String, String>) -> Result<Self> {
+        let cfg = parse_config(options)?;
+        for f in schema.fields() {
+            check_json_type(f.data_type())?;
+        }
+        let index = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().as_bytes().to_vec(), i))
+            .collect();
+        Ok(JsonDecoder {
+            cfg,
+            columns: Columns::new(schema.clone())?,
+            seen: vec![false; schema.fields().len()],
+            types: schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect(),
+            schema,
+            index,
+            skipped: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn decode_line(&mut self, line: &[u8]) -> std::result::Result<(), String> {
+        let mut p = Parser { b: line, i: 0 };
+        p.ws();
+        p.expect(b'{')?;
+        self.seen.iter_mut().for_each(|s| *s = false);
+        p.ws();
+        if p.peek() == Some(b'}') {
+            p.i += 1;
+        } else {
+            loop {
+                p.ws();
+                let key = p.string_raw(&mut self.scratch)?;
+                let idx = self.index.get(key.as_ref()).copied();
+                p.ws();
+                p.expect(b':')?;
+                p.ws();
+                match idx {
+                    Some(i) if !self.seen[i] => {
+                        self.seen[i] = true;
+                        let col = &mut self.columns.cols[i];
+                        read_into(&mut p, &self.types[i], col, &self.cfg).map_err(|e| {
+                            format!(
+                                "Fail to deserialize at field: {}. {e}",
+                                self.schema.field(i).name()
+                            )
+                        })?;
+                    }
+                    _ => p.skip_value(0)?,
+                }
+                p.ws();
+                match p.next() {
+                    Some(b',') => continue,
+                    Some(b'}') => break,
+                    _ => return Err(p.err("expected ',' or '}'")),
+                }
+            }
+        }
+        p.ws();
+        if p.i != p.b.len() {
+            return Err(p.err("unexpected content after the JSON object"));
+        }
+        for i in 0..self.seen.len() {
+            if !self.seen[i] {
+                if self.cfg.fail_on_missing {
+                    return Err(format!(
+                        "Could not find field with name '{}'.",
+                        self.schema.field(i).name()
+                    ));
+                }
+                self.columns.cols[i].push_null();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecordDecoder for JsonDecoder {
+    fn decode(
+        &mut self,
+        chunk: &[u8],
+        first_line: u64,
+        source: &str,
+    ) -> Result<Option<RecordBatch>> {
+        for (line_no, line) in super::lines(chunk, first_line) {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match self.decode_line(line) {
+                Ok(()) => self.columns.commit_row(),
+                Err(reason) => {
+                    self.columns.rollback_row();
+                    if self.cfg.ignore_errors {
+                        self.skipped += 1;
+                    } else {
+                        let _ = self.columns.finish();
+                        return Err(FormatError::Parse {
+                            source_name: source.to_string(),
+                            line: line_no,
+                            record: super::truncate_record(line),
+                            reason: format!("Failed to deserialize JSON: {reason}"),
+                        });
+                    }
+                }
+            }
+        }
+        self.columns.finish()
+    }
+
+    fn skipped_records(&self) -> u64 {
+        self.skipped
+    }
+}
+
+fn check_json_type(dt: &DataType) -> Result<()> {
+    match dt {
+        DataType::Map(entries, _) => {
+            if let DataType::Struct(kv) = entries.data_type() {
+                if !matches!(
+                    kv[0].data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) {
+                    return Err(FormatError::Options(format!(
+                        "JSON format doesn't support non-string as key type of map. The type is: {dt}"
+                    )));
+                }
+                check_json_type(kv[1].data_type())?;
+            }
+            Ok(())
+        }
+        DataType::List(f) | DataType::LargeList(f) => check_json_type(f.data_type()),
+        DataType::Struct(fs) => fs.iter().try_for_each(|f| check_json_type(f.data_type())),
+        _ => Column::new(dt).map(|_| ()),
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// A scalar token (strings already unescaped).
+enum Tok<'a> {
+    Null,
+    Bool(bool),
+    /// Number text and whether it is an integer literal.
+    Num(&'a str, bool),
+    Str(std::borrow::Cow<'a, str>),
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &str) -> String {
+        format!("{what} at column {}", self.i + 1)
+    }
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let c = self.b.get(self.i).copied();
+        self.i += 1;
+        c
+    }
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.peek() {
+            self.i += 1;
+        }
+    }
+    fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(&format!("expected '{}'", c as char)))
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> std::result::Result<(), String> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("unrecognized token"))
+        }
+    }
+
+    /// A string token, borrowed when it has no escapes; the bytes are validated UTF-8.
+    fn string_raw<'s>(
+        &mut self,
+        scratch: &'s mut Vec<u8>,
+    ) -> std::result::Result<std::borrow::Cow<'a, [u8]>, String>
+    where
+        'a: 's,
+    {
+        self.expect(b'"')?;
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => {
+                    let s = &self.b[start..self.i];
+                    self.i += 1;
+                    return Ok(std::borrow::Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                0..=0x1f => return Err(self.err("illegal unquoted control character in string")),
+                _ => self.i += 1,
+            }
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&self.b[start..self.i]);
+        loop {
+            match self.next() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => return Ok(std::borrow::Cow::Owned(scratch.clone())),
+                Some(b'\\') => {
+                    let e = self.next().ok_or_else(|| self.err("unterminated string"))?;
+                    match e {
+                        b'"' => scratch.push(b'"'),
+                        b'\\' => scratch.push(b'\\'),
+                        b'/' => scratch.push(b'/'),
+                        b'b' => scratch.push(8),
+                        b'f' => scratch.push(12),
+                        b'n' => scratch.push(b'\n'),
+                        b'r' => scratch.push(b'\r'),
+                        b't' => scratch.push(b'\t'),
+                        b'u' => {
+                            let mut cp = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&cp) {
+                                if self.b[self.i..].starts_with(b"\\u") {
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if (0xDC00..0xE000).contains(&lo) {
+                                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                    } else {
+                                        return Err(self.err("invalid surrogate pair"));
+                                    }
+                                } else {
+                                    return Err(self.err("unpaired surrogate"));
+                                }
+                            }
+                            let ch =
+                                char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))?;
+                            let mut buf = [0u8; 4];
+                            scratch.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => return Err(self.err("unrecognized character escape")),
+                    }
+                }
+                Some(c) if c < 0x20 => {
+                    return Err(self.err("illegal unquoted control character in string"));
+                }
+                Some(c) => scratch.push(c),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> std::result::Result<u32, String> {
+        let s = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("truncated \\u escape"))?;
+        let v = std::str::from_utf8(s)
+            .ok()
+            .and_then(|t| u32::from_str_radix(t, 16).ok());
+        self.i += 4;
+        v.ok_or_else(|| self.err("invalid \\u escape"))
+    }
+
+    fn number(&mut self) -> std::result::Result<(&'a str, bool), String> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        let int_len = self.i - int_start;
+        if int_len == 0 || (int_len > 1 && self.b[int_start] == b'0') {
+            return Err(self.err("invalid number"));
+        }
+        let mut integral = true;
+        if self.peek() == Some(b'.') {
+            integral = false;
+            self.i += 1;
+            let f = self.i;
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+            if self.i == f {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            integral = false;
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            let e = self.i;
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+            if self.i == e {
+                return Err(self.err("invalid number"));
+            }
+        }
+        // Only ASCII was consumed.
+        let s = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
+        Ok((s, integral))
+    }
+
+    /// Read a scalar token, or `None` when the value is an object/array (left unconsumed).
+    fn scalar(&mut self, scratch: &mut Vec<u8>) -> std::result::Result<Option<Tok<'a>>, String> {
+        match self.peek() {
+            Some(b'"') => {
+                let raw = self.string_raw(scratch)?;
+                let s = match raw {
+                    std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(
+                        std::str::from_utf8(b).map_err(|_| self.err("invalid UTF-8"))?,
+                    ),
+                    std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(
+                        String::from_utf8(v).map_err(|_| self.err("invalid UTF-8"))?,
+                    ),
+                };
+                Ok(Some(Tok::Str(s)))
+            }
+            Some(b'n') => self.literal(b"null").map(|_| Some(Tok::Null)),
+            Some(b't') => self.literal(b"true").map(|_| Some(Tok::Bool(true))),
+            Some(b'f') => self.literal(b"false").map(|_| Some(Tok::Bool(false))),
+            Some(b'-' | b'0'..=b'9') => self.number().map(|(s, i)| Some(Tok::Num(s, i))),
+            Some(b'{' | b'[') => Ok(None),
+            _ => Err(self.err("unexpected character")),
+        }
+    }
+
+    fn skip_value(&mut self, depth: usize) -> std::result::Result<(), String> {
+        if depth > 512 {
+            return Err(self.err("nesting too deep"));
+        }
+        let mut scratch = Vec::new();
+        match self.peek() {
+            Some(b'{') => {
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.string_raw(&mut scratch)?;
+                    self.ws();
+                    self.expect(b':')?;
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next() {
+                        Some(b',') => {}
+                        Some(b'}') => return Ok(()),
+                        _ => return Err(self.err("expected ',' or '}'")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.skip_value(depth + 1)?;
+                    self.ws();
+                    match self.next() {
+                        Some(b',') => {}
+                        Some(b']') => return Ok(()),
+                        _ => return Err(self.err("expected ',' or ']'")),
+                    }
+                }
+            }
+            _ => self.scalar(&mut scratch).map(|_| ()),
+        }
+    }
+
+    /// The compact JSON text of the next value (Jackson's `JsonNode.toString()`).
+    fn value_text(&mut self) -> std::result::Result<String, String> {
+        let start = self.i;
+        self.skip_value(0)?;
+        let raw = &self.b[start..self.i];
+        let v: serde_json::Value =
+            serde_json::from_slice(raw).map_err(|e| format!("invalid JSON value: {e}"))?;
+        Ok(v.to_string())
+    }
+}
+
+/// Jackson's `asText()` of a scalar token.
+fn as_text<'t>(tok: &'t Tok<'_>) -> std::borrow::Cow<'t, str> {
+    match tok {
+        Tok::Null => "null".into(),
+        Tok::Bool(b) => if *b { "true" } else { "false" }.into(),
+        Tok::Num(s, true) => (*s).into(),
+        Tok::Num(s, false) => {
+            jf::java_double_to_string(s.parse::<f64>().unwrap_or(f64::NAN)).into()
+        }
+        Tok::Str(s) => s.as_ref().into(),
+    }
+}
+
+fn read_into(
+    p: &mut Parser<'_>,
+    dt: &DataType,
+    col: &mut Column,
+    cfg: &JsonConfig,
+) -> std::result::Result<(), String> {
+    if is_nested(dt) {
+        let v = read_val(p, dt, cfg, 0)?;
+        col.push(v);
+        return Ok(());
+    }
+    let mut scratch = Vec::new();
+    match p.scalar(&mut scratch)? {
+        None => {
+            // Object or array into a scalar column.
+            match dt {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    let t = p.value_text()?;
+                    col.push_str(&t);
+                }
+                DataType::Boolean => {
+                    p.skip_value(0)?;
+                    col.push(Val::Bool(false));
+                }
+                _ => return Err(format!("cannot convert a JSON object or array to {dt}")),
+            }
+        }
+        Some(Tok::Null) => col.push_null(),
+        Some(Tok::Str(s))
+            if matches!(
+                dt,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) =>
+        {
+            col.push_str(&s)
+        }
+        Some(tok) => col.push(convert_scalar(&tok, dt, cfg)?),
+    }
+    Ok(())
+}
+
+fn convert_scalar(
+    tok: &Tok<'_>,
+    dt: &DataType,
+    cfg: &JsonConfig,
+) -> std::result::Result<Val, String> {
+    if let Tok::Null = tok {
+        return Ok(Val::Null);
+    }
+    Ok(match dt {
+        DataType::Boolean => match tok {
+            Tok::Bool(b) => Val::Bool(*b),
+            t => Val::Bool(as_text(t).trim().eq_ignore_ascii_case("true")),
+        },
+        DataType::Int8 => Val::Int(jf::parse_java_int::<i8>(as_text(tok).trim())? as i64),
+        DataType::Int16 => Val::Int(jf::parse_java_int::<i16>(as_text(tok).trim())? as i64),
+        DataType::Int32 => Val::Int(json_int(tok, i32::MIN as i64, i32::MAX as i64)?),
+        DataType::Int64 => Val::Int(json_int(tok, i64::MIN, i64::MAX)?),
+        DataType::Float32 => match tok {
+            Tok::Num(s, _) => Val::F32(s.parse::<f64>().map_err(|e| e.to_string())? as f32),
+            t => Val::F32(jf::parse_java_float(&as_text(t))?),
+        },
+        DataType::Float64 => match tok {
+            Tok::Num(s, _) => Val::F64(s.parse::<f64>().map_err(|e| e.to_string())?),
+            t => Val::F64(jf::parse_java_double(&as_text(t))?),
+        },
+        DataType::Decimal128(p, s) => {
+            let text = match tok {
+                Tok::Num(s, _) => std::borrow::Cow::Borrowed(*s),
+                t => as_text(t),
+            };
+            match jf::parse_decimal(&text, *p, *s)? {
+                Some(v) => Val::Dec(v),
+                None => Val::Null,
+            }
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => match tok {
+            Tok::Str(s) => Val::Str(s.to_string()),
+            Tok::Num(s, _) => Val::Str((*s).to_string()),
+            t => Val::Str(as_text(t).into_owned()),
+        },
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => match tok {
+            Tok::Str(s) => Val::Bin(jf::decode_base64(s.as_bytes())?),
+            _ => return Err("expected a base64 string for a BYTES field".into()),
+        },
+        DataType::Date32 => Val::Int(jf::parse_iso_date(&as_text(tok))?),
+        DataType::Time32(_) => Val::Int(jf::parse_time(&as_text(tok), true)? / 1_000_000),
+        DataType::Timestamp(unit, tz) => {
+            let sep = if cfg.ts == TsFormat::Sql { b' ' } else { b'T' };
+            let (days, nanos) = jf::parse_timestamp(&as_text(tok), sep, tz.is_some())?;
+            Val::Int(jf::join_timestamp(days, nanos, *unit).ok_or("timestamp out of range")?)
+        }
+        other => return Err(format!("unsupported type {other}")),
+    })
+}
+
+/// INT/BIGINT from a token: integers in range, floats truncated (Jackson `asInt`/`asLong`),
+/// strings through `Integer.parseInt`.
+fn json_int(tok: &Tok<'_>, min: i64, max: i64) -> std::result::Result<i64, String> {
+    let v = match tok {
+        Tok::Num(s, true) => s
+            .parse::<i64>()
+            .map_err(|_| format!("Numeric value ({s}) out of range"))?,
+        Tok::Num(s, false) => {
+            let f: f64 = s.parse().map_err(|_| format!("invalid number {s}"))?;
+            if f < min as f64 || f > max as f64 {
+                return Err(format!("Numeric value ({s}) out of range"));
+            }
+            f as i64
+        }
+        t => jf::parse_java_int::<i64>(as_text(t).trim())?,
+    };
+    if v < min || v > max {
+        return Err(format!("Numeric value ({v}) out of range"));
+    }
+    Ok(v)
+}
+
+fn read_val(
+    p: &mut Parser<'_>,
+    dt: &DataType,
+    cfg: &JsonConfig,
+    depth: usize,
+) -> std::result::Result<Val, String> {
+    if depth > 256 {
+        return Err(p.err("nesting too deep"));
+    }
+    if p.peek() == Some(b'n') {
+        p.literal(b"null")?;
+        return Ok(Val::Null);
+    }
+    match dt {
+        DataType::List(f) | DataType::LargeList(f) => {
+            p.expect(b'[')?;
+            let mut items = Vec::new();
+            p.ws();
+            if p.peek() == Some(b']') {
+                p.i += 1;
+                return Ok(Val::List(items));
+            }
+            loop {
+                p.ws();
+                items.push(read_val(p, f.data_type(), cfg, depth + 1)?);
+                p.ws();
+                match p.next() {
+                    Some(b',') => {}
+                    Some(b']') => return Ok(Val::List(items)),
+                    _ => return Err(p.err("expected ',' or ']'")),
+                }
+            }
+        }
+        DataType::Map(entries, _) => {
+            let DataType::Struct(kv) = entries.data_type() else {
+                return Err("malformed map".into());
+            };
+            let vt = kv[1].data_type().clone();
+            p.expect(b'{')?;
+            let mut out: Vec<(Val, Val)> = Vec::new();
+            p.ws();
+            if p.peek() == Some(b'}') {
+                p.i += 1;
+                return Ok(Val::Map(out));
+            }
+            let mut scratch = Vec::new();
+            loop {
+                p.ws();
+                let k = p.string_raw(&mut scratch)?;
+                let k = String::from_utf8(k.into_owned()).map_err(|_| p.err("invalid UTF-8"))?;
+                p.ws();
+                p.expect(b':')?;
+                p.ws();
+                let v = read_val(p, &vt, cfg, depth + 1)?;
+                let key = Val::Str(k);
+                // Jackson's ObjectNode keeps one entry per key (the last value).
+                if let Some(slot) = out.iter_mut().find(|(ek, _)| *ek == key) {
+                    slot.1 = v;
+                } else {
+                    out.push((key, v));
+                }
+                p.ws();
+                match p.next() {
+                    Some(b',') => {}
+                    Some(b'}') => return Ok(Val::Map(out)),
+                    _ => return Err(p.err("expected ',' or '}'")),
+                }
+            }
+        }
+        DataType::Struct(fields) => {
+            p.expect(b'{')?;
+            let mut vals: Vec<Option<Val>> = vec![None; fields.len()];
+            p.ws();
+            let mut scratch = Vec::new();
+            if p.peek() == Some(b'}') {
+                p.i += 1;
+            } else {
+                loop {
+                    p.ws();
+                    let k = p.string_raw(&mut scratch)?.into_owned();
+                    p.ws();
+                    p.expect(b':')?;
+                    p.ws();
+                    match fields
+                        .iter()
+                        .position(|f| f.name().as_bytes() == k.as_slice())
+                    {
+                        Some(i) if vals[i].is_none() => {
+                            vals[i] = Some(read_val(p, fields[i].data_type(), cfg, depth + 1)?)
+                        }
+                        _ => p.skip_value(depth + 1)?,
+                    }
+                    p.ws();
+                    match p.next() {
+                        Some(b',') => {}
+                        Some(b'}') => break,
+                        _ => return Err(p.err("expected ',' or '}'")),
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(fields.len());
+            for (i, v) in vals.into_iter().enumerate() {
+                match v {
+                    Some(v) => out.push(v),
+                    None if cfg.fail_on_missing => {
+                        return Err(format!(
+                            "Could not find field with name '{}'.",
+                            fields[i].name()
+                        ));
+                    }
+                    None => out.push(Val::Null),
+                }
+            }
+            Ok(Val::Struct(out))
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            if matches!(p.peek(), Some(b'{' | b'[')) =>
+        {
+            Ok(Val::Str(p.value_text()?))
+        }
+        DataType::Boolean if matches!(p.peek(), Some(b'{' | b'[')) => {
+            p.skip_value(depth)?;
+            Ok(Val::Bool(false))
+        }
+        scalar => {
+            let mut scratch = Vec::new();
+            match p.scalar(&mut scratch)? {
+                Some(tok) => convert_scalar(&tok, scalar, cfg),
+                None => Err(format!("cannot convert a JSON object or array to {scalar}")),
+            }
+        }
+    }
+}
+
+// =============================================================================================
+// Encoding
+// =============================================================================================
+
+/// Encoder for Flink's json format.
+pub struct JsonEncoder {
+    cfg: JsonConfig,
+    schema: SchemaRef,
+}
+
+impl JsonEncoder {
+    pub fn new(schema: SchemaRef, options: &HashMap<String, String>) -> Result<Self> {
+        let cfg = parse_config(options)?;
+        for f in schema.fields() {
+            check_json_type(f.data_type())?;
+        }
+        Ok(JsonEncoder { cfg, schema })
+    }
+}
+
+impl RecordEncoder for JsonEncoder {
+    fn encode(
+        &mut self,
+        batch: &RecordBatch,
+        kinds: Option<&[RowKind]>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        super::check_insert_only("json", kinds)?;
+        let opts = JsonWriteOptions {
+            ts: self.cfg.ts,
+            null_key: &self.cfg.null_key,
+            decimal_plain: self.cfg.decimal_plain,
+            ignore_null_fields: self.cfg.ignore_null_fields,
+        };
+        let names: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(b'{');
+            let mut first = true;
+            for (c, name) in batch.columns().iter().zip(&names) {
+                if opts.ignore_null_fields && c.is_null(row) {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_json_string(out, name);
+                out.push(b':');
+                write_json_value(out, c.as_ref(), row, &opts)?;
+            }
+            out.extend_from_slice(b"}\n");
+        }
+        Ok(())
+    }
+}
+
+struct JsonWriteOptions<'a> {
+    ts: TsFormat,
+    null_key: &'a NullKeyMode,
+    decimal_plain: bool,
+    ignore_null_fields: bool,
+}
+
+/// Flink's JSON text of one value (default options), used by `text::value_to_json`.
+pub fn json_value_string(array: &dyn Array, row: usize) -> Result<String> {
+    let mut out = Vec::new();
+    let opts = JsonWriteOptions {
+        ts: TsFormat::Sql,
+        null_key: &NullKeyMode::Literal("null".into()),
+        decimal_plain: false,
+        ignore_null_fields: false,
+    };
+    write_json_value(&mut out, array, row, &opts)?;
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// A JSON string literal as Jackson writes it.
+pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            8 => Some(b"\\b"),
+            12 => Some(b"\\f"),
+            0..=0x1f => None,
+            0xF0..=0xF7 => None, // leading byte of a non-BMP character
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        match esc {
+            Some(e) => {
+                out.extend_from_slice(e);
+                start = i + 1;
+            }
+            None if b < 0x20 => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+                start = i + 1;
+            }
+            None => {
+                // Jackson writes characters outside the BMP as an escaped surrogate pair.
+                let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
+                let mut units = [0u16; 2];
+                for u in ch.encode_utf16(&mut units) {
+                    out.extend_from_slice(b"\\u");
+                    for shift in [12, 8, 4, 0] {
+                        out.push(HEX[((*u >> shift) & 15) as usize]);
+                    }
+                }
+                start = i + ch.len_utf8();
+            }
+        }
+    }
+    // `start` may point past bytes skipped as part of a multi-byte char.
+    if start <= bytes.len() {
+        out.extend_from_slice(&bytes[start..]);
+    }
+    out.push(b'"');
+}
+
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn write_json_value(
+    out: &mut Vec<u8>,
+    a: &dyn Array,
+    i: usize,
+    o: &JsonWriteOptions<'_>,
+) -> Result<()> {
+    if a.is_null(i) {
+        push_str(out, "null");
+        return Ok(());
+    }
+    let float = |out: &mut Vec<u8>, s: String| {
+        if s.ends_with("NaN") || s.ends_with("Infinity") {
+            write_json_string(out, &s);
+        } else {
+            push_str(out, &s);
+        }
+    };
+    match a.data_type() {
+        DataType::Null => push_str(out, "null"),
+        DataType::Boolean => push_str(
+            out,
+            if a.as_boolean().value(i) {
+                "true"
+            } else {
+                "false"
+            },
+        ),
+        DataType::Int8 => push_str(out, &a.as_primitive::<Int8Type>().value(i).to_string()),
+        DataType::Int16 => push_str(out, &a.as_primitive::<Int16Type>().value(i).to_string()),
+        DataType::Int32 => push_str(out, &a.as_primitive::<Int32Type>().value(i).to_string()),
+        DataType::Int64 => push_str(out, &a.as_primitive::<Int64Type>().value(i).to_string()),
+        DataType::UInt8 => push_str(out, &a.as_primitive::<UInt8Type>().value(i).to_string()),
+        DataType::UInt16 => push_str(out, &a.as_primitive::<UInt16Type>().value(i).to_string()),
+        DataType::UInt32 => push_str(out, &a.as_primitive::<UInt32Type>().value(i).to_string()),
+        DataType::UInt64 => push_str(out, &a.as_primitive::<UInt64Type>().value(i).to_string()),
+        DataType::Float32 => float(
+            out,
+            jf::java_float_to_string(a.as_primitive::<Float32Type>().value(i)),
+        ),
+        DataType::Float64 => float(
+            out,
+            jf::java_double_to_string(a.as_primitive::<Float64Type>().value(i)),
+        ),
+        DataType::Decimal128(_, s) => {
+            let (u, sc) =
+                jf::strip_trailing_zeros(a.as_primitive::<Decimal128Type>().value(i), *s as i32);
+            let t = if o.decimal_plain {
+                jf::java_big_decimal_to_plain_string(u, sc)
+            } else {
+                jf::java_big_decimal_to_string(u, sc)
+            };
+            push_str(out, &t);
+        }
+        DataType::Utf8 => write_json_string(out, a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => write_json_string(out, a.as_string::<i64>().value(i)),
+        DataType::Utf8View => write_json_string(out, a.as_string_view().value(i)),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+            let b = binary_value(a, i);
+            out.push(b'"');
+            jf::push_base64(out, b);
+            out.push(b'"');
+        }
+        DataType::Date32 => {
+            let s = jf::date_string(a.as_primitive::<Date32Type>().value(i) as i64);
+            write_json_string(out, &s);
+        }
+        DataType::Date64 => {
+            let s = jf::date_string(
+                a.as_primitive::<Date64Type>()
+                    .value(i)
+                    .div_euclid(86_400_000),
+            );
+            write_json_string(out, &s);
+        }
+        DataType::Time32(_) | DataType::Time64(_) => {
+            // Flink: LocalTime.ofSecondOfDay(millis / 1000) -> HH:mm:ss.
+            let nanos = time_nanos(a, i);
+            let mut s = String::new();
+            jf::push_time_stripped(&mut s, nanos / 1_000_000_000 * 1_000_000_000);
+            write_json_string(out, &s);
+        }
+        DataType::Timestamp(unit, tz) => {
+            let (days, nanos) = jf::split_timestamp(timestamp_value(a, i, *unit), *unit);
+            let mut s = String::with_capacity(32);
+            let sep = if o.ts == TsFormat::Sql { ' ' } else { 'T' };
+            jf::push_timestamp_stripped(&mut s, days, nanos, sep);
+            if tz.is_some() {
+                s.push('Z');
+            }
+            write_json_string(out, &s);
+        }
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => {
+            let items = list_value(a, i);
+            out.push(b'[');
+            for j in 0..items.len() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_json_value(out, items.as_ref(), j, o)?;
+            }
+            out.push(b']');
+        }
+        DataType::Map(..) => {
+            let m = a.as_map();
+            let entries = m.value(i);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            out.push(b'{');
+            let mut first = true;
+            for j in 0..entries.len() {
+                let key = if keys.is_null(j) {
+                    match o.null_key {
+                        NullKeyMode::Drop => continue,
+                        NullKeyMode::Literal(l) => l.clone(),
+                        NullKeyMode::Fail => {
+                            return Err(FormatError::Encode(
+                                "JSON format doesn't support to serialize map data with null keys. You can drop null key entries or encode null in literals by specifying map-null-key.mode option.".into(),
+                            ));
+                        }
+                    }
+                } else {
+                    string_value(keys.as_ref(), j).unwrap_or_default()
+                };
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_json_string(out, &key);
+                out.push(b':');
+                write_json_value(out, values.as_ref(), j, o)?;
+            }
+            out.push(b'}');
+        }
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            out.push(b'{');
+            let mut first = true;
+            for (f, c) in fields.iter().zip(s.columns()) {
+                if o.ignore_null_fields && c.is_null(i) {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_json_string(out, f.name());
+                out.push(b':');
+                write_json_value(out, c.as_ref(), i, o)?;
+            }
+            out.push(b'}');
+        }
+        other => {
+            return Err(FormatError::Encode(format!(
+                "the json format cannot write type {other}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn binary_value(a: &dyn Array, i: usize) -> &[u8] {
+    match a.data_type() {
+        DataType::Binary => a.as_binary::<i32>().value(i),
+        DataType::LargeBinary => a.as_binary::<i64>().value(i),
+        DataType::BinaryView => a.as_binary_view().value(i),
+        DataType::FixedSizeBinary(_) => a.as_fixed_size_binary().value(i),
+        _ => &[],
+    }
+}
+
+pub(crate) fn string_value(a: &dyn Array, i: usize) -> Option<String> {
+    Some(match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(i).to_string(),
+        DataType::Utf8View => a.as_string_view().value(i).to_string(),
+        _ => return None,
+    })
+}
+
+pub(crate) fn list_value(a: &dyn Array, i: usize) -> arrow::array::ArrayRef {
+    match a.data_type() {
+        DataType::List(_) => a.as_list::<i32>().value(i),
+        DataType::LargeList(_) => a.as_list::<i64>().value(i),
+        _ => a.as_fixed_size_list().value(i),
+    }
+}
+
+pub(crate) fn time_nanos(a: &dyn Array, i: usize) -> i64 {
+    match a.data_type() {
+        DataType::Time32(TimeUnit::Second) => {
+            a.as_primitive::<Time32SecondType>().value(i) as i64 * 1_000_000_000
+        }
+        DataType::Time32(_) => {
+            a.as_primitive::<Time32MillisecondType>().value(i) as i64 * 1_000_000
+        }
+        DataType::Time64(TimeUnit::Microsecond) => {
+            a.as_primitive::<Time64MicrosecondType>().value(i) * 1000
+        }
+        DataType::Time64(_) => a.as_primitive::<Time64NanosecondType>().value(i),
+        _ => 0,
+    }
+}
+
+pub(crate) fn timestamp_value(a: &dyn Array, i: usize, unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value(i),
+        TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().value(i),
+        TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().value(i),
+        TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().value(i),
+    }
+}
+
+#[cfg(test)]
+mod tests;

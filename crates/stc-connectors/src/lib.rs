@@ -1,0 +1,20 @@
+//! Connectors and formats of StreamCompute, with Flink's option names and Flink's
+//! serialisation.
+//!
+//! * [`table`]: the contract with the SQL front-end ([`ConnectorTable`]) and the one list of
+//!   connectors ([`create_source`], [`create_sink`], [`validate`]).
+//! * Connectors: [`datagen_source`], [`filesystem`], [`print`] (also `blackhole`).
+//! * [`format`]: `csv`, `json`, `parquet`; [`text`]: Flink's textual rendering of values
+//!   (print lines, the SQL client's tableau view, JSON values for `stc run --output json`).
+
+pub mod datagen;
+pub mod datagen_source;
+pub mod filesystem;
+pub mod format;
+pub mod print;
+pub mod table;
+pub mod text;
+
+pub use table::{
+    CONNECTORS, ConnectorError, ConnectorTable, create_sink, create_source, metadata_keys, validate,
+};

@@ -1,0 +1,142 @@
+//! The contract between the SQL front-end and connectors: what a connector is told about a
+//! table, and the one list of connectors.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
+use stc_common::{Classified, ErrorClass};
+use stc_runtime::{OperatorFactory, SourceFactory};
+
+/// Everything a connector needs to know about a table.
+#[derive(Debug, Clone)]
+pub struct ConnectorTable {
+    pub name: String,
+    /// The `WITH` options, as written.
+    pub options: HashMap<String, String>,
+    /// Physical columns, in declaration order (what a source reads).
+    pub physical_schema: SchemaRef,
+    /// Metadata columns read by a source: (metadata key, column).
+    pub metadata: Vec<(String, Field)>,
+    /// Columns a sink writes (physical and persisted metadata columns).
+    pub sink_schema: SchemaRef,
+    pub primary_key: Vec<String>,
+    /// `table.local-time-zone`, for rendering TIMESTAMP_LTZ.
+    pub time_zone: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// A bad or missing option.
+    #[error("{0}")]
+    Options(String),
+    /// The table's path/endpoint is not usable (e.g. a missing input file).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Format(#[from] crate::format::FormatError),
+}
+
+impl Classified for ConnectorError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ConnectorError::Options(_) | ConnectorError::Unavailable(_) => ErrorClass::USER,
+            ConnectorError::Format(f) => f.class(),
+        }
+    }
+}
+
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// Every connector, in the order documentation lists them.
+pub const CONNECTORS: &[&str] = &["datagen", "filesystem", "print", "blackhole"];
+
+/// Metadata keys a connector offers (`col TYPE METADATA FROM 'key'`).
+pub fn metadata_keys(connector: &str) -> Vec<(&'static str, DataType)> {
+    match connector {
+        "filesystem" => vec![
+            ("file.path", DataType::Utf8),
+            ("file.name", DataType::Utf8),
+            ("file.size", DataType::Int64),
+            (
+                "file.modification-time",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            ),
+        ],
+        _ => vec![],
+    }
+}
+
+fn connector_name(t: &ConnectorTable) -> Result<&str> {
+    let c = t.options.get("connector").map(String::as_str).unwrap_or("");
+    if CONNECTORS.contains(&c) {
+        Ok(c)
+    } else {
+        Err(ConnectorError::Options(format!(
+            "unknown connector '{c}'. Available connectors: {} (kafka, jdbc and others are not supported yet)",
+            CONNECTORS.join(", ")
+        )))
+    }
+}
+
+/// Checks a table's options without touching any external system.
+pub fn validate(t: &ConnectorTable) -> Result<()> {
+    match connector_name(t)? {
+        "datagen" => crate::datagen_source::validate(t),
+        "filesystem" => crate::filesystem::validate(t),
+        "print" => crate::print::validate(t),
+        "blackhole" => Ok(()),
+        _ => unreachable!("connector_name checked the name"),
+    }
+}
+
+/// The source side of a table.
+pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
+    match connector_name(t)? {
+        "datagen" => Ok(Arc::new(crate::datagen_source::DatagenSource::new(t)?)),
+        "filesystem" => Ok(Arc::new(crate::filesystem::FileSource::new(t)?)),
+        c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
+            "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
+        ))),
+        _ => unreachable!(),
+    }
+}
+
+/// The sink side of a table.
+pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
+    match connector_name(t)? {
+        "filesystem" => Ok(Arc::new(crate::filesystem::FileSink::new(t)?)),
+        "print" => Ok(Arc::new(crate::print::PrintSink::new(t)?)),
+        "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
+        "datagen" => Err(ConnectorError::Options(
+            "connector 'datagen' can only be used as a source, not written to".into(),
+        )),
+        _ => unreachable!(),
+    }
+}
+
+/// Checks that every option key is one of `valid` (or starts with one of `prefixes`).
+pub(crate) fn check_keys(
+    t: &ConnectorTable,
+    connector: &str,
+    valid: &[&str],
+    prefixes: &[&str],
+) -> Result<()> {
+    let mut keys: Vec<&String> = t.options.keys().collect();
+    keys.sort();
+    for k in keys {
+        if k == "connector"
+            || valid.contains(&k.as_str())
+            || prefixes.iter().any(|p| k.starts_with(p))
+        {
+            continue;
+        }
+        let mut all: Vec<String> = valid.iter().map(|s| s.to_string()).collect();
+        all.extend(prefixes.iter().map(|p| format!("{p}*")));
+        return Err(ConnectorError::Options(format!(
+            "unsupported option '{k}' for connector '{connector}'. Supported options: connector, {}",
+            all.join(", ")
+        )));
+    }
+    Ok(())
+}

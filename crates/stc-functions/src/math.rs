@@ -1,0 +1,126 @@
+//! Flink's numeric functions where DataFusion's differ: `MOD`, `POWER`, `LOG`, `LOG2`.
+//!
+//! Flink computes these on `double` with `java.lang.Math` (`SqlFunctionUtils.log/log2/power`);
+//! DataFusion's `log(x)` is base 10 and its `power(int, int)` stays an integer.
+
+use std::sync::Arc;
+
+use arrow::array::Float64Builder;
+use arrow::compute::kernels::numeric::rem;
+use arrow::datatypes::DataType;
+use datafusion::common::Result;
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
+use datafusion::logical_expr::{ColumnarValue, Operator, ScalarFunctionArgs};
+
+use crate::error::sig_err;
+use crate::udf::{FlinkFunction, Floats, arity, finish, rows};
+
+fn as_double(name: &'static str, t: &DataType) -> Result<DataType> {
+    if t.is_numeric() || t == &DataType::Null {
+        Ok(DataType::Float64)
+    } else {
+        sig_err(name, format!("expected a numeric argument, got {t}"))
+    }
+}
+
+/// `MOD(a, b)`: the remainder with the sign of `a` (Java's `%`); integers give an integer, and
+/// an integer division by zero fails the query as Java's `ArithmeticException` fails the job.
+/// Types are coerced as DataFusion's `%` operator does.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Mod;
+
+impl FlinkFunction for Mod {
+    fn name(&self) -> &'static str {
+        "mod"
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        arity(self.name(), args, 2..=2)?;
+        let (l, r) =
+            BinaryTypeCoercer::new(&args[0], &Operator::Modulo, &args[1]).get_input_types()?;
+        Ok(vec![l, r])
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        BinaryTypeCoercer::new(&args[0], &Operator::Modulo, &args[1]).get_result_type()
+    }
+
+    fn invoke(&self, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (_, scalar) = rows(args);
+        let datum = |v: &ColumnarValue| -> Result<Box<dyn arrow::array::Datum>> {
+            Ok(match v {
+                ColumnarValue::Array(a) => Box::new(Arc::clone(a)),
+                ColumnarValue::Scalar(s) => Box::new(s.to_scalar()?),
+            })
+        };
+        let (l, r) = (datum(&args.args[0])?, datum(&args.args[1])?);
+        let out = rem(l.as_ref(), r.as_ref())?;
+        finish(out, scalar)
+    }
+}
+
+/// Which `double` function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum DoubleFn {
+    /// `POWER(a, b)` = `Math.pow(a, b)`; alias `POW`.
+    Power,
+    /// `LOG(x)` = ln x; `LOG(b, x)` = ln x / ln b.
+    Log,
+    /// `LOG2(x)` = ln x / ln 2 (not `log2`, so results match Java to the last bit).
+    Log2,
+}
+
+/// The functions of [`DoubleFn`]; they return DOUBLE for every numeric input.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Double(pub(crate) DoubleFn);
+
+impl FlinkFunction for Double {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            DoubleFn::Power => "power",
+            DoubleFn::Log => "log",
+            DoubleFn::Log2 => "log2",
+        }
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        match self.0 {
+            DoubleFn::Power => &["pow"],
+            _ => &[],
+        }
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let range = match self.0 {
+            DoubleFn::Power => 2..=2,
+            DoubleFn::Log => 1..=2,
+            DoubleFn::Log2 => 1..=1,
+        };
+        arity(self.name(), args, range)?;
+        args.iter().map(|t| as_double(self.name(), t)).collect()
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke(&self, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (n, scalar) = rows(args);
+        let a = Floats::new(&args.args[0])?;
+        let b = args.args.get(1).map(Floats::new).transpose()?;
+        let mut out = Float64Builder::with_capacity(n);
+        for i in 0..n {
+            let x = a.get(i);
+            let y = b.as_ref().map(|b| b.get(i));
+            let v = match (self.0, x, y) {
+                (DoubleFn::Power, Some(x), Some(Some(y))) => Some(x.powf(y)),
+                (DoubleFn::Log, Some(x), None) => Some(x.ln()),
+                (DoubleFn::Log, Some(base), Some(Some(x))) => Some(x.ln() / base.ln()),
+                (DoubleFn::Log2, Some(x), None) => Some(x.ln() / 2f64.ln()),
+                _ => None,
+            };
+            out.append_option(v);
+        }
+        finish(Arc::new(out.finish()), scalar)
+    }
+}

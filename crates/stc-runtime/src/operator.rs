@@ -1,0 +1,133 @@
+//! The operator trait: lifecycle hooks with defaults.
+//!
+//! An operator is driven by its subtask's task, one call at a time (no internal locking
+//! needed). It receives batches and watermarks and emits messages through the
+//! [`OperatorContext`]. Operators in one chain run in the same task: the output of one is the
+//! input of the next, with no channel in between.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::message::{Message, StreamBatch, Watermark};
+use crate::metrics::TaskMetrics;
+
+/// Where an operator sends its output, plus what it may know about its subtask.
+pub struct OperatorContext {
+    pub subtask: usize,
+    pub parallelism: usize,
+    pub metrics: Arc<TaskMetrics>,
+    /// The current combined input watermark of this subtask (epoch ms).
+    pub current_watermark: i64,
+    out: Vec<Message>,
+}
+
+impl OperatorContext {
+    pub fn new(subtask: usize, parallelism: usize, metrics: Arc<TaskMetrics>) -> Self {
+        OperatorContext { subtask, parallelism, metrics, current_watermark: i64::MIN, out: Vec::new() }
+    }
+
+    /// Emits a batch downstream (empty batches are dropped here, once, for every operator).
+    pub fn emit(&mut self, batch: StreamBatch) {
+        if batch.num_rows() > 0 {
+            self.out.push(Message::Data(batch));
+        }
+    }
+
+    pub fn emit_watermark(&mut self, wm: Watermark) {
+        self.out.push(Message::Watermark(wm));
+    }
+
+    pub(crate) fn take_output(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.out)
+    }
+}
+
+/// A streaming operator.
+///
+/// Contract:
+/// * `process_batch` may emit zero or more batches; it must not block on I/O for long (use a
+///   connector's own task for that).
+/// * `process_watermark` is called with a watermark strictly greater than the previous one.
+///   The default forwards it; an operator that holds rows back (windows) must first emit
+///   every result the watermark completes, *then* forward the watermark, so that downstream
+///   never sees a watermark before the rows it covers.
+/// * `finish` is called once, after the last input has ended and after the final
+///   watermark (`i64::MAX`) has been processed; sinks flush and commit here.
+#[async_trait]
+pub trait Operator: Send {
+    fn name(&self) -> &str;
+
+    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()>;
+
+    async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
+        ctx.emit_watermark(wm);
+        Ok(())
+    }
+
+    async fn finish(&mut self, _ctx: &mut OperatorContext) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Creates an operator instance per subtask.
+pub trait OperatorFactory: Send + Sync {
+    fn name(&self) -> String;
+    fn create(&self, subtask: usize, parallelism: usize) -> Result<Box<dyn Operator>>;
+    /// Whether this operator is a sink (its input counts as records written).
+    fn is_sink(&self) -> bool {
+        false
+    }
+}
+
+/// Runs a message through a chain of operators, returning what the last one emitted.
+pub(crate) struct Chain {
+    pub ops: Vec<Box<dyn Operator>>,
+    pub ctxs: Vec<OperatorContext>,
+}
+
+impl Chain {
+    /// Feeds `msg` to operator `start` and everything it produces down the chain.
+    pub async fn push(&mut self, msg: Message, start: usize) -> Result<Vec<Message>> {
+        let mut pending = vec![msg];
+        for i in start..self.ops.len() {
+            let mut next = Vec::new();
+            for m in pending {
+                let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
+                match m {
+                    Message::Data(b) => op.process_batch(b, ctx).await?,
+                    Message::Watermark(w) => {
+                        if let Watermark::EventTime(t) = w {
+                            ctx.current_watermark = t;
+                        }
+                        op.process_watermark(w, ctx).await?
+                    }
+                    Message::EndOfStream => op.finish(ctx).await?,
+                }
+                next.extend(ctx.take_output());
+            }
+            pending = next;
+        }
+        Ok(pending)
+    }
+
+    /// End of input: each operator in turn finishes, and what it emits flows through the
+    /// rest of the chain before the next one finishes.
+    pub async fn finish(&mut self) -> Result<Vec<Message>> {
+        let mut out = Vec::new();
+        for i in 0..self.ops.len() {
+            let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
+            op.finish(ctx).await?;
+            let produced = ctx.take_output();
+            for m in produced {
+                if i + 1 < self.ops.len() {
+                    out.extend(self.push(m, i + 1).await?);
+                } else {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,59 @@
+//! Sources: the contract between connectors and the runtime.
+//!
+//! A connector implements [`SourceFactory`]; the runtime asks it for one [`SourceReader`] per
+//! source subtask. The factory decides how the work is divided (files, sequence ranges,
+//! partitions); readers only read. The runtime adds what every source needs — computed
+//! columns, the watermark, idleness, metrics — in [`SourceSpec`], so connectors stay small.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::error::Result;
+
+/// What a source subtask reads.
+#[async_trait]
+pub trait SourceReader: Send {
+    /// The next batch (columns in [`SourceFactory::schema`] order), or `None` once a bounded
+    /// source is exhausted. An unbounded source that has nothing right now should wait (with
+    /// a timeout of its choosing) and may return an empty batch so the runtime can check for
+    /// idleness.
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>>;
+
+    /// Records skipped because of `*.ignore-parse-errors` so far.
+    fn skipped_records(&self) -> u64 {
+        0
+    }
+}
+
+/// A connector's source side for one table.
+pub trait SourceFactory: Send + Sync {
+    /// A short description for logs and errors, e.g. `filesystem 'input/x.csv'`.
+    fn describe(&self) -> String;
+    /// The columns the readers produce: the table's physical columns, then its metadata
+    /// columns.
+    fn schema(&self) -> SchemaRef;
+    /// Creates the reader of subtask `subtask` out of `parallelism`.
+    fn create_reader(&self, subtask: usize, parallelism: usize) -> Result<Box<dyn SourceReader>>;
+}
+
+/// A source node: the connector plus what the table declaration adds on top of it.
+#[derive(Clone)]
+pub struct SourceSpec {
+    pub table: String,
+    pub factory: Arc<dyn SourceFactory>,
+    /// Evaluated on each reader batch to produce the table's full row (physical, computed and
+    /// metadata columns in declaration order).
+    pub row_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    /// Schema of the table's full row.
+    pub table_schema: SchemaRef,
+    /// `WATERMARK FOR … AS expr`, evaluated on the full row; epoch milliseconds.
+    pub watermark_expr: Option<Arc<dyn PhysicalExpr>>,
+    /// Columns of the full row emitted downstream (projection push-down).
+    pub projection: Option<Vec<usize>>,
+    /// `table.exec.source.idle-timeout` in ms; 0 disables idleness.
+    pub idle_timeout_ms: u64,
+}

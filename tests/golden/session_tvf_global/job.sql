@@ -1,0 +1,20 @@
+CREATE TABLE events (
+  ts TIMESTAMP(3),
+  uid STRING,
+  category STRING,
+  amount INT,
+  price DOUBLE,
+  WATERMARK FOR ts AS ts
+) WITH ('connector' = 'filesystem', 'path' = 'input/events.csv', 'format' = 'csv');
+CREATE TABLE res (
+  window_start TIMESTAMP(3),
+  window_end TIMESTAMP(3),
+  cnt BIGINT,
+  users BIGINT,
+  total INT
+) WITH ('connector' = 'filesystem', 'path' = 'output/res', 'format' = 'csv');
+
+INSERT INTO res
+SELECT window_start, window_end, COUNT(*), COUNT(DISTINCT uid), SUM(amount)
+FROM TABLE(SESSION(TABLE events, DESCRIPTOR(ts), INTERVAL '30' SECOND))
+GROUP BY window_start, window_end;
