@@ -19,7 +19,11 @@ use stc_runtime::metrics::JobMetrics;
 use stc_sql::{CompileOptions, compile_script};
 
 #[derive(Parser)]
-#[command(name = "stc", version, about = "StreamCompute: Flink SQL on a Rust streaming engine")]
+#[command(
+    name = "stc",
+    version,
+    about = "StreamCompute: Flink SQL on a Rust streaming engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,7 +68,10 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STC_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STC_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -89,11 +96,15 @@ fn compile_options(job: &JobArgs) -> anyhow::Result<CompileOptions> {
             .with_context(|| format!("--set expects KEY=VALUE, found '{kv}'"))?;
         config.push((k.trim().to_string(), v.trim().to_string()));
     }
-    Ok(CompileOptions { parallelism: job.parallelism, config })
+    Ok(CompileOptions {
+        parallelism: job.parallelism,
+        config,
+    })
 }
 
 fn read_script(path: &PathBuf) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read the script '{}'", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the script '{}'", path.display()))
 }
 
 fn explain(job: JobArgs) -> anyhow::Result<ExitCode> {
@@ -106,8 +117,15 @@ fn explain(job: JobArgs) -> anyhow::Result<ExitCode> {
 fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let sql = read_script(&job.file)?;
     let compiled = compile_script(&sql, &compile_options(&job)?)?;
-    let zone = compiled.config.get(stc_common::config::LOCAL_TIME_ZONE).cloned().unwrap_or_else(|| "UTC".into());
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+    let zone = compiled
+        .config
+        .get(stc_common::config::LOCAL_TIME_ZONE)
+        .cloned()
+        .unwrap_or_else(|| "UTC".into());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("stc-worker")
@@ -122,7 +140,9 @@ fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
             let zone = zone.clone();
             tokio::spawn(print_results(sel.schema, sel.rx, output, zone))
         });
-        let status = std::io::stderr().is_terminal().then(|| tokio::spawn(status_line(Arc::clone(&metrics))));
+        let status = std::io::stderr()
+            .is_terminal()
+            .then(|| tokio::spawn(status_line(Arc::clone(&metrics))));
         let outcome = tokio::select! {
             r = job.wait() => Some(r),
             _ = tokio::signal::ctrl_c() => None,
@@ -150,10 +170,16 @@ fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
                     s.records_read as f64 / secs.max(1e-9)
                 );
                 if s.late_records_dropped > 0 {
-                    summary.push_str(&format!(", {} late records dropped", s.late_records_dropped));
+                    summary.push_str(&format!(
+                        ", {} late records dropped",
+                        s.late_records_dropped
+                    ));
                 }
                 if s.parse_errors_skipped > 0 {
-                    summary.push_str(&format!(", {} malformed records skipped", s.parse_errors_skipped));
+                    summary.push_str(&format!(
+                        ", {} malformed records skipped",
+                        s.parse_errors_skipped
+                    ));
                 }
                 eprintln!("{summary}");
                 Ok(ExitCode::SUCCESS)
@@ -169,7 +195,8 @@ async fn status_line(metrics: Arc<JobMetrics>) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let s = metrics.summary();
         let now = std::time::Instant::now();
-        let rate = (s.records_read - last.0) as f64 / now.duration_since(last.1).as_secs_f64().max(1e-9);
+        let rate =
+            (s.records_read - last.0) as f64 / now.duration_since(last.1).as_secs_f64().max(1e-9);
         last = (s.records_read, now);
         let wm = match s.sink_watermark {
             Some(w) => stc_runtime::time::format_millis(w),
@@ -200,14 +227,19 @@ async fn print_results(
                 OutputFormat::Json => {
                     let mut row = serde_json::Map::new();
                     for (i, f) in schema.fields().iter().enumerate() {
-                        row.insert(f.name().clone(), stc_connectors::text::value_to_json(b.batch.column(i), r, &zone));
+                        row.insert(
+                            f.name().clone(),
+                            stc_connectors::text::value_to_json(b.batch.column(i), r, &zone),
+                        );
                     }
                     let line = serde_json::json!({"op": kind.short_string(), "row": row});
                     writeln!(std::io::stdout().lock(), "{line}")?;
                 }
                 OutputFormat::Table => {
                     let vals = (0..schema.fields().len())
-                        .map(|i| stc_connectors::text::format_value_sql(b.batch.column(i), r, &zone))
+                        .map(|i| {
+                            stc_connectors::text::format_value_sql(b.batch.column(i), r, &zone)
+                        })
                         .collect();
                     rows.push((kind, vals));
                 }

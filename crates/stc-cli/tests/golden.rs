@@ -32,12 +32,20 @@ fn copy_dir(from: &Path, to: &Path) {
 fn render_output(dir: &Path) -> String {
     let out = dir.join("output");
     let mut s = String::new();
-    let Ok(entries) = std::fs::read_dir(&out) else { return s };
-    let mut sinks: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let Ok(entries) = std::fs::read_dir(&out) else {
+        return s;
+    };
+    let mut sinks: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     sinks.sort();
     for sink in sinks {
         let mut lines: Vec<String> = Vec::new();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&sink).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&sink)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for f in files {
             let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
@@ -47,7 +55,10 @@ fn render_output(dir: &Path) -> String {
             continue;
         }
         lines.sort();
-        s.push_str(&format!("== output/{}\n", sink.file_name().unwrap().to_string_lossy()));
+        s.push_str(&format!(
+            "== output/{}\n",
+            sink.file_name().unwrap().to_string_lossy()
+        ));
         for l in lines {
             s.push_str(&l);
             s.push('\n');
@@ -74,7 +85,11 @@ fn lines_match(a: &str, b: &str) -> bool {
             .collect()
     };
     let (ta, tb) = (split(a), split(b));
-    ta.len() == tb.len() && ta.iter().zip(&tb).all(|(x, y)| x == y || numbers_close(x, y))
+    ta.len() == tb.len()
+        && ta
+            .iter()
+            .zip(&tb)
+            .all(|(x, y)| x == y || numbers_close(x, y))
 }
 
 fn outputs_match(actual: &str, expected: &str) -> bool {
@@ -93,14 +108,19 @@ fn run_case(case: &Path, parallelism: usize) -> Result<(), String> {
         .output()
         .unwrap();
     if !out.status.success() {
-        return Err(format!("stc run failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "stc run failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let expected = std::fs::read_to_string(case.join("expected.out")).unwrap();
     let actual = render_output(scratch.path());
     if outputs_match(&actual, &expected) {
         Ok(())
     } else {
-        Err(format!("output differs from Flink's\n--- expected (Flink)\n{expected}--- actual (stc)\n{actual}"))
+        Err(format!(
+            "output differs from Flink's\n--- expected (Flink)\n{expected}--- actual (stc)\n{actual}"
+        ))
     }
 }
 
@@ -122,9 +142,15 @@ fn golden_cases_match_flink() {
         .filter(|p| p.join("job.sql").exists() && p.join("expected.out").exists())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 40, "expected at least 40 golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 golden cases, found {}",
+        cases.len()
+    );
     let results: Vec<(String, Vec<String>, Option<String>)> = std::thread::scope(|s| {
-        let chunks: Vec<Vec<PathBuf>> = (0..2).map(|i| cases.iter().skip(i).step_by(2).cloned().collect()).collect();
+        let chunks: Vec<Vec<PathBuf>> = (0..2)
+            .map(|i| cases.iter().skip(i).step_by(2).cloned().collect())
+            .collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -135,7 +161,11 @@ fn golden_cases_match_flink() {
                             let name = case.file_name().unwrap().to_string_lossy().to_string();
                             let errors: Vec<String> = [1, 4]
                                 .iter()
-                                .filter_map(|p| run_case(case, *p).err().map(|e| format!("[parallelism {p}] {e}")))
+                                .filter_map(|p| {
+                                    run_case(case, *p)
+                                        .err()
+                                        .map(|e| format!("[parallelism {p}] {e}"))
+                                })
                                 .collect();
                             (name, errors, pending_reason(case))
                         })
@@ -143,7 +173,10 @@ fn golden_cases_match_flink() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let mut failures = Vec::new();
     let mut pending = 0;
@@ -157,6 +190,17 @@ fn golden_cases_match_flink() {
             (false, Some(_)) => pending += 1,
         }
     }
-    eprintln!("{} golden cases: {} pass, {} pending, {} failing", results.len(), results.len() - pending - failures.len(), pending, failures.len());
-    assert!(failures.is_empty(), "{} golden case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    eprintln!(
+        "{} golden cases: {} pass, {} pending, {} failing",
+        results.len(),
+        results.len() - pending - failures.len(),
+        pending,
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

@@ -33,13 +33,22 @@ pub struct ErrorClass {
 }
 
 impl ErrorClass {
-    pub const USER: ErrorClass = ErrorClass { domain: ErrorDomain::User, retry: RetryHint::NoRetry };
-    pub const EXTERNAL_RETRYABLE: ErrorClass =
-        ErrorClass { domain: ErrorDomain::External, retry: RetryHint::WithBackoff };
-    pub const EXTERNAL_FATAL: ErrorClass =
-        ErrorClass { domain: ErrorDomain::External, retry: RetryHint::NoRetry };
-    pub const INTERNAL: ErrorClass =
-        ErrorClass { domain: ErrorDomain::Internal, retry: RetryHint::NoRetry };
+    pub const USER: ErrorClass = ErrorClass {
+        domain: ErrorDomain::User,
+        retry: RetryHint::NoRetry,
+    };
+    pub const EXTERNAL_RETRYABLE: ErrorClass = ErrorClass {
+        domain: ErrorDomain::External,
+        retry: RetryHint::WithBackoff,
+    };
+    pub const EXTERNAL_FATAL: ErrorClass = ErrorClass {
+        domain: ErrorDomain::External,
+        retry: RetryHint::NoRetry,
+    };
+    pub const INTERNAL: ErrorClass = ErrorClass {
+        domain: ErrorDomain::Internal,
+        retry: RetryHint::NoRetry,
+    };
 }
 
 impl std::fmt::Display for ErrorDomain {

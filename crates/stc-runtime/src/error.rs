@@ -27,7 +27,10 @@ pub enum RuntimeError {
 
 impl RuntimeError {
     pub fn external(message: impl Into<String>, retryable: bool) -> Self {
-        RuntimeError::External { message: message.into(), retryable }
+        RuntimeError::External {
+            message: message.into(),
+            retryable,
+        }
     }
 }
 
@@ -35,8 +38,12 @@ impl Classified for RuntimeError {
     fn class(&self) -> ErrorClass {
         match self {
             RuntimeError::Data(_) | RuntimeError::Execution(_) => ErrorClass::USER,
-            RuntimeError::External { retryable: true, .. } => ErrorClass::EXTERNAL_RETRYABLE,
-            RuntimeError::External { retryable: false, .. } => ErrorClass::EXTERNAL_FATAL,
+            RuntimeError::External {
+                retryable: true, ..
+            } => ErrorClass::EXTERNAL_RETRYABLE,
+            RuntimeError::External {
+                retryable: false, ..
+            } => ErrorClass::EXTERNAL_FATAL,
             RuntimeError::Arrow(_) | RuntimeError::Internal(_) => ErrorClass::INTERNAL,
             RuntimeError::Cancelled => ErrorClass::USER,
         }

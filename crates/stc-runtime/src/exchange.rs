@@ -27,7 +27,11 @@ pub fn key_group(hash: u64, max_parallelism: usize) -> usize {
     (hash % max_parallelism as u64) as usize
 }
 
-pub fn subtask_for_key_group(key_group: usize, max_parallelism: usize, parallelism: usize) -> usize {
+pub fn subtask_for_key_group(
+    key_group: usize,
+    max_parallelism: usize,
+    parallelism: usize,
+) -> usize {
     key_group * parallelism / max_parallelism
 }
 
@@ -39,13 +43,19 @@ pub fn key_groups(
 ) -> Result<Vec<usize>> {
     let arrays: Vec<ArrayRef> = keys
         .iter()
-        .map(|k| k.evaluate(batch).and_then(|v| v.into_array(batch.num_rows())))
+        .map(|k| {
+            k.evaluate(batch)
+                .and_then(|v| v.into_array(batch.num_rows()))
+        })
         .collect::<datafusion::error::Result<_>>()?;
     let mut hashes = vec![0u64; batch.num_rows()];
     if !arrays.is_empty() {
         create_hashes(&arrays, &hash_state(), &mut hashes)?;
     }
-    Ok(hashes.into_iter().map(|h| key_group(h, max_parallelism)).collect())
+    Ok(hashes
+        .into_iter()
+        .map(|h| key_group(h, max_parallelism))
+        .collect())
 }
 
 /// One outgoing edge of a subtask.
@@ -60,17 +70,33 @@ pub struct OutEdge {
 }
 
 impl OutEdge {
-    pub fn new(partitioning: Partitioning, senders: Vec<Sender<Message>>, subtask: usize, max_parallelism: usize) -> Self {
-        OutEdge { partitioning, senders, subtask, max_parallelism, next_rr: subtask }
+    pub fn new(
+        partitioning: Partitioning,
+        senders: Vec<Sender<Message>>,
+        subtask: usize,
+        max_parallelism: usize,
+    ) -> Self {
+        OutEdge {
+            partitioning,
+            senders,
+            subtask,
+            max_parallelism,
+            next_rr: subtask,
+        }
     }
 
     async fn send_to(&self, target: usize, msg: Message) -> Result<()> {
-        self.senders[target].send(msg).await.map_err(|_| RuntimeError::Cancelled)
+        self.senders[target]
+            .send(msg)
+            .await
+            .map_err(|_| RuntimeError::Cancelled)
     }
 
     async fn broadcast(&self, msg: &Message) -> Result<()> {
         for s in &self.senders {
-            s.send(msg.clone()).await.map_err(|_| RuntimeError::Cancelled)?;
+            s.send(msg.clone())
+                .await
+                .map_err(|_| RuntimeError::Cancelled)?;
         }
         Ok(())
     }
@@ -127,7 +153,10 @@ pub fn take_rows(batch: &StreamBatch, rows: Vec<u32>) -> Result<StreamBatch> {
         Some(k) => {
             let t = take(k.as_ref(), &idx, None)?;
             Some(Arc::new(
-                t.as_any().downcast_ref::<Int8Array>().expect("take of Int8Array is Int8Array").clone(),
+                t.as_any()
+                    .downcast_ref::<Int8Array>()
+                    .expect("take of Int8Array is Int8Array")
+                    .clone(),
             ))
         }
     };
@@ -178,7 +207,12 @@ impl InputGate {
         InputGate {
             inputs: receivers
                 .into_iter()
-                .map(|rx| InputState { rx, watermark: i64::MIN, idle: false, finished: false })
+                .map(|rx| InputState {
+                    rx,
+                    watermark: i64::MIN,
+                    idle: false,
+                    finished: false,
+                })
                 .collect(),
             next_poll: 0,
             emitted: None,
@@ -279,8 +313,12 @@ mod tests {
         let (tx1, rx1) = channel(8);
         let (tx2, rx2) = channel(8);
         let mut gate = InputGate::new(vec![rx1, rx2]);
-        tx1.send(Message::Watermark(Watermark::EventTime(10))).await.unwrap();
-        tx2.send(Message::Watermark(Watermark::EventTime(5))).await.unwrap();
+        tx1.send(Message::Watermark(Watermark::EventTime(10)))
+            .await
+            .unwrap();
+        tx2.send(Message::Watermark(Watermark::EventTime(5)))
+            .await
+            .unwrap();
         // First watermark alone cannot advance: input 2 is still at MIN.
         match gate.next().await.unwrap() {
             GateEvent::Watermark(Watermark::EventTime(5)) => {}

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::kernels::aggregate::max;
-use datafusion::arrow::datatypes::TimestampMillisecondType;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::aggregate::max;
+use datafusion::arrow::datatypes::TimestampMillisecondType;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 use tokio::task::JoinSet;
@@ -51,7 +51,9 @@ impl RunningJob {
                 Err(join_err) if join_err.is_cancelled() => {}
                 Err(join_err) => {
                     self.tasks.abort_all();
-                    return Err(RuntimeError::Internal(format!("a subtask panicked: {join_err}")));
+                    return Err(RuntimeError::Internal(format!(
+                        "a subtask panicked: {join_err}"
+                    )));
                 }
             }
         }
@@ -69,14 +71,23 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
     let metrics = Arc::new(JobMetrics::default());
     let n = graph.nodes.len();
     // receivers[node][subtask] = the channels into that subtask, one per upstream subtask.
-    let mut receivers: Vec<Vec<Vec<Receiver<Message>>>> =
-        graph.nodes.iter().map(|node| (0..node.parallelism).map(|_| Vec::new()).collect()).collect();
+    let mut receivers: Vec<Vec<Vec<Receiver<Message>>>> = graph
+        .nodes
+        .iter()
+        .map(|node| (0..node.parallelism).map(|_| Vec::new()).collect())
+        .collect();
     // outputs[node][subtask] = that subtask's outgoing edges.
-    let mut outputs: Vec<Vec<Output>> =
-        graph.nodes.iter().map(|node| (0..node.parallelism).map(|_| Output::default()).collect()).collect();
+    let mut outputs: Vec<Vec<Output>> = graph
+        .nodes
+        .iter()
+        .map(|node| (0..node.parallelism).map(|_| Output::default()).collect())
+        .collect();
     for edge in &graph.edges {
         if edge.from >= edge.to || edge.to >= n {
-            return Err(RuntimeError::Internal(format!("edge {} -> {} is not topological", edge.from, edge.to)));
+            return Err(RuntimeError::Internal(format!(
+                "edge {} -> {} is not topological",
+                edge.from, edge.to
+            )));
         }
         let up_p = graph.nodes[edge.from].parallelism;
         let down_p = graph.nodes[edge.to].parallelism;
@@ -87,9 +98,9 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
                 edge.from, edge.to
             )));
         }
-        for up in 0..up_p {
+        for (up, up_outputs) in outputs[edge.from].iter_mut().enumerate() {
             let mut senders: Vec<Sender<Message>> = Vec::with_capacity(down_p);
-            for down in 0..down_p {
+            for (down, down_receivers) in receivers[edge.to].iter_mut().enumerate() {
                 if forward && up != down {
                     // Forward edges only connect subtask i to subtask i; keep the sender
                     // vector indexable by subtask with a closed placeholder.
@@ -99,9 +110,9 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
                 }
                 let (tx, rx) = channel(CHANNEL_CAPACITY);
                 senders.push(tx);
-                receivers[edge.to][down].push(rx);
+                down_receivers.push(rx);
             }
-            outputs[edge.from][up].edges.push(OutEdge::new(
+            up_outputs.edges.push(OutEdge::new(
                 edge.partitioning.clone(),
                 senders,
                 up,
@@ -117,7 +128,12 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
         let node_inputs = std::mem::take(&mut receivers[id]);
         let is_sink = node.operators.last().is_some_and(|f| f.is_sink());
         for (subtask, (output, inputs)) in node_outputs.into_iter().zip(node_inputs).enumerate() {
-            let m = Arc::new(TaskMetrics::new(node.name.clone(), subtask, node.source.is_some(), is_sink));
+            let m = Arc::new(TaskMetrics::new(
+                node.name.clone(),
+                subtask,
+                node.source.is_some(),
+                is_sink,
+            ));
             metrics.register(Arc::clone(&m));
             let mut ops = Vec::with_capacity(node.operators.len());
             let mut ctxs = Vec::with_capacity(node.operators.len());
@@ -131,7 +147,9 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
                 Some(spec) => {
                     let reader = spec.factory.create_reader(subtask, p)?;
                     let spec = spec.clone();
-                    tasks.spawn(async move { (name, run_source(spec, reader, chain, output, m).await) });
+                    tasks.spawn(
+                        async move { (name, run_source(spec, reader, chain, output, m).await) },
+                    );
                 }
                 None => {
                     let gate = InputGate::new(inputs);
@@ -140,7 +158,11 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
             }
         }
     }
-    Ok(RunningJob { metrics, started: Instant::now(), tasks })
+    Ok(RunningJob {
+        metrics,
+        started: Instant::now(),
+        tasks,
+    })
 }
 
 async fn send_all(output: &mut Output, msgs: Vec<Message>, metrics: &TaskMetrics) -> Result<()> {
@@ -153,7 +175,12 @@ async fn send_all(output: &mut Output, msgs: Vec<Message>, metrics: &TaskMetrics
     Ok(())
 }
 
-async fn run_chain(mut gate: InputGate, mut chain: Chain, mut output: Output, metrics: Arc<TaskMetrics>) -> Result<()> {
+async fn run_chain(
+    mut gate: InputGate,
+    mut chain: Chain,
+    mut output: Output,
+    metrics: Arc<TaskMetrics>,
+) -> Result<()> {
     let mut final_watermark_seen = false;
     while let Some(ev) = gate.next().await {
         let out = match ev {
@@ -163,7 +190,9 @@ async fn run_chain(mut gate: InputGate, mut chain: Chain, mut output: Output, me
             }
             GateEvent::Watermark(w) => {
                 if let Watermark::EventTime(t) = w {
-                    metrics.watermark.store(t, std::sync::atomic::Ordering::Relaxed);
+                    metrics
+                        .watermark
+                        .store(t, std::sync::atomic::Ordering::Relaxed);
                     final_watermark_seen |= t == i64::MAX;
                 }
                 chain.push(Message::Watermark(w), 0).await?
@@ -207,11 +236,13 @@ async fn run_source(
     let mut last_emitted = i64::MIN;
     let mut last_data = Instant::now();
     let mut idle = false;
-    let idle_timeout = (spec.idle_timeout_ms > 0).then(|| Duration::from_millis(spec.idle_timeout_ms));
+    let idle_timeout =
+        (spec.idle_timeout_ms > 0).then(|| Duration::from_millis(spec.idle_timeout_ms));
     while let Some(raw) = reader.next_batch().await? {
-        metrics
-            .parse_errors_skipped
-            .store(reader.skipped_records(), std::sync::atomic::Ordering::Relaxed);
+        metrics.parse_errors_skipped.store(
+            reader.skipped_records(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if raw.num_rows() == 0 {
             if let Some(t) = idle_timeout
                 && !idle
@@ -238,19 +269,28 @@ async fn run_source(
         };
         // Records read are counted at the source, before any chained operator filters them.
         metrics.add_in(projected.num_rows());
-        let out = chain.push(Message::Data(StreamBatch::inserts(projected)), 0).await?;
+        let out = chain
+            .push(Message::Data(StreamBatch::inserts(projected)), 0)
+            .await?;
         send_all(&mut output, out, &metrics).await?;
         if spec.watermark_expr.is_some() && watermark > last_emitted {
             last_emitted = watermark;
-            metrics.watermark.store(watermark, std::sync::atomic::Ordering::Relaxed);
-            let out = chain.push(Message::Watermark(Watermark::EventTime(watermark)), 0).await?;
+            metrics
+                .watermark
+                .store(watermark, std::sync::atomic::Ordering::Relaxed);
+            let out = chain
+                .push(Message::Watermark(Watermark::EventTime(watermark)), 0)
+                .await?;
             send_all(&mut output, out, &metrics).await?;
         }
     }
+    metrics.parse_errors_skipped.store(
+        reader.skipped_records(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     metrics
-        .parse_errors_skipped
-        .store(reader.skipped_records(), std::sync::atomic::Ordering::Relaxed);
-    metrics.watermark.store(i64::MAX, std::sync::atomic::Ordering::Relaxed);
+        .watermark
+        .store(i64::MAX, std::sync::atomic::Ordering::Relaxed);
     let out = chain.push(Message::Watermark(Watermark::MAX), 0).await?;
     send_all(&mut output, out, &metrics).await?;
     let out = chain.finish().await?;

@@ -65,7 +65,11 @@ pub struct JobGraph {
 
 impl JobGraph {
     pub fn new(max_parallelism: usize) -> Self {
-        JobGraph { nodes: Vec::new(), edges: Vec::new(), max_parallelism }
+        JobGraph {
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            max_parallelism,
+        }
     }
 
     pub fn add_node(&mut self, node: NodeSpec) -> NodeId {
@@ -74,7 +78,11 @@ impl JobGraph {
     }
 
     pub fn connect(&mut self, from: NodeId, to: NodeId, partitioning: Partitioning) {
-        self.edges.push(EdgeSpec { from, to, partitioning });
+        self.edges.push(EdgeSpec {
+            from,
+            to,
+            partitioning,
+        });
     }
 
     /// Appends an operator to a chain node.

@@ -36,7 +36,9 @@ impl StreamBatch {
     pub fn is_insert_only(&self) -> bool {
         match &self.kinds {
             None => true,
-            Some(k) => k.null_count() == 0 && k.values().iter().all(|v| *v == RowKind::Insert as i8),
+            Some(k) => {
+                k.null_count() == 0 && k.values().iter().all(|v| *v == RowKind::Insert as i8)
+            }
         }
     }
 }

@@ -97,7 +97,11 @@ impl JobMetrics {
             s.late_records_dropped += t.late_records_dropped.load(Ordering::Relaxed);
             s.parse_errors_skipped += t.parse_errors_skipped.load(Ordering::Relaxed);
         }
-        s.sink_watermark = if any_sink { wm.filter(|w| *w != i64::MIN) } else { None };
+        s.sink_watermark = if any_sink {
+            wm.filter(|w| *w != i64::MIN)
+        } else {
+            None
+        };
         s
     }
 }

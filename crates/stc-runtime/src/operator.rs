@@ -25,7 +25,13 @@ pub struct OperatorContext {
 
 impl OperatorContext {
     pub fn new(subtask: usize, parallelism: usize, metrics: Arc<TaskMetrics>) -> Self {
-        OperatorContext { subtask, parallelism, metrics, current_watermark: i64::MIN, out: Vec::new() }
+        OperatorContext {
+            subtask,
+            parallelism,
+            metrics,
+            current_watermark: i64::MIN,
+            out: Vec::new(),
+        }
     }
 
     /// Emits a batch downstream (empty batches are dropped here, once, for every operator).

@@ -47,7 +47,11 @@ mod tests {
             (1, 2, 5, -3),
         ];
         for (ts, offset, size, start) in cases {
-            assert_eq!(window_start(ts, offset, size), start, "ts={ts} offset={offset} size={size}");
+            assert_eq!(
+                window_start(ts, offset, size),
+                start,
+                "ts={ts} offset={offset} size={size}"
+            );
         }
     }
 }

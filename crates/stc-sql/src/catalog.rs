@@ -13,7 +13,11 @@ use sqlparser::tokenizer::Location;
 pub enum ResolvedColumn {
     /// Index into the connector's reader schema.
     Physical(usize),
-    Metadata { reader_index: usize, key: String, is_virtual: bool },
+    Metadata {
+        reader_index: usize,
+        key: String,
+        is_virtual: bool,
+    },
     /// A logical expression over the reader schema.
     Computed(Expr),
 }
@@ -41,11 +45,19 @@ pub struct ResolvedTable {
 
 impl ResolvedTable {
     pub fn connector(&self) -> &str {
-        self.options.get("connector").map(String::as_str).unwrap_or("")
+        self.options
+            .get("connector")
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn persisted_schema(&self) -> Schema {
-        Schema::new(self.persisted.iter().map(|i| self.schema.field(*i).clone()).collect::<Vec<_>>())
+        Schema::new(
+            self.persisted
+                .iter()
+                .map(|i| self.schema.field(*i).clone())
+                .collect::<Vec<_>>(),
+        )
     }
 }
 

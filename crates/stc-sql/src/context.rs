@@ -7,17 +7,19 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
-use datafusion::common::{DFSchema, DFSchemaRef, Result, ScalarValue, TableReference, plan_datafusion_err, plan_err};
+use datafusion::common::{
+    DFSchema, DFSchemaRef, Result, ScalarValue, TableReference, plan_datafusion_err, plan_err,
+};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::planner::{
-    ContextProvider, ExprPlanner, PlannedRelation, RelationPlanner, RelationPlannerContext, RelationPlanning,
-    TypePlanner,
+    ContextProvider, ExprPlanner, PlannedRelation, RelationPlanner, RelationPlannerContext,
+    RelationPlanning, TypePlanner,
 };
 use datafusion::logical_expr::{
-    AggregateUDF, Expr, Extension, HigherOrderUDF, LogicalPlan, LogicalPlanBuilder, ScalarUDF, TableSource,
-    UserDefinedLogicalNodeCore, WindowUDF,
+    AggregateUDF, Expr, Extension, HigherOrderUDF, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
+    TableSource, UserDefinedLogicalNodeCore, WindowUDF,
 };
 use sqlparser::ast::{self as ast, FunctionArg, FunctionArgExpr, FunctionArguments, TableFactor};
 
@@ -35,7 +37,10 @@ pub fn new_session_state(time_zone: &str) -> Result<SessionState> {
     opts.sql_parser.support_varchar_with_length = true;
     opts.sql_parser.collect_spans = true;
     opts.execution.time_zone = Some(time_zone.to_string());
-    let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
     let mut state = state;
     // `SingleDistinctToGroupBy` rewrites COUNT(DISTINCT x) into a two-level aggregation, which
     // in a stream would need retractions between the levels; our aggregations evaluate
@@ -46,7 +51,9 @@ pub fn new_session_state(time_zone: &str) -> Result<SessionState> {
         .filter(|r| r.name() != "single_distinct_aggregation_to_group_by")
         .cloned()
         .collect();
-    state = SessionStateBuilder::new_from_existing(state).with_optimizer_rules(rules).build();
+    state = SessionStateBuilder::new_from_existing(state)
+        .with_optimizer_rules(rules)
+        .build();
     use datafusion::execution::FunctionRegistry;
     for (name, _) in crate::functions::GROUP_WINDOWS {
         state.register_udf(Arc::new(crate::functions::GroupWindowFn::udf(name)))?;
@@ -91,7 +98,11 @@ impl ContextProvider for ScriptContext<'_> {
             let names = catalog.names();
             plan_datafusion_err!(
                 "Object '{table}' not found. Declared tables and views: {}",
-                if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
             )
         })
     }
@@ -137,7 +148,11 @@ impl ContextProvider for ScriptContext<'_> {
     }
 
     fn higher_order_function_names(&self) -> Vec<String> {
-        self.state.higher_order_functions().keys().cloned().collect()
+        self.state
+            .higher_order_functions()
+            .keys()
+            .cloned()
+            .collect()
     }
 
     fn udaf_names(&self) -> Vec<String> {
@@ -159,15 +174,24 @@ impl TypePlanner for FlinkTypePlanner {
             ast::DataType::Timestamp(p, tz) => {
                 let unit = timestamp_unit(p.unwrap_or(6));
                 match tz {
-                    ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone => DataType::Timestamp(unit, None),
-                    _ => return plan_err!("TIMESTAMP WITH TIME ZONE is not a Flink type; use TIMESTAMP_LTZ"),
+                    ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone => {
+                        DataType::Timestamp(unit, None)
+                    }
+                    _ => {
+                        return plan_err!(
+                            "TIMESTAMP WITH TIME ZONE is not a Flink type; use TIMESTAMP_LTZ"
+                        );
+                    }
                 }
             }
             ast::DataType::Custom(name, modifiers) => {
                 let n = name.to_string().to_ascii_uppercase();
                 let precision = modifiers.first().and_then(|m| m.parse::<u64>().ok());
                 match n.as_str() {
-                    "TIMESTAMP_LTZ" => DataType::Timestamp(timestamp_unit(precision.unwrap_or(6)), Some("UTC".into())),
+                    "TIMESTAMP_LTZ" => DataType::Timestamp(
+                        timestamp_unit(precision.unwrap_or(6)),
+                        Some("UTC".into()),
+                    ),
                     "STRING" => DataType::Utf8,
                     "BYTES" => DataType::Binary,
                     _ => return Ok(None),
@@ -230,11 +254,27 @@ impl UserDefinedLogicalNodeCore for WindowTvfNode {
         self.partition_keys.clone()
     }
     fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "WindowTVF: {:?} on column #{}", self.kind, self.time_column)
+        write!(
+            f,
+            "WindowTVF: {:?} on column #{}",
+            self.kind, self.time_column
+        )
     }
-    fn with_exprs_and_inputs(&self, exprs: Vec<Expr>, mut inputs: Vec<LogicalPlan>) -> Result<Self> {
-        let input = inputs.pop().ok_or_else(|| plan_datafusion_err!("WindowTVF needs one input"))?;
-        Ok(WindowTvfNode { input, kind: self.kind, time_column: self.time_column, partition_keys: exprs, schema: Arc::clone(&self.schema) })
+    fn with_exprs_and_inputs(
+        &self,
+        exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> Result<Self> {
+        let input = inputs
+            .pop()
+            .ok_or_else(|| plan_datafusion_err!("WindowTVF needs one input"))?;
+        Ok(WindowTvfNode {
+            input,
+            kind: self.kind,
+            time_column: self.time_column,
+            partition_keys: exprs,
+            schema: Arc::clone(&self.schema),
+        })
     }
 }
 
@@ -248,7 +288,10 @@ fn unnamed_args(args: &FunctionArguments) -> Result<Vec<ast::Expr>> {
             .iter()
             .map(|a| match a {
                 FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e.clone()),
-                FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } => Ok(e.clone()),
+                FunctionArg::Named {
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } => Ok(e.clone()),
                 other => plan_err!("unexpected window TVF argument {other}"),
             })
             .collect(),
@@ -257,29 +300,48 @@ fn unnamed_args(args: &FunctionArguments) -> Result<Vec<ast::Expr>> {
 }
 
 /// Milliseconds of an interval literal planned by DataFusion.
-fn interval_ms(ctx: &mut dyn RelationPlannerContext, e: ast::Expr, what: &str, tvf: &str) -> Result<i64> {
+fn interval_ms(
+    ctx: &mut dyn RelationPlannerContext,
+    e: ast::Expr,
+    what: &str,
+    tvf: &str,
+) -> Result<i64> {
     let expr = ctx.sql_to_expr(e, &DFSchema::empty())?;
     let ms = match &expr {
         Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
             Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
         }
-        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => Some(v.days as i64 * 86_400_000 + v.milliseconds as i64),
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
+            Some(v.days as i64 * 86_400_000 + v.milliseconds as i64)
+        }
         _ => None,
     };
     match ms {
         Some(ms) if ms > 0 => Ok(ms),
-        _ => plan_err!("the {what} of {tvf} must be a positive day-time interval literal such as INTERVAL '10' MINUTE, found {expr}"),
+        _ => plan_err!(
+            "the {what} of {tvf} must be a positive day-time interval literal such as INTERVAL '10' MINUTE, found {expr}"
+        ),
     }
 }
 
 impl RelationPlanner for WindowTvfPlanner {
-    fn plan_relation(&self, relation: TableFactor, ctx: &mut dyn RelationPlannerContext) -> Result<RelationPlanning> {
-        let TableFactor::TableFunction { expr: ast::Expr::Function(f), alias } = &relation else {
+    fn plan_relation(
+        &self,
+        relation: TableFactor,
+        ctx: &mut dyn RelationPlannerContext,
+    ) -> Result<RelationPlanning> {
+        let TableFactor::TableFunction {
+            expr: ast::Expr::Function(f),
+            alias,
+        } = &relation
+        else {
             return Ok(RelationPlanning::Original(Box::new(relation)));
         };
         let tvf = f.name.to_string().to_ascii_uppercase();
         if !["TUMBLE", "HOP", "CUMULATE", "SESSION"].contains(&tvf.as_str()) {
-            return plan_err!("unknown table function {tvf}; Flink's window TVFs are TUMBLE, HOP, CUMULATE and SESSION");
+            return plan_err!(
+                "unknown table function {tvf}; Flink's window TVFs are TUMBLE, HOP, CUMULATE and SESSION"
+            );
         }
         let args = unnamed_args(&f.args)?;
         let usage = match tvf.as_str() {
@@ -290,14 +352,19 @@ impl RelationPlanner for WindowTvfPlanner {
         };
         let (table_arg, descriptor) = match (args.first(), args.get(1)) {
             (Some(ast::Expr::Function(t)), Some(ast::Expr::Function(d)))
-                if t.name.to_string() == TABLE_ARG_FN && d.name.to_string().eq_ignore_ascii_case("DESCRIPTOR") =>
+                if t.name.to_string() == TABLE_ARG_FN
+                    && d.name.to_string().eq_ignore_ascii_case("DESCRIPTOR") =>
             {
                 (unnamed_args(&t.args)?, unnamed_args(&d.args)?)
             }
             _ => return plan_err!("invalid arguments to window TVF {tvf}; expected {usage}"),
         };
         let table_name = match table_arg.first() {
-            Some(ast::Expr::CompoundIdentifier(parts)) => parts.iter().map(|p| p.value.clone()).collect::<Vec<_>>().join("."),
+            Some(ast::Expr::CompoundIdentifier(parts)) => parts
+                .iter()
+                .map(|p| p.value.clone())
+                .collect::<Vec<_>>()
+                .join("."),
             _ => return plan_err!("invalid table argument to {tvf}; expected {usage}"),
         };
         let table_ref = TableReference::bare(table_name.clone());
@@ -305,8 +372,14 @@ impl RelationPlanner for WindowTvfPlanner {
         let input = LogicalPlanBuilder::scan(table_ref, source, None)?.build()?;
         let time_name = match descriptor.first() {
             Some(ast::Expr::Identifier(i)) => i.value.clone(),
-            Some(ast::Expr::CompoundIdentifier(p)) => p.last().map(|i| i.value.clone()).unwrap_or_default(),
-            _ => return plan_err!("DESCRIPTOR of {tvf} must name the time attribute column; expected {usage}"),
+            Some(ast::Expr::CompoundIdentifier(p)) => {
+                p.last().map(|i| i.value.clone()).unwrap_or_default()
+            }
+            _ => {
+                return plan_err!(
+                    "DESCRIPTOR of {tvf} must name the time attribute column; expected {usage}"
+                );
+            }
         };
         let schema = input.schema().clone();
         let time_column = schema
@@ -327,19 +400,33 @@ impl RelationPlanner for WindowTvfPlanner {
         let kind = match (tvf.as_str(), rest.len()) {
             ("TUMBLE", 1 | 2) => TvfKind::Tumble {
                 size: interval_ms(ctx, rest[0].clone(), "size", &tvf)?,
-                offset: if rest.len() == 2 { interval_ms(ctx, rest[1].clone(), "offset", &tvf)? } else { 0 },
+                offset: if rest.len() == 2 {
+                    interval_ms(ctx, rest[1].clone(), "offset", &tvf)?
+                } else {
+                    0
+                },
             },
             ("HOP", 2 | 3) => TvfKind::Hop {
                 slide: interval_ms(ctx, rest[0].clone(), "slide", &tvf)?,
                 size: interval_ms(ctx, rest[1].clone(), "size", &tvf)?,
-                offset: if rest.len() == 3 { interval_ms(ctx, rest[2].clone(), "offset", &tvf)? } else { 0 },
+                offset: if rest.len() == 3 {
+                    interval_ms(ctx, rest[2].clone(), "offset", &tvf)?
+                } else {
+                    0
+                },
             },
             ("CUMULATE", 2 | 3) => TvfKind::Cumulate {
                 step: interval_ms(ctx, rest[0].clone(), "step", &tvf)?,
                 size: interval_ms(ctx, rest[1].clone(), "size", &tvf)?,
-                offset: if rest.len() == 3 { interval_ms(ctx, rest[2].clone(), "offset", &tvf)? } else { 0 },
+                offset: if rest.len() == 3 {
+                    interval_ms(ctx, rest[2].clone(), "offset", &tvf)?
+                } else {
+                    0
+                },
             },
-            ("SESSION", 1) => TvfKind::Session { gap: interval_ms(ctx, rest[0].clone(), "gap", &tvf)? },
+            ("SESSION", 1) => TvfKind::Session {
+                gap: interval_ms(ctx, rest[0].clone(), "gap", &tvf)?,
+            },
             _ => return plan_err!("wrong number of arguments to {tvf}; expected {usage}"),
         };
         if let TvfKind::Cumulate { step, size, .. } = kind
@@ -356,14 +443,27 @@ impl RelationPlanner for WindowTvfPlanner {
             .iter()
             .map(|k| ctx.sql_to_expr(k.clone(), &schema))
             .collect::<Result<Vec<_>>>()?;
-        let mut fields: Vec<(Option<TableReference>, FieldRef)> =
-            schema.iter().map(|(q, f)| (q.cloned(), Arc::clone(f))).collect();
+        let mut fields: Vec<(Option<TableReference>, FieldRef)> = schema
+            .iter()
+            .map(|(q, f)| (q.cloned(), Arc::clone(f)))
+            .collect();
         for name in ["window_start", "window_end", "window_time"] {
             fields.push((None, Arc::new(Field::new(name, ts_type.clone(), false))));
         }
         let out_schema = Arc::new(DFSchema::new_with_metadata(fields, HashMap::new())?);
-        let node = WindowTvfNode { input, kind, time_column, partition_keys, schema: out_schema };
-        let plan = LogicalPlan::Extension(Extension { node: Arc::new(node) });
-        Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(plan, alias.clone()))))
+        let node = WindowTvfNode {
+            input,
+            kind,
+            time_column,
+            partition_keys,
+            schema: out_schema,
+        };
+        let plan = LogicalPlan::Extension(Extension {
+            node: Arc::new(node),
+        });
+        Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+            plan,
+            alias.clone(),
+        ))))
     }
 }

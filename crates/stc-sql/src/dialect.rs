@@ -12,8 +12,8 @@
 //!   being silently dropped.
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, ObjectNamePart,
 };
 use sqlparser::dialect::Dialect;
 use sqlparser::keywords::Keyword;
@@ -65,18 +65,30 @@ impl Dialect for FlinkDialect {
 fn parse_table_arg(parser: &mut Parser) -> Result<Expr, ParserError> {
     parser.expect_keyword_is(Keyword::TABLE)?;
     let name = parser.parse_object_name(false)?;
-    let mut args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(
-        name.0.iter().filter_map(|p| p.as_ident().cloned()).collect(),
-    )))];
+    let mut args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(
+        Expr::CompoundIdentifier(
+            name.0
+                .iter()
+                .filter_map(|p| p.as_ident().cloned())
+                .collect(),
+        ),
+    ))];
     if parser.parse_keywords(&[Keyword::PARTITION, Keyword::BY]) {
         let keys = parser.parse_comma_separated(Parser::parse_expr)?;
-        args.extend(keys.into_iter().map(|k| FunctionArg::Unnamed(FunctionArgExpr::Expr(k))));
+        args.extend(
+            keys.into_iter()
+                .map(|k| FunctionArg::Unnamed(FunctionArgExpr::Expr(k))),
+        );
     }
     Ok(Expr::Function(Function {
         name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(TABLE_ARG_FN))]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args, clauses: vec![] }),
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args,
+            clauses: vec![],
+        }),
         filter: None,
         null_treatment: None,
         over: None,

@@ -39,19 +39,47 @@ impl SqlError {
             Some(rest) => (SqlErrorKind::Unsupported, rest.to_string()),
             None => (SqlErrorKind::Syntax, message),
         };
-        SqlError { kind, statement, location: Some(location), message }
+        SqlError {
+            kind,
+            statement,
+            location: Some(location),
+            message,
+        }
     }
 
-    pub fn validation(statement: usize, location: Option<Location>, message: impl Into<String>) -> Self {
-        SqlError { kind: SqlErrorKind::Validation, statement, location, message: message.into() }
+    pub fn validation(
+        statement: usize,
+        location: Option<Location>,
+        message: impl Into<String>,
+    ) -> Self {
+        SqlError {
+            kind: SqlErrorKind::Validation,
+            statement,
+            location,
+            message: message.into(),
+        }
     }
 
-    pub fn unsupported(statement: usize, location: Option<Location>, construct: impl Into<String>) -> Self {
-        SqlError { kind: SqlErrorKind::Unsupported, statement, location, message: construct.into() }
+    pub fn unsupported(
+        statement: usize,
+        location: Option<Location>,
+        construct: impl Into<String>,
+    ) -> Self {
+        SqlError {
+            kind: SqlErrorKind::Unsupported,
+            statement,
+            location,
+            message: construct.into(),
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        SqlError { kind: SqlErrorKind::Internal, statement: 0, location: None, message: message.into() }
+        SqlError {
+            kind: SqlErrorKind::Internal,
+            statement: 0,
+            location: None,
+            message: message.into(),
+        }
     }
 
     /// Fills in the statement and location if the error does not carry them yet.

@@ -8,7 +8,9 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use stc_runtime::ops::window::window_struct_type;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -19,7 +21,10 @@ pub struct GroupWindowFn {
 
 impl GroupWindowFn {
     pub fn udf(name: &'static str) -> ScalarUDF {
-        ScalarUDF::new_from_impl(GroupWindowFn { name, signature: Signature::variadic_any(Volatility::Immutable) })
+        ScalarUDF::new_from_impl(GroupWindowFn {
+            name,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        })
     }
 }
 
@@ -34,7 +39,11 @@ impl ScalarUDFImpl for GroupWindowFn {
         &self.signature
     }
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        let expected = GROUP_WINDOWS.iter().find(|(n, _)| *n == self.name).map(|(_, a)| *a).unwrap_or(2);
+        let expected = GROUP_WINDOWS
+            .iter()
+            .find(|(n, _)| *n == self.name)
+            .map(|(_, a)| *a)
+            .unwrap_or(2);
         if args.len() != expected && args.len() != expected + 1 {
             return plan_err!(
                 "{}() takes {} arguments (time attribute and interval{}), got {}",
@@ -53,6 +62,9 @@ impl ScalarUDFImpl for GroupWindowFn {
         }
     }
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        plan_err!("Window function {}() can only be used in GROUP BY", self.name.to_uppercase())
+        plan_err!(
+            "Window function {}() can only be used in GROUP BY",
+            self.name.to_uppercase()
+        )
     }
 }

@@ -30,11 +30,22 @@ pub struct Located<T> {
 #[derive(Debug, Clone)]
 pub enum FlinkStatement {
     CreateTable(Box<CreateTable>),
-    CreateView { name: ObjectName, columns: Vec<Ident>, query: Box<Query>, temporary: bool, if_not_exists: bool },
+    CreateView {
+        name: ObjectName,
+        columns: Vec<Ident>,
+        query: Box<Query>,
+        temporary: bool,
+        if_not_exists: bool,
+    },
     Insert(Box<SqlStatement>),
     StatementSet(Vec<Located<SqlStatement>>),
-    Set { key: String, value: String },
-    Reset { key: Option<String> },
+    Set {
+        key: String,
+        value: String,
+    },
+    Reset {
+        key: Option<String>,
+    },
     Query(Box<Query>),
 }
 
@@ -63,9 +74,12 @@ pub struct LikeClause {
 pub enum ColumnKind {
     Physical,
     /// `name AS expr`.
-    Computed(Expr),
+    Computed(Box<Expr>),
     /// `name TYPE METADATA [FROM 'key'] [VIRTUAL]`.
-    Metadata { key: Option<String>, is_virtual: bool },
+    Metadata {
+        key: Option<String>,
+        is_virtual: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -83,12 +97,28 @@ pub fn parse_script(sql: &str) -> Result<Vec<Located<FlinkStatement>>> {
     let dialect = FlinkDialect;
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
-        .map_err(|e| SqlError::parse(0, Location { line: e.location.line, column: e.location.column }, e.message))?;
+        .map_err(|e| {
+            SqlError::parse(
+                0,
+                Location {
+                    line: e.location.line,
+                    column: e.location.column,
+                },
+                e.message,
+            )
+        })?;
     let mut out = Vec::new();
     for (i, stmt_tokens) in split_statements(tokens).into_iter().enumerate() {
-        let location = stmt_tokens.first().map(|t| t.span.start).unwrap_or(Location { line: 0, column: 0 });
+        let location = stmt_tokens
+            .first()
+            .map(|t| t.span.start)
+            .unwrap_or(Location { line: 0, column: 0 });
         let node = parse_statement(stmt_tokens, i + 1)?;
-        out.push(Located { index: i + 1, location, node });
+        out.push(Located {
+            index: i + 1,
+            location,
+            node,
+        });
     }
     Ok(out)
 }
@@ -113,7 +143,11 @@ fn split_statements(tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
         if cur.iter().all(|c| is_trivia(&c.token)) && is_trivia(&t.token) {
             continue;
         }
-        let significant: Vec<&Token> = cur.iter().map(|c| &c.token).filter(|c| !is_trivia(c)).collect();
+        let significant: Vec<&Token> = cur
+            .iter()
+            .map(|c| &c.token)
+            .filter(|c| !is_trivia(c))
+            .collect();
         if !in_set
             && significant.len() == 3
             && is_word(significant[0], Keyword::EXECUTE)
@@ -173,8 +207,15 @@ fn parser_error(index: usize, e: ParserError, at: Location) -> SqlError {
 static DIALECT: FlinkDialect = FlinkDialect;
 
 fn parse_statement(tokens: Vec<TokenWithSpan>, index: usize) -> Result<FlinkStatement> {
-    let start = tokens.first().map(|t| t.span.start).unwrap_or(Location { line: 0, column: 0 });
-    let mut sp = StmtParser { p: Parser::new(&DIALECT).with_tokens_with_locations(tokens), index, pending_gt: 0 };
+    let start = tokens
+        .first()
+        .map(|t| t.span.start)
+        .unwrap_or(Location { line: 0, column: 0 });
+    let mut sp = StmtParser {
+        p: Parser::new(&DIALECT).with_tokens_with_locations(tokens),
+        index,
+        pending_gt: 0,
+    };
     let stmt = sp.statement().map_err(|e| parser_error(index, e, start))?;
     // Anything left over is an error (sqlparser would otherwise ignore it silently).
     let rest = sp.p.peek_token();
@@ -223,7 +264,9 @@ impl StmtParser<'_> {
                 match what.as_str() {
                     "TABLE" => Ok(FlinkStatement::CreateTable(Box::new(self.create_table()?))),
                     "VIEW" => self.create_view(),
-                    "FUNCTION" | "SYSTEM" => Err(unsupported("CREATE FUNCTION (user-defined functions)")),
+                    "FUNCTION" | "SYSTEM" => {
+                        Err(unsupported("CREATE FUNCTION (user-defined functions)"))
+                    }
                     "CATALOG" | "DATABASE" => Err(unsupported(&format!("CREATE {what}"))),
                     other => Err(ParserError::ParserError(format!(
                         "Expected: TABLE, VIEW or FUNCTION after CREATE, found: {other}"
@@ -249,10 +292,9 @@ impl StmtParser<'_> {
             "" if matches!(self.p.peek_token().token, Token::LParen) => {
                 Ok(FlinkStatement::Query(self.p.parse_query()?))
             }
-            "DROP" | "ALTER" | "USE" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "LOAD" | "UNLOAD" | "ANALYZE"
-            | "TRUNCATE" | "DELETE" | "UPDATE" | "CALL" | "ADD" | "REMOVE" => {
-                Err(unsupported(&format!("the {first} statement")))
-            }
+            "DROP" | "ALTER" | "USE" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "LOAD"
+            | "UNLOAD" | "ANALYZE" | "TRUNCATE" | "DELETE" | "UPDATE" | "CALL" | "ADD"
+            | "REMOVE" => Err(unsupported(&format!("the {first} statement"))),
             _ => Err(ParserError::ParserError(format!(
                 "Expected: a statement (CREATE TABLE, CREATE VIEW, INSERT INTO, EXECUTE STATEMENT SET, SET, SELECT), found: {}",
                 self.p.peek_token().token
@@ -284,10 +326,17 @@ impl StmtParser<'_> {
             }
             let loc = self.p.peek_token().span.start;
             if self.peek_word(0).as_deref() != Some("INSERT") {
-                return self.p.expected("INSERT INTO or END inside EXECUTE STATEMENT SET", self.p.peek_token());
+                return self.p.expected(
+                    "INSERT INTO or END inside EXECUTE STATEMENT SET",
+                    self.p.peek_token(),
+                );
             }
             let stmt = self.p.parse_statement()?;
-            inserts.push(Located { index: self.index, location: loc, node: stmt });
+            inserts.push(Located {
+                index: self.index,
+                location: loc,
+                node: stmt,
+            });
         }
         Ok(FlinkStatement::StatementSet(inserts))
     }
@@ -296,7 +345,9 @@ impl StmtParser<'_> {
         self.p.expect_keyword_is(Keyword::CREATE)?;
         let temporary = self.p.parse_keyword(Keyword::TEMPORARY);
         self.p.expect_keyword_is(Keyword::VIEW)?;
-        let if_not_exists = self.p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let if_not_exists = self
+            .p
+            .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
         let name = self.p.parse_object_name(false)?;
         let columns = if self.p.consume_token(&Token::LParen) {
             let cols = self.p.parse_comma_separated(|p| p.parse_identifier())?;
@@ -310,14 +361,22 @@ impl StmtParser<'_> {
         }
         self.p.expect_keyword_is(Keyword::AS)?;
         let query = self.p.parse_query()?;
-        Ok(FlinkStatement::CreateView { name, columns, query, temporary, if_not_exists })
+        Ok(FlinkStatement::CreateView {
+            name,
+            columns,
+            query,
+            temporary,
+            if_not_exists,
+        })
     }
 
     fn create_table(&mut self) -> std::result::Result<CreateTable, ParserError> {
         self.p.expect_keyword_is(Keyword::CREATE)?;
         let temporary = self.p.parse_keyword(Keyword::TEMPORARY);
         self.p.expect_keyword_is(Keyword::TABLE)?;
-        let if_not_exists = self.p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let if_not_exists = self
+            .p
+            .parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
         let name = self.p.parse_object_name(false)?;
         let mut t = CreateTable {
             name,
@@ -412,14 +471,24 @@ impl StmtParser<'_> {
         if self.p.parse_keyword(Keyword::AS) {
             let expr = self.p.parse_expr()?;
             self.column_comment()?;
-            t.columns.push(ColumnDef { name, data_type: None, nullable: true, kind: ColumnKind::Computed(expr), location });
+            t.columns.push(ColumnDef {
+                name,
+                data_type: None,
+                nullable: true,
+                kind: ColumnKind::Computed(Box::new(expr)),
+                location,
+            });
             return Ok(());
         }
         let (data_type, mut nullable) = self.flink_type()?;
         let mut kind = ColumnKind::Physical;
         loop {
             if self.word("METADATA") {
-                let key = if self.p.parse_keyword(Keyword::FROM) { Some(self.p.parse_literal_string()?) } else { None };
+                let key = if self.p.parse_keyword(Keyword::FROM) {
+                    Some(self.p.parse_literal_string()?)
+                } else {
+                    None
+                };
                 let is_virtual = self.word("VIRTUAL");
                 kind = ColumnKind::Metadata { key, is_virtual };
             } else if self.p.parse_keywords(&[Keyword::PRIMARY, Keyword::KEY]) {
@@ -432,7 +501,13 @@ impl StmtParser<'_> {
                 break;
             }
         }
-        t.columns.push(ColumnDef { name, data_type: Some(data_type), nullable, kind, location });
+        t.columns.push(ColumnDef {
+            name,
+            data_type: Some(data_type),
+            nullable,
+            kind,
+            location,
+        });
         Ok(())
     }
 
@@ -500,7 +575,11 @@ impl StmtParser<'_> {
             "DECIMAL" | "DEC" | "NUMERIC" => {
                 let (p, s) = if self.p.consume_token(&Token::LParen) {
                     let p = self.p.parse_literal_uint()?;
-                    let s = if self.p.consume_token(&Token::Comma) { self.p.parse_literal_uint()? } else { 0 };
+                    let s = if self.p.consume_token(&Token::Comma) {
+                        self.p.parse_literal_uint()?
+                    } else {
+                        0
+                    };
                     self.p.expect_token(&Token::RParen)?;
                     (p, s)
                 } else {
@@ -534,7 +613,7 @@ impl StmtParser<'_> {
                 DataType::Time32(TimeUnit::Millisecond)
             }
             "TIMESTAMP" | "TIMESTAMP_LTZ" => {
-                let p = self.precision()?.unwrap_or(if name == "TIMESTAMP" { 6 } else { 6 });
+                let p = self.precision()?.unwrap_or(6); // Flink's default precision for both
                 let unit = timestamp_unit(p);
                 let mut ltz = name == "TIMESTAMP_LTZ";
                 if self.p.parse_keyword(Keyword::WITHOUT) {
@@ -542,7 +621,10 @@ impl StmtParser<'_> {
                     self.p.expect_keyword_is(Keyword::ZONE)?;
                 } else if self.words(&["WITH", "LOCAL", "TIME", "ZONE"]) {
                     ltz = true;
-                } else if self.p.parse_keywords(&[Keyword::WITH, Keyword::TIME, Keyword::ZONE]) {
+                } else if self
+                    .p
+                    .parse_keywords(&[Keyword::WITH, Keyword::TIME, Keyword::ZONE])
+                {
                     return Err(ParserError::ParserError(
                         "TIMESTAMP WITH TIME ZONE is not supported by Flink; use TIMESTAMP_LTZ or TIMESTAMP WITH LOCAL TIME ZONE".into(),
                     ));
@@ -626,7 +708,10 @@ pub fn timestamp_unit(precision: u64) -> TimeUnit {
 pub fn map_type(k: DataType, v: DataType, value_nullable: bool) -> DataType {
     let entries = Field::new(
         "entries",
-        DataType::Struct(Fields::from(vec![Field::new("key", k, false), Field::new("value", v, value_nullable)])),
+        DataType::Struct(Fields::from(vec![
+            Field::new("key", k, false),
+            Field::new("value", v, value_nullable),
+        ])),
         false,
     );
     DataType::Map(entries.into(), false)
@@ -636,4 +721,3 @@ pub fn map_type(k: DataType, v: DataType, value_nullable: bool) -> DataType {
 fn unsupported(what: &str) -> ParserError {
     ParserError::ParserError(format!("{}{what}", crate::error::NOT_SUPPORTED_PREFIX))
 }
-

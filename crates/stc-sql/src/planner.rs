@@ -22,7 +22,8 @@ use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
 use stc_runtime::ops::calc::Calc;
 use stc_runtime::ops::collect::ValuesSource;
 use stc_runtime::ops::window::{
-    AggregateSpec, AggregationSpec, OutputColumn, SessionWindowAggregate, WindowAggregate, WindowAssigner, WindowKind,
+    AggregateSpec, AggregationSpec, OutputColumn, SessionWindowAggregate, WindowAggregate,
+    WindowAssigner, WindowKind,
 };
 use stc_runtime::{JobGraph, NodeId, NodeSpec, OperatorFactory, Partitioning, SourceSpec};
 
@@ -65,7 +66,9 @@ fn df(e: datafusion::error::DataFusionError) -> SqlError {
 
 impl Translator {
     fn physical(&self, e: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
-        self.state.create_physical_expr(e.clone(), schema).map_err(df)
+        self.state
+            .create_physical_expr(e.clone(), schema)
+            .map_err(df)
     }
 
     fn push(&mut self, s: &Stream, op: Arc<dyn OperatorFactory>) {
@@ -77,12 +80,26 @@ impl Translator {
     }
 
     /// A new node fed by every leaf of `s`.
-    fn exchange(&mut self, s: &Stream, name: String, parallelism: usize, partitioning: Partitioning) -> NodeId {
-        let id = self.graph.add_node(NodeSpec { name, parallelism, source: None, operators: vec![] });
+    fn exchange(
+        &mut self,
+        s: &Stream,
+        name: String,
+        parallelism: usize,
+        partitioning: Partitioning,
+    ) -> NodeId {
+        let id = self.graph.add_node(NodeSpec {
+            name,
+            parallelism,
+            source: None,
+            operators: vec![],
+        });
         let mut leaves = Vec::new();
         s.leaves(&mut leaves);
         for leaf in leaves {
-            let p = match (&partitioning, self.graph.nodes[leaf].parallelism == parallelism) {
+            let p = match (
+                &partitioning,
+                self.graph.nodes[leaf].parallelism == parallelism,
+            ) {
                 (Partitioning::Forward, false) => Partitioning::Rebalance,
                 (p, _) => p.clone(),
             };
@@ -93,13 +110,24 @@ impl Translator {
 
     /// Appends a sink: chained into the producing node when there is one, otherwise into a
     /// node fed by every branch of the union.
-    pub fn attach_sink(&mut self, s: &Stream, sink: Arc<dyn OperatorFactory>, parallelism: Option<usize>) {
+    pub fn attach_sink(
+        &mut self,
+        s: &Stream,
+        sink: Arc<dyn OperatorFactory>,
+        parallelism: Option<usize>,
+    ) {
         match (s, parallelism) {
             (Stream::Node(n), None) => self.graph.push_operator(*n, sink),
-            (Stream::Node(n), Some(p)) if self.graph.nodes[*n].parallelism == p => self.graph.push_operator(*n, sink),
+            (Stream::Node(n), Some(p)) if self.graph.nodes[*n].parallelism == p => {
+                self.graph.push_operator(*n, sink)
+            }
             _ => {
                 let p = parallelism.unwrap_or(self.parallelism);
-                let part = if p == 1 { Partitioning::Single } else { Partitioning::Forward };
+                let part = if p == 1 {
+                    Partitioning::Single
+                } else {
+                    Partitioning::Forward
+                };
                 let id = self.exchange(s, format!("Sink: {}", sink.name()), p, part);
                 self.graph.push_operator(id, sink);
             }
@@ -108,7 +136,11 @@ impl Translator {
 
     /// Casts a query's output to a sink's column types (positionally).
     pub fn cast_to(&mut self, s: &Stream, from: &DFSchema, to: &Schema) -> Result<()> {
-        let same = from.fields().iter().zip(to.fields()).all(|(a, b)| a.data_type() == b.data_type());
+        let same = from
+            .fields()
+            .iter()
+            .zip(to.fields())
+            .all(|(a, b)| a.data_type() == b.data_type());
         if same {
             return Ok(());
         }
@@ -121,12 +153,22 @@ impl Translator {
                 let e = if e.get_type(from).map_err(df)? == *f.data_type() {
                     e
                 } else {
-                    Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(e), f.data_type().clone()))
+                    Expr::Cast(datafusion::logical_expr::Cast::new(
+                        Box::new(e),
+                        f.data_type().clone(),
+                    ))
                 };
                 self.physical(&e, from)
             })
             .collect::<Result<Vec<_>>>()?;
-        self.push(s, Arc::new(Calc { name: "Cast".into(), predicate: None, projection: Some((exprs, Arc::new(to.clone()))) }));
+        self.push(
+            s,
+            Arc::new(Calc {
+                name: "Cast".into(),
+                predicate: None,
+                projection: Some((exprs, Arc::new(to.clone()))),
+            }),
+        );
         Ok(())
     }
 
@@ -134,21 +176,43 @@ impl Translator {
         match plan {
             LogicalPlan::Projection(p) => {
                 let s = self.translate(&p.input)?;
-                let exprs = p.expr.iter().map(|e| self.physical(e, p.input.schema())).collect::<Result<Vec<_>>>()?;
+                let exprs = p
+                    .expr
+                    .iter()
+                    .map(|e| self.physical(e, p.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
                 let schema = Arc::new(p.schema.as_arrow().clone());
-                self.push(&s, Arc::new(Calc { name: "Calc(project)".into(), predicate: None, projection: Some((exprs, schema)) }));
+                self.push(
+                    &s,
+                    Arc::new(Calc {
+                        name: "Calc(project)".into(),
+                        predicate: None,
+                        projection: Some((exprs, schema)),
+                    }),
+                );
                 Ok(s)
             }
             LogicalPlan::Filter(f) => {
                 let s = self.translate(&f.input)?;
                 let pred = self.physical(&f.predicate, f.input.schema())?;
-                self.push(&s, Arc::new(Calc { name: format!("Calc(where {})", f.predicate), predicate: Some(pred), projection: None }));
+                self.push(
+                    &s,
+                    Arc::new(Calc {
+                        name: format!("Calc(where {})", f.predicate),
+                        predicate: Some(pred),
+                        projection: None,
+                    }),
+                );
                 Ok(s)
             }
             LogicalPlan::SubqueryAlias(a) => self.translate(&a.input),
             LogicalPlan::TableScan(scan) => self.table_scan(scan),
             LogicalPlan::Union(u) => {
-                let inputs = u.inputs.iter().map(|i| self.translate(i)).collect::<Result<Vec<_>>>()?;
+                let inputs = u
+                    .inputs
+                    .iter()
+                    .map(|i| self.translate(i))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(Stream::Union(inputs))
             }
             LogicalPlan::Aggregate(a) => self.aggregate(a),
@@ -158,28 +222,59 @@ impl Translator {
                 };
                 let s = self.translate(&tvf.input)?;
                 let schema = Arc::new(tvf.schema.as_arrow().clone());
-                let time: Arc<dyn PhysicalExpr> =
-                    Arc::new(PhysColumn::new(tvf.input.schema().field(tvf.time_column).name(), tvf.time_column));
+                let time: Arc<dyn PhysicalExpr> = Arc::new(PhysColumn::new(
+                    tvf.input.schema().field(tvf.time_column).name(),
+                    tvf.time_column,
+                ));
                 let kind = match tvf.kind {
                     TvfKind::Tumble { size, offset } => WindowKind::Tumble { size, offset },
-                    TvfKind::Hop { slide, size, offset } => WindowKind::Hop { slide, size, offset },
-                    TvfKind::Cumulate { step, size, offset } => WindowKind::Cumulate { step, size, offset },
+                    TvfKind::Hop {
+                        slide,
+                        size,
+                        offset,
+                    } => WindowKind::Hop {
+                        slide,
+                        size,
+                        offset,
+                    },
+                    TvfKind::Cumulate { step, size, offset } => {
+                        WindowKind::Cumulate { step, size, offset }
+                    }
                     TvfKind::Session { .. } => {
                         // Session windows only exist together with their aggregation (see
                         // `aggregate`); the window columns are placeholders until then.
                         let n = tvf.input.schema().fields().len();
                         let mut exprs: Vec<Arc<dyn PhysicalExpr>> = (0..n)
-                            .map(|i| Arc::new(PhysColumn::new(tvf.input.schema().field(i).name(), i)) as Arc<dyn PhysicalExpr>)
+                            .map(|i| {
+                                Arc::new(PhysColumn::new(tvf.input.schema().field(i).name(), i))
+                                    as Arc<dyn PhysicalExpr>
+                            })
                             .collect();
                         for i in n..n + 3 {
-                            let null = ScalarValue::try_from(schema.field(i).data_type()).map_err(df)?;
+                            let null =
+                                ScalarValue::try_from(schema.field(i).data_type()).map_err(df)?;
                             exprs.push(Arc::new(Literal::new(null)));
                         }
-                        self.push(&s, Arc::new(Calc { name: "SessionWindowColumns".into(), predicate: None, projection: Some((exprs, schema)) }));
+                        self.push(
+                            &s,
+                            Arc::new(Calc {
+                                name: "SessionWindowColumns".into(),
+                                predicate: None,
+                                projection: Some((exprs, schema)),
+                            }),
+                        );
                         return Ok(s);
                     }
                 };
-                self.push(&s, Arc::new(WindowAssigner { name: format!("WindowAssigner({kind:?})"), time, kind, schema }));
+                self.push(
+                    &s,
+                    Arc::new(WindowAssigner {
+                        name: format!("WindowAssigner({kind:?})"),
+                        time,
+                        kind,
+                        schema,
+                    }),
+                );
                 Ok(s)
             }
             LogicalPlan::Values(v) => {
@@ -208,7 +303,8 @@ impl Translator {
                         ScalarValue::iter_to_array(vals).map_err(df)?
                     };
                     let arr = if arr.data_type() != field.data_type() {
-                        datafusion::arrow::compute::cast(&arr, field.data_type()).map_err(|e| SqlError::internal(e.to_string()))?
+                        datafusion::arrow::compute::cast(&arr, field.data_type())
+                            .map_err(|e| SqlError::internal(e.to_string()))?
                     } else {
                         arr
                     };
@@ -227,19 +323,32 @@ impl Translator {
                 let rows = usize::from(e.produce_one_row);
                 let batch = RecordBatch::try_new_with_options(
                     Arc::clone(&schema),
-                    schema.fields().iter().map(|f| new_null_array(f.data_type(), rows)).collect(),
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| new_null_array(f.data_type(), rows))
+                        .collect(),
                     &RecordBatchOptions::new().with_row_count(Some(rows)),
                 )
                 .map_err(|e| SqlError::internal(e.to_string()))?;
                 Ok(self.values_source(batch))
             }
-            LogicalPlan::Distinct(_) => Err(unsupported("SELECT DISTINCT (an updating aggregation)")),
-            LogicalPlan::Join(_) => Err(unsupported("joins (regular, interval, temporal and lookup joins)")),
-            LogicalPlan::Window(_) => Err(unsupported("OVER aggregations and ROW_NUMBER() (Top-N, deduplication)")),
+            LogicalPlan::Distinct(_) => {
+                Err(unsupported("SELECT DISTINCT (an updating aggregation)"))
+            }
+            LogicalPlan::Join(_) => Err(unsupported(
+                "joins (regular, interval, temporal and lookup joins)",
+            )),
+            LogicalPlan::Window(_) => Err(unsupported(
+                "OVER aggregations and ROW_NUMBER() (Top-N, deduplication)",
+            )),
             LogicalPlan::Sort(_) => Err(unsupported("ORDER BY on a stream")),
             LogicalPlan::Limit(_) => Err(unsupported("LIMIT on a stream")),
             LogicalPlan::Unnest(_) => Err(unsupported("UNNEST / CROSS JOIN UNNEST")),
-            other => Err(unsupported(format!("the query construct '{}'", other.display()))),
+            other => Err(unsupported(format!(
+                "the query construct '{}'",
+                other.display()
+            ))),
         }
     }
 
@@ -259,20 +368,32 @@ impl Translator {
             projection: None,
             idle_timeout_ms: 0,
         };
-        let id = self.graph.add_node(NodeSpec { name: "Source: VALUES".into(), parallelism: 1, source: Some(spec), operators: vec![] });
+        let id = self.graph.add_node(NodeSpec {
+            name: "Source: VALUES".into(),
+            parallelism: 1,
+            source: Some(spec),
+            operators: vec![],
+        });
         Stream::Node(id)
     }
 
     fn table_scan(&mut self, scan: &datafusion::logical_expr::TableScan) -> Result<Stream> {
         let Some(src) = scan.source.downcast_ref::<StcTableSource>() else {
-            return Err(SqlError::internal(format!("table '{}' has no StreamCompute source", scan.table_name)));
+            return Err(SqlError::internal(format!(
+                "table '{}' has no StreamCompute source",
+                scan.table_name
+            )));
         };
         let CatalogEntry::Table(t) = &src.entry else {
             return Err(SqlError::internal("a view was not inlined"));
         };
         let table = crate::script::connector_table(t.as_ref(), &self.time_zone);
         let factory = stc_connectors::create_source(&table).map_err(|e| {
-            SqlError::validation(t.statement, Some(t.location), format!("table '{}': {e}", t.name))
+            SqlError::validation(
+                t.statement,
+                Some(t.location),
+                format!("table '{}': {e}", t.name),
+            )
         })?;
         let reader_df = DFSchema::try_from(t.reader_schema.as_ref().clone()).map_err(df)?;
         let row_exprs = t
@@ -280,9 +401,11 @@ impl Translator {
             .iter()
             .enumerate()
             .map(|(i, c)| match c {
-                ResolvedColumn::Physical(r) | ResolvedColumn::Metadata { reader_index: r, .. } => {
-                    Ok(Arc::new(PhysColumn::new(t.schema.field(i).name(), *r)) as Arc<dyn PhysicalExpr>)
-                }
+                ResolvedColumn::Physical(r)
+                | ResolvedColumn::Metadata {
+                    reader_index: r, ..
+                } => Ok(Arc::new(PhysColumn::new(t.schema.field(i).name(), *r))
+                    as Arc<dyn PhysicalExpr>),
                 ResolvedColumn::Computed(e) => self.physical(e, &reader_df),
             })
             .collect::<Result<Vec<_>>>()?;
@@ -309,7 +432,14 @@ impl Translator {
         let s = Stream::Node(id);
         if let Some(pred) = datafusion::logical_expr::utils::conjunction(scan.filters.clone()) {
             let p = self.physical(&pred, &scan.projected_schema)?;
-            self.push(&s, Arc::new(Calc { name: "Calc(where)".into(), predicate: Some(p), projection: None }));
+            self.push(
+                &s,
+                Arc::new(Calc {
+                    name: "Calc(where)".into(),
+                    predicate: Some(p),
+                    projection: None,
+                }),
+            );
         }
         Ok(s)
     }
@@ -323,7 +453,9 @@ impl Translator {
         };
         // Legacy group window: a call of tumble/hop/session among the group keys.
         let legacy = groups.iter().enumerate().find_map(|(i, g)| match g {
-            Expr::ScalarFunction(f) if ["tumble", "hop", "session"].contains(&f.name()) => Some((i, f.clone())),
+            Expr::ScalarFunction(f) if ["tumble", "hop", "session"].contains(&f.name()) => {
+                Some((i, f.clone()))
+            }
             _ => None,
         });
         let is_col = |g: &Expr, name: &str| matches!(g, Expr::Column(c) if c.name == name);
@@ -356,29 +488,50 @@ impl Translator {
         for (i, e) in a.aggr_expr.iter().enumerate() {
             let e = &flink_aggregate(e);
             #[allow(deprecated)]
-            let (expr, filter, order) =
-                create_aggregate_expr_and_maybe_filter(e, &input_df, &input_arrow, self.state.execution_props())
-                    .map_err(df)?;
+            let (expr, filter, order) = create_aggregate_expr_and_maybe_filter(
+                e,
+                &input_df,
+                &input_arrow,
+                self.state.execution_props(),
+            )
+            .map_err(df)?;
             if !order.is_empty() {
-                return Err(unsupported(format!("ORDER BY inside the aggregate call {e}")));
+                return Err(unsupported(format!(
+                    "ORDER BY inside the aggregate call {e}"
+                )));
             }
             aggregates.push(AggregateSpec { expr, filter });
             output.push(OutputColumn::Aggregate(i));
         }
-        let keys = key_exprs.iter().map(|k| self.physical(k, &input_df)).collect::<Result<Vec<_>>>()?;
+        let keys = key_exprs
+            .iter()
+            .map(|k| self.physical(k, &input_df))
+            .collect::<Result<Vec<_>>>()?;
         let key_schema = Arc::new(Schema::new(
             key_exprs
                 .iter()
                 .enumerate()
                 .map(|(i, k)| {
-                    let (dt, nullable) = { let f = k.to_field(&input_df).map_err(df)?.1; (f.data_type().clone(), f.is_nullable()) };
+                    let (dt, nullable) = {
+                        let f = k.to_field(&input_df).map_err(df)?.1;
+                        (f.data_type().clone(), f.is_nullable())
+                    };
                     Ok(Field::new(format!("key{i}"), dt, nullable))
                 })
                 .collect::<Result<Vec<_>>>()?,
         ));
-        let agg = AggregationSpec { keys: keys.clone(), key_schema, aggregates, output, schema: Arc::new(a.schema.as_arrow().clone()) };
-        let (parallelism, partitioning) =
-            if keys.is_empty() { (1, Partitioning::Single) } else { (self.parallelism, Partitioning::Hash(keys)) };
+        let agg = AggregationSpec {
+            keys: keys.clone(),
+            key_schema,
+            aggregates,
+            output,
+            schema: Arc::new(a.schema.as_arrow().clone()),
+        };
+        let (parallelism, partitioning) = if keys.is_empty() {
+            (1, Partitioning::Single)
+        } else {
+            (self.parallelism, Partitioning::Hash(keys))
+        };
 
         let s = self.translate(&a.input)?;
         let n_input = input_arrow.fields().len();
@@ -398,17 +551,40 @@ impl Translator {
                     let kind = if name == "tumble" {
                         WindowKind::Tumble {
                             size: ms(&args[1], "size")?,
-                            offset: if args.len() > 2 { ms(&args[2], "offset")? } else { 0 },
+                            offset: if args.len() > 2 {
+                                ms(&args[2], "offset")?
+                            } else {
+                                0
+                            },
                         }
                     } else {
                         let (slide, size) = (ms(&args[1], "slide")?, ms(&args[2], "size")?);
                         if size % slide != 0 {
-                            return Err(SqlError::validation(0, None, "HOP requires the size to be a multiple of the slide"));
+                            return Err(SqlError::validation(
+                                0,
+                                None,
+                                "HOP requires the size to be a multiple of the slide",
+                            ));
                         }
-                        WindowKind::Hop { slide, size, offset: 0 }
+                        WindowKind::Hop {
+                            slide,
+                            size,
+                            offset: 0,
+                        }
                     };
-                    let schema = Arc::new(stc_runtime::ops::window::with_window_columns(&input_arrow, &ts_type));
-                    self.push(&s, Arc::new(WindowAssigner { name: format!("WindowAssigner({kind:?})"), time, kind, schema }));
+                    let schema = Arc::new(stc_runtime::ops::window::with_window_columns(
+                        &input_arrow,
+                        &ts_type,
+                    ));
+                    self.push(
+                        &s,
+                        Arc::new(WindowAssigner {
+                            name: format!("WindowAssigner({kind:?})"),
+                            time,
+                            kind,
+                            schema,
+                        }),
+                    );
                     Arc::new(WindowAggregate {
                         name: format!("WindowAggregate({kind:?})"),
                         window_start: Arc::new(PhysColumn::new("window_start", n_input)),
@@ -450,11 +626,15 @@ fn flink_aggregate(e: &Expr) -> Expr {
     use datafusion::logical_expr::expr::{AggregateFunction, NullTreatment};
     match e {
         Expr::AggregateFunction(AggregateFunction { func, params })
-            if matches!(func.name(), "first_value" | "last_value") && params.null_treatment.is_none() =>
+            if matches!(func.name(), "first_value" | "last_value")
+                && params.null_treatment.is_none() =>
         {
             let mut params = params.clone();
             params.null_treatment = Some(NullTreatment::IgnoreNulls);
-            Expr::AggregateFunction(AggregateFunction { func: func.clone(), params })
+            Expr::AggregateFunction(AggregateFunction {
+                func: func.clone(),
+                params,
+            })
         }
         Expr::Alias(a) => flink_aggregate(&a.expr).alias(a.name.clone()),
         other => other.clone(),
@@ -470,7 +650,10 @@ fn find_session_tvf(plan: &LogicalPlan) -> Option<(String, i64)> {
         LogicalPlan::Extension(e) => {
             let tvf = e.node.as_any().downcast_ref::<WindowTvfNode>()?;
             match tvf.kind {
-                TvfKind::Session { gap } => Some((tvf.input.schema().field(tvf.time_column).name().clone(), gap)),
+                TvfKind::Session { gap } => Some((
+                    tvf.input.schema().field(tvf.time_column).name().clone(),
+                    gap,
+                )),
                 _ => None,
             }
         }
@@ -483,7 +666,9 @@ fn interval_literal_ms(e: &Expr, what: &str, func: &str) -> Result<i64> {
         Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
             Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
         }
-        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => Some(v.days as i64 * 86_400_000 + v.milliseconds as i64),
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
+            Some(v.days as i64 * 86_400_000 + v.milliseconds as i64)
+        }
         _ => None,
     };
     match ms {
@@ -491,8 +676,10 @@ fn interval_literal_ms(e: &Expr, what: &str, func: &str) -> Result<i64> {
         _ => Err(SqlError::validation(
             0,
             None,
-            format!("the {what} of {}() must be a positive day-time interval literal such as INTERVAL '1' MINUTE, found {e}", func.to_uppercase()),
+            format!(
+                "the {what} of {}() must be a positive day-time interval literal such as INTERVAL '1' MINUTE, found {e}",
+                func.to_uppercase()
+            ),
         )),
     }
 }
-

@@ -13,8 +13,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    CeilFloorKind, DateTimeField, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Value, VisitMut, VisitorMut,
+    CeilFloorKind, DateTimeField, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, SelectItem,
+    SetExpr, Value, VisitMut, VisitorMut,
 };
 
 use crate::dialect::TABLE_ARG_FN;
@@ -26,7 +27,10 @@ fn func(name: &str, args: Vec<Expr>) -> Expr {
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: args.into_iter().map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a))).collect(),
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
             clauses: vec![],
         }),
         filter: None,
@@ -68,7 +72,10 @@ fn name_expression_columns(body: &mut SetExpr) {
                 if let SelectItem::UnnamedExpr(e) = item
                     && !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
                 {
-                    *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::new(format!("EXPR${i}")) };
+                    *item = SelectItem::ExprWithAlias {
+                        expr: e.clone(),
+                        alias: Ident::new(format!("EXPR${i}")),
+                    };
                 }
             }
         }
@@ -118,7 +125,8 @@ impl VisitorMut for FlinkRewriter {
                 }
                 if (name == "timestampadd" || name == "timestampdiff")
                     && let FunctionArguments::List(l) = &mut f.args
-                    && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(unit)))) = l.args.first_mut()
+                    && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(unit)))) =
+                        l.args.first_mut()
                 {
                     let u = unit.value.to_ascii_uppercase();
                     l.args[0] = FunctionArg::Unnamed(FunctionArgExpr::Expr(string_lit(&u)));
@@ -126,14 +134,24 @@ impl VisitorMut for FlinkRewriter {
             }
             // DataFusion's date_part counts days of the week from Sunday = 0, Flink from
             // Sunday = 1.
-            Expr::Extract { field: DateTimeField::Dow | DateTimeField::DayOfWeek, expr: inner, .. } => {
+            Expr::Extract {
+                field: DateTimeField::Dow | DateTimeField::DayOfWeek,
+                expr: inner,
+                ..
+            } => {
                 *expr = func("dayofweek", vec![(**inner).clone()]);
             }
-            Expr::Floor { expr: inner, field: CeilFloorKind::DateTimeField(unit) } => {
+            Expr::Floor {
+                expr: inner,
+                field: CeilFloorKind::DateTimeField(unit),
+            } => {
                 let u = unit.to_string().to_ascii_uppercase();
                 *expr = func("flink_floor_time", vec![(**inner).clone(), string_lit(&u)]);
             }
-            Expr::Ceil { expr: inner, field: CeilFloorKind::DateTimeField(unit) } => {
+            Expr::Ceil {
+                expr: inner,
+                field: CeilFloorKind::DateTimeField(unit),
+            } => {
                 let u = unit.to_string().to_ascii_uppercase();
                 *expr = func("flink_ceil_time", vec![(**inner).clone(), string_lit(&u)]);
             }

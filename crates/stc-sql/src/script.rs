@@ -52,11 +52,18 @@ pub struct CompiledJob {
 }
 
 /// Converts a DataFusion error into ours, keeping its location when DataFusion has one.
-pub fn from_datafusion(e: DataFusionError, statement: usize, fallback: Option<Location>) -> SqlError {
+pub fn from_datafusion(
+    e: DataFusionError,
+    statement: usize,
+    fallback: Option<Location>,
+) -> SqlError {
     let location = e
         .diagnostic()
         .and_then(|d: &Diagnostic| d.span)
-        .map(|s| Location { line: s.start.line, column: s.start.column })
+        .map(|s| Location {
+            line: s.start.line,
+            column: s.start.column,
+        })
         .or(fallback);
     let inner = e.find_root();
     let (kind, message) = match inner {
@@ -69,7 +76,12 @@ pub fn from_datafusion(e: DataFusionError, statement: usize, fallback: Option<Lo
         DataFusionError::SQL(pe, _) => (SqlErrorKind::Syntax, pe.to_string()),
         other => (SqlErrorKind::Validation, other.strip_backtrace()),
     };
-    SqlError { kind, statement, location, message }
+    SqlError {
+        kind,
+        statement,
+        location,
+        message,
+    }
 }
 
 fn parser_options() -> ParserOptions {
@@ -87,8 +99,16 @@ fn locate(script: &str, from: Location, word: &str) -> Option<Location> {
         return None;
     }
     let lines: Vec<&str> = script.lines().collect();
-    for (li, line) in lines.iter().enumerate().skip((from.line as usize).saturating_sub(1)) {
-        let start = if li + 1 == from.line as usize { (from.column as usize).saturating_sub(1) } else { 0 };
+    for (li, line) in lines
+        .iter()
+        .enumerate()
+        .skip((from.line as usize).saturating_sub(1))
+    {
+        let start = if li + 1 == from.line as usize {
+            (from.column as usize).saturating_sub(1)
+        } else {
+            0
+        };
         let chars: Vec<char> = line.chars().collect();
         if start > chars.len() {
             continue;
@@ -96,7 +116,10 @@ fn locate(script: &str, from: Location, word: &str) -> Option<Location> {
         let hay: String = chars[start..].iter().collect();
         if let Some(pos) = hay.find(word) {
             let col = hay[..pos].chars().count() + start + 1;
-            return Some(Location { line: li as u64 + 1, column: col as u64 });
+            return Some(Location {
+                line: li as u64 + 1,
+                column: col as u64,
+            });
         }
     }
     None
@@ -105,7 +128,10 @@ fn locate(script: &str, from: Location, word: &str) -> Option<Location> {
 /// The quoted name in an error message (`'x'`, `"x"` or after "named "), to locate it.
 fn quoted_name(msg: &str) -> Option<String> {
     if let Some(rest) = msg.split("named ").nth(1) {
-        let w: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+        let w: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .collect();
         let w = w.rsplit('.').next().unwrap_or("").to_string();
         if !w.is_empty() {
             return Some(w);
@@ -154,34 +180,74 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
     }
     let parallelism = match opts.parallelism {
         Some(p) => p,
-        None => match conf.get(config::PARALLELISM_DEFAULT).or(conf.get(config::TABLE_DEFAULT_PARALLELISM)) {
+        None => match conf
+            .get(config::PARALLELISM_DEFAULT)
+            .or(conf.get(config::TABLE_DEFAULT_PARALLELISM))
+        {
             Some(v) => v.parse::<usize>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                SqlError::validation(0, None, format!("'{}' must be a positive integer, found '{v}'", config::PARALLELISM_DEFAULT))
+                SqlError::validation(
+                    0,
+                    None,
+                    format!(
+                        "'{}' must be a positive integer, found '{v}'",
+                        config::PARALLELISM_DEFAULT
+                    ),
+                )
             })?,
-            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
         },
     };
     if parallelism == 0 || parallelism > 1024 {
-        return Err(SqlError::validation(0, None, format!("parallelism must be between 1 and 1024, found {parallelism}")));
+        return Err(SqlError::validation(
+            0,
+            None,
+            format!("parallelism must be between 1 and 1024, found {parallelism}"),
+        ));
     }
     let max_parallelism = match conf.get(config::MAX_PARALLELISM) {
-        Some(v) => v.parse::<usize>().ok().filter(|p| *p >= parallelism).ok_or_else(|| {
-            SqlError::validation(0, None, format!("'{}' must be an integer >= the parallelism, found '{v}'", config::MAX_PARALLELISM))
-        })?,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|p| *p >= parallelism)
+            .ok_or_else(|| {
+                SqlError::validation(
+                    0,
+                    None,
+                    format!(
+                        "'{}' must be an integer >= the parallelism, found '{v}'",
+                        config::MAX_PARALLELISM
+                    ),
+                )
+            })?,
         None => config::DEFAULT_MAX_PARALLELISM.max(parallelism),
     };
     let idle_timeout_ms = match conf.get(config::SOURCE_IDLE_TIMEOUT) {
         Some(v) => config::parse_duration_ms(v).ok_or_else(|| {
-            SqlError::validation(0, None, format!("'{}' must be a duration such as '5 s', found '{v}'", config::SOURCE_IDLE_TIMEOUT))
+            SqlError::validation(
+                0,
+                None,
+                format!(
+                    "'{}' must be a duration such as '5 s', found '{v}'",
+                    config::SOURCE_IDLE_TIMEOUT
+                ),
+            )
         })?,
         None => 0,
     };
-    let time_zone = conf.get(config::LOCAL_TIME_ZONE).cloned().unwrap_or_else(|| "UTC".to_string());
+    let time_zone = conf
+        .get(config::LOCAL_TIME_ZONE)
+        .cloned()
+        .unwrap_or_else(|| "UTC".to_string());
     if time_zone.parse::<chrono_tz_check::Tz>().is_err() && !is_offset(&time_zone) {
         return Err(SqlError::validation(
             0,
             None,
-            format!("'{}' must be a time zone id such as 'UTC' or 'Asia/Shanghai', found '{time_zone}'", config::LOCAL_TIME_ZONE),
+            format!(
+                "'{}' must be a time zone id such as 'UTC' or 'Asia/Shanghai', found '{time_zone}'",
+                config::LOCAL_TIME_ZONE
+            ),
         ));
     }
     let state = new_session_state(&time_zone).map_err(|e| from_datafusion(e, 0, None))?;
@@ -205,13 +271,20 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
         let at = |e: SqlError| e.at(s.index, s.location);
         match &s.node {
             FlinkStatement::CreateTable(t) => c.create_table(t, s.index, s.location).map_err(at)?,
-            FlinkStatement::CreateView { name, columns, query, if_not_exists, .. } => {
-                c.create_view(name, columns, query, *if_not_exists, s.index, s.location).map_err(at)?
-            }
+            FlinkStatement::CreateView {
+                name,
+                columns,
+                query,
+                if_not_exists,
+                ..
+            } => c
+                .create_view(name, columns, query, *if_not_exists, s.index, s.location)
+                .map_err(at)?,
             FlinkStatement::Insert(stmt) => c.insert(stmt, s.index, s.location).map_err(at)?,
             FlinkStatement::StatementSet(inserts) => {
                 for i in inserts {
-                    c.insert(&i.node, s.index, i.location).map_err(|e| e.at(s.index, i.location))?;
+                    c.insert(&i.node, s.index, i.location)
+                        .map_err(|e| e.at(s.index, i.location))?;
                 }
             }
             FlinkStatement::Query(q) => {
@@ -228,14 +301,26 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
         }
     }
     if c.sinks.is_empty() && select.is_none() {
-        return Err(SqlError::validation(0, None, "the script has no INSERT INTO or SELECT statement: there is nothing to run"));
+        return Err(SqlError::validation(
+            0,
+            None,
+            "the script has no INSERT INTO or SELECT statement: there is nothing to run",
+        ));
     }
-    Ok(CompiledJob { graph: c.translator.graph, select, config: conf, parallelism, sinks: c.sinks })
+    Ok(CompiledJob {
+        graph: c.translator.graph,
+        select,
+        config: conf,
+        parallelism,
+        sinks: c.sinks,
+    })
 }
 
 fn is_offset(tz: &str) -> bool {
     let t = tz.trim_start_matches("GMT").trim_start_matches("UTC");
-    t.is_empty() || ((t.starts_with('+') || t.starts_with('-')) && t[1..].split(':').all(|p| p.parse::<u32>().is_ok()))
+    t.is_empty()
+        || ((t.starts_with('+') || t.starts_with('-'))
+            && t[1..].split(':').all(|p| p.parse::<u32>().is_ok()))
 }
 
 mod chrono_tz_check {
@@ -245,11 +330,19 @@ mod chrono_tz_check {
 fn object_name(n: &ObjectName) -> String {
     // Flink's catalog.database.table: we have one catalog and database, so only the last
     // part names the object.
-    n.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()).unwrap_or_else(|| n.to_string())
+    n.0.last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.clone())
+        .unwrap_or_else(|| n.to_string())
 }
 
 impl Compiler<'_> {
-    fn plan_query(&self, query: &ast::Query, statement: usize, location: Location) -> Result<LogicalPlan> {
+    fn plan_query(
+        &self,
+        query: &ast::Query,
+        statement: usize,
+        location: Location,
+    ) -> Result<LogicalPlan> {
         let mut q = query.clone();
         crate::rewrite::rewrite(&mut q);
         let ctx = ScriptContext::new(&self.state, Arc::clone(&self.catalog));
@@ -257,18 +350,28 @@ impl Compiler<'_> {
         let plan = planner
             .sql_statement_to_plan(SqlStatement::Query(Box::new(q)))
             .map_err(|e| self.df_error(e, statement, location))?;
-        self.state.optimize(&plan).map_err(|e| self.df_error(e, statement, location))
+        self.state
+            .optimize(&plan)
+            .map_err(|e| self.df_error(e, statement, location))
     }
 
     fn df_error(&self, e: DataFusionError, statement: usize, location: Location) -> SqlError {
         let mut err = from_datafusion(e, statement, None);
         if err.location.is_none() {
-            err.location = quoted_name(&err.message).and_then(|w| locate(self.script, location, &w)).or(Some(location));
+            err.location = quoted_name(&err.message)
+                .and_then(|w| locate(self.script, location, &w))
+                .or(Some(location));
         }
         err
     }
 
-    fn expr(&self, e: &ast::Expr, schema: &DFSchema, statement: usize, location: Location) -> Result<Expr> {
+    fn expr(
+        &self,
+        e: &ast::Expr,
+        schema: &DFSchema,
+        statement: usize,
+        location: Location,
+    ) -> Result<Expr> {
         let mut e = e.clone();
         crate::rewrite::rewrite(&mut e);
         let ctx = ScriptContext::new(&self.state, Arc::clone(&self.catalog));
@@ -277,17 +380,27 @@ impl Compiler<'_> {
             .sql_to_expr(e, schema, &mut PlannerContext::new())
             .map_err(|e| self.df_error(e, statement, location))?;
         // Type-check now so that a bad expression fails at its declaration.
-        expr.get_type(schema).map_err(|e| self.df_error(e, statement, location))?;
+        expr.get_type(schema)
+            .map_err(|e| self.df_error(e, statement, location))?;
         Ok(expr)
     }
 
-    fn create_table(&mut self, t: &CreateTable, statement: usize, location: Location) -> Result<()> {
+    fn create_table(
+        &mut self,
+        t: &CreateTable,
+        statement: usize,
+        location: Location,
+    ) -> Result<()> {
         let name = object_name(&t.name);
         if self.catalog.read().expect("catalog").get(&name).is_some() {
             if t.if_not_exists {
                 return Ok(());
             }
-            return Err(SqlError::validation(statement, Some(location), format!("Table or view '{name}' already exists")));
+            return Err(SqlError::validation(
+                statement,
+                Some(location),
+                format!("Table or view '{name}' already exists"),
+            ));
         }
         let mut def = t.clone();
         if let Some(like) = &t.like {
@@ -300,20 +413,39 @@ impl Compiler<'_> {
         stc_connectors::validate(&table).map_err(|e| {
             SqlError::validation(statement, Some(location), format!("table '{name}': {e}"))
         })?;
-        self.catalog.write().expect("catalog").entries.insert(name, CatalogEntry::Table(Arc::new(resolved)));
+        self.catalog
+            .write()
+            .expect("catalog")
+            .entries
+            .insert(name, CatalogEntry::Table(Arc::new(resolved)));
         Ok(())
     }
 
-    fn merge_like(&self, def: &mut CreateTable, like: &crate::parser::LikeClause, statement: usize, location: Location) -> Result<()> {
+    fn merge_like(
+        &self,
+        def: &mut CreateTable,
+        like: &crate::parser::LikeClause,
+        statement: usize,
+        location: Location,
+    ) -> Result<()> {
         let src_name = object_name(&like.source);
         let (src_cols, src_wm, src_opts, src_pk) = {
             // The source's original definition is needed (not its resolution), so LIKE sources
             // are looked up among the statements already compiled.
             let catalog = self.catalog.read().expect("catalog");
             match catalog.get(&src_name) {
-                Some(CatalogEntry::Table(t)) => (t.clone(), t.watermark.is_some(), t.options.clone(), t.primary_key.clone()),
+                Some(CatalogEntry::Table(t)) => (
+                    t.clone(),
+                    t.watermark.is_some(),
+                    t.options.clone(),
+                    t.primary_key.clone(),
+                ),
                 Some(CatalogEntry::View { .. }) => {
-                    return Err(SqlError::validation(statement, Some(location), format!("LIKE source '{src_name}' is a view; it must be a table")));
+                    return Err(SqlError::validation(
+                        statement,
+                        Some(location),
+                        format!("LIKE source '{src_name}' is a view; it must be a table"),
+                    ));
                 }
                 None => {
                     return Err(SqlError::validation(
@@ -342,9 +474,13 @@ impl Compiler<'_> {
                 "WATERMARKS" => include_watermarks = on,
                 "CONSTRAINTS" | "PARTITIONS" | "GENERATED" | "METADATA" => {}
                 other => {
-                    return Err(SqlError::validation(statement, Some(location), format!(
-                        "unknown LIKE option '{other}'; valid: ALL, CONSTRAINTS, GENERATED, METADATA, OPTIONS, PARTITIONS, WATERMARKS"
-                    )));
+                    return Err(SqlError::validation(
+                        statement,
+                        Some(location),
+                        format!(
+                            "unknown LIKE option '{other}'; valid: ALL, CONSTRAINTS, GENERATED, METADATA, OPTIONS, PARTITIONS, WATERMARKS"
+                        ),
+                    ));
                 }
             }
         }
@@ -354,15 +490,29 @@ impl Compiler<'_> {
         for (i, f) in src_cols.schema.fields().iter().enumerate() {
             let kind = match &src_cols.columns[i] {
                 ResolvedColumn::Physical(_) => ColumnKind::Physical,
-                ResolvedColumn::Metadata { key, is_virtual, .. } => ColumnKind::Metadata { key: Some(key.clone()), is_virtual: *is_virtual },
+                ResolvedColumn::Metadata {
+                    key, is_virtual, ..
+                } => ColumnKind::Metadata {
+                    key: Some(key.clone()),
+                    is_virtual: *is_virtual,
+                },
                 ResolvedColumn::Computed(_) => {
-                    return Err(SqlError::unsupported(statement, Some(location), "LIKE on a table with computed columns"));
+                    return Err(SqlError::unsupported(
+                        statement,
+                        Some(location),
+                        "LIKE on a table with computed columns",
+                    ));
                 }
             };
             if def.columns.iter().any(|c| c.name.value == *f.name()) {
-                return Err(SqlError::validation(statement, Some(location), format!(
-                    "column '{}' is defined both in the LIKE source and in the new table", f.name()
-                )));
+                return Err(SqlError::validation(
+                    statement,
+                    Some(location),
+                    format!(
+                        "column '{}' is defined both in the LIKE source and in the new table",
+                        f.name()
+                    ),
+                ));
             }
             cols.push(crate::parser::ColumnDef {
                 name: ast::Ident::new(f.name()),
@@ -372,12 +522,17 @@ impl Compiler<'_> {
                 location,
             });
         }
-        cols.extend(def.columns.drain(..));
+        cols.append(&mut def.columns);
         def.columns = cols;
-        if include_watermarks && def.watermark.is_none()
+        if include_watermarks
+            && def.watermark.is_none()
             && let Some((idx, _)) = &src_cols.watermark
         {
-            let wm_sql = src_cols.options.get("__stc.watermark_sql").cloned().unwrap_or_default();
+            let wm_sql = src_cols
+                .options
+                .get("__stc.watermark_sql")
+                .cloned()
+                .unwrap_or_default();
             let parsed = parse_expr_sql(&wm_sql).map_err(|e| e.at(statement, location))?;
             def.watermark = Some((ast::Ident::new(src_cols.schema.field(*idx).name()), parsed));
         }
@@ -385,8 +540,10 @@ impl Compiler<'_> {
             def.primary_key = src_pk.into_iter().map(ast::Ident::new).collect();
         }
         if include_options {
-            let mut merged: BTreeMap<String, String> =
-                src_opts.into_iter().filter(|(k, _)| !k.starts_with("__stc.")).collect();
+            let mut merged: BTreeMap<String, String> = src_opts
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("__stc."))
+                .collect();
             for (k, v) in &def.options {
                 merged.insert(k.clone(), v.clone());
             }
@@ -395,12 +552,22 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn resolve_table(&self, t: &CreateTable, name: &str, statement: usize, location: Location) -> Result<ResolvedTable> {
+    fn resolve_table(
+        &self,
+        t: &CreateTable,
+        name: &str,
+        statement: usize,
+        location: Location,
+    ) -> Result<ResolvedTable> {
         let connector = t.options.get("connector").cloned().ok_or_else(|| {
-            SqlError::validation(statement, Some(location), format!(
-                "table '{name}' has no 'connector' option. Available connectors: {}",
-                stc_connectors::CONNECTORS.join(", ")
-            ))
+            SqlError::validation(
+                statement,
+                Some(location),
+                format!(
+                    "table '{name}' has no 'connector' option. Available connectors: {}",
+                    stc_connectors::CONNECTORS.join(", ")
+                ),
+            )
         })?;
         // Reader schema: physical columns, then metadata columns.
         let mut reader_fields = Vec::new();
@@ -416,31 +583,56 @@ impl Compiler<'_> {
                 let field = Field::new(&c.name.value, dt.clone(), true);
                 let allowed = stc_connectors::metadata_keys(&connector);
                 if !allowed.iter().any(|(k, _)| *k == key) {
-                    return Err(SqlError::validation(statement, Some(c.location), format!(
-                        "connector '{connector}' has no metadata key '{key}'. Available keys: {}",
-                        if allowed.is_empty() { "(none)".to_string() } else { allowed.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ") }
-                    )));
+                    return Err(SqlError::validation(
+                        statement,
+                        Some(c.location),
+                        format!(
+                            "connector '{connector}' has no metadata key '{key}'. Available keys: {}",
+                            if allowed.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                allowed
+                                    .iter()
+                                    .map(|(k, _)| *k)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            }
+                        ),
+                    ));
                 }
                 metadata.push((key, field.clone()));
                 reader_fields.push(field);
             }
         }
         let reader_schema = Arc::new(Schema::new(reader_fields));
-        let reader_df = DFSchema::try_from(reader_schema.as_ref().clone()).map_err(|e| from_datafusion(e, statement, Some(location)))?;
+        let reader_df = DFSchema::try_from(reader_schema.as_ref().clone())
+            .map_err(|e| from_datafusion(e, statement, Some(location)))?;
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         let mut persisted = Vec::new();
         let (mut phys_i, mut meta_i) = (0usize, 0usize);
-        let n_phys = t.columns.iter().filter(|c| matches!(c.kind, ColumnKind::Physical)).count();
+        let n_phys = t
+            .columns
+            .iter()
+            .filter(|c| matches!(c.kind, ColumnKind::Physical))
+            .count();
         let mut seen = std::collections::HashSet::new();
         for c in &t.columns {
             if !seen.insert(c.name.value.clone()) {
-                return Err(SqlError::validation(statement, Some(c.location), format!("duplicate column '{}' in table '{name}'", c.name.value)));
+                return Err(SqlError::validation(
+                    statement,
+                    Some(c.location),
+                    format!("duplicate column '{}' in table '{name}'", c.name.value),
+                ));
             }
             match &c.kind {
                 ColumnKind::Physical => {
                     persisted.push(fields.len());
-                    fields.push(Field::new(&c.name.value, c.data_type.clone().unwrap_or(DataType::Null), c.nullable));
+                    fields.push(Field::new(
+                        &c.name.value,
+                        c.data_type.clone().unwrap_or(DataType::Null),
+                        c.nullable,
+                    ));
                     columns.push(ResolvedColumn::Physical(phys_i));
                     phys_i += 1;
                 }
@@ -448,7 +640,11 @@ impl Compiler<'_> {
                     if !is_virtual {
                         persisted.push(fields.len());
                     }
-                    fields.push(Field::new(&c.name.value, c.data_type.clone().unwrap_or(DataType::Null), true));
+                    fields.push(Field::new(
+                        &c.name.value,
+                        c.data_type.clone().unwrap_or(DataType::Null),
+                        true,
+                    ));
                     columns.push(ResolvedColumn::Metadata {
                         reader_index: n_phys + meta_i,
                         key: key.clone().unwrap_or_else(|| c.name.value.clone()),
@@ -458,14 +654,21 @@ impl Compiler<'_> {
                 }
                 ColumnKind::Computed(e) => {
                     let expr = self.expr(e, &reader_df, statement, c.location)?;
-                    let (dt, nullable) = { let f = expr.to_field(&reader_df).map_err(|e| from_datafusion(e, statement, Some(c.location)))?.1; (f.data_type().clone(), f.is_nullable()) };
+                    let (dt, nullable) = {
+                        let f = expr
+                            .to_field(&reader_df)
+                            .map_err(|e| from_datafusion(e, statement, Some(c.location)))?
+                            .1;
+                        (f.data_type().clone(), f.is_nullable())
+                    };
                     fields.push(Field::new(&c.name.value, dt, nullable));
                     columns.push(ResolvedColumn::Computed(expr));
                 }
             }
         }
         let schema = Arc::new(Schema::new(fields));
-        let full_df = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| from_datafusion(e, statement, Some(location)))?;
+        let full_df = DFSchema::try_from(schema.as_ref().clone())
+            .map_err(|e| from_datafusion(e, statement, Some(location)))?;
         let mut options = t.options.clone();
         let watermark = match &t.watermark {
             None => None,
@@ -480,10 +683,14 @@ impl Compiler<'_> {
                 match schema.field(idx).data_type() {
                     DataType::Timestamp(_, _) => {}
                     other => {
-                        return Err(SqlError::validation(statement, locate(self.script, location, &col.value).or(Some(location)), format!(
-                            "Invalid data type of time field for watermark definition. The field '{}' must be of type TIMESTAMP(p) or TIMESTAMP_LTZ(p), the supported precision 'p' is from 0 to 3, but the time field type is {other}",
-                            col.value
-                        )));
+                        return Err(SqlError::validation(
+                            statement,
+                            locate(self.script, location, &col.value).or(Some(location)),
+                            format!(
+                                "Invalid data type of time field for watermark definition. The field '{}' must be of type TIMESTAMP(p) or TIMESTAMP_LTZ(p), the supported precision 'p' is from 0 to 3, but the time field type is {other}",
+                                col.value
+                            ),
+                        ));
                     }
                 }
                 let expr = self.expr(e, &full_df, statement, location)?;
@@ -494,7 +701,11 @@ impl Compiler<'_> {
         let primary_key: Vec<String> = t.primary_key.iter().map(|i| i.value.clone()).collect();
         for k in &primary_key {
             if !schema.fields().iter().any(|f| f.name() == k) {
-                return Err(SqlError::validation(statement, Some(location), format!("primary key column '{k}' is not a column of table '{name}'")));
+                return Err(SqlError::validation(
+                    statement,
+                    Some(location),
+                    format!("primary key column '{k}' is not a column of table '{name}'"),
+                ));
             }
         }
         Ok(ResolvedTable {
@@ -526,16 +737,24 @@ impl Compiler<'_> {
             if if_not_exists {
                 return Ok(());
             }
-            return Err(SqlError::validation(statement, Some(location), format!("Table or view '{name}' already exists")));
+            return Err(SqlError::validation(
+                statement,
+                Some(location),
+                format!("Table or view '{name}' already exists"),
+            ));
         }
         let mut plan = self.plan_query(query, statement, location)?;
         if !columns.is_empty() {
             if columns.len() != plan.schema().fields().len() {
-                return Err(SqlError::validation(statement, Some(location), format!(
-                    "view '{name}' names {} columns but its query returns {}",
-                    columns.len(),
-                    plan.schema().fields().len()
-                )));
+                return Err(SqlError::validation(
+                    statement,
+                    Some(location),
+                    format!(
+                        "view '{name}' names {} columns but its query returns {}",
+                        columns.len(),
+                        plan.schema().fields().len()
+                    ),
+                ));
             }
             let exprs: Vec<Expr> = plan
                 .schema()
@@ -553,7 +772,12 @@ impl Compiler<'_> {
             .alias(name.clone())
             .and_then(|b| b.build())
             .map_err(|e| from_datafusion(e, statement, Some(location)))?;
-        self.catalog.write().expect("catalog").entries.insert(name, CatalogEntry::View { plan: Arc::new(plan) });
+        self.catalog.write().expect("catalog").entries.insert(
+            name,
+            CatalogEntry::View {
+                plan: Arc::new(plan),
+            },
+        );
         Ok(())
     }
 
@@ -562,37 +786,71 @@ impl Compiler<'_> {
             return Err(SqlError::internal("expected an INSERT statement"));
         };
         if ins.overwrite {
-            return Err(SqlError::unsupported(statement, Some(location), "INSERT OVERWRITE"));
+            return Err(SqlError::unsupported(
+                statement,
+                Some(location),
+                "INSERT OVERWRITE",
+            ));
         }
         if !ins.columns.is_empty() {
-            return Err(SqlError::unsupported(statement, Some(location), "INSERT INTO with a column list"));
+            return Err(SqlError::unsupported(
+                statement,
+                Some(location),
+                "INSERT INTO with a column list",
+            ));
         }
         let target = match &ins.table {
             ast::TableObject::TableName(n) => object_name(n),
-            other => return Err(SqlError::unsupported(statement, Some(location), format!("INSERT INTO {other}"))),
+            other => {
+                return Err(SqlError::unsupported(
+                    statement,
+                    Some(location),
+                    format!("INSERT INTO {other}"),
+                ));
+            }
         };
         let Some(source) = &ins.source else {
-            return Err(SqlError::validation(statement, Some(location), "INSERT INTO needs a query"));
+            return Err(SqlError::validation(
+                statement,
+                Some(location),
+                "INSERT INTO needs a query",
+            ));
         };
         let table = match self.catalog.read().expect("catalog").get(&target) {
             Some(CatalogEntry::Table(t)) => Arc::clone(t),
             Some(CatalogEntry::View { .. }) => {
-                return Err(SqlError::validation(statement, Some(location), format!("'{target}' is a view; INSERT INTO needs a table")));
+                return Err(SqlError::validation(
+                    statement,
+                    Some(location),
+                    format!("'{target}' is a view; INSERT INTO needs a table"),
+                ));
             }
             None => {
                 let names = self.catalog.read().expect("catalog").names();
                 return Err(SqlError::validation(
                     statement,
                     locate(self.script, location, &target).or(Some(location)),
-                    format!("Object '{target}' not found. Declared tables and views: {}", if names.is_empty() { "(none)".into() } else { names.join(", ") }),
+                    format!(
+                        "Object '{target}' not found. Declared tables and views: {}",
+                        if names.is_empty() {
+                            "(none)".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
                 ));
             }
         };
         let plan = self.plan_query(source, statement, location)?;
         let sink_schema = table.persisted_schema();
-        check_sink_types(&target, plan.schema(), &sink_schema).map_err(|m| SqlError::validation(statement, Some(location), m))?;
-        let stream = self.translator.translate(&plan).map_err(|e| e.at(statement, location))?;
-        self.translator.cast_to(&stream, plan.schema(), &sink_schema)?;
+        check_sink_types(&target, plan.schema(), &sink_schema)
+            .map_err(|m| SqlError::validation(statement, Some(location), m))?;
+        let stream = self
+            .translator
+            .translate(&plan)
+            .map_err(|e| e.at(statement, location))?;
+        self.translator
+            .cast_to(&stream, plan.schema(), &sink_schema)?;
         let ct = connector_table(&table, &self.time_zone);
         let sink = stc_connectors::create_sink(&ct).map_err(|e| {
             SqlError::validation(statement, Some(location), format!("table '{target}': {e}"))
@@ -602,12 +860,21 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn select(&mut self, q: &ast::Query, statement: usize, location: Location) -> Result<SelectOutput> {
+    fn select(
+        &mut self,
+        q: &ast::Query,
+        statement: usize,
+        location: Location,
+    ) -> Result<SelectOutput> {
         let plan = self.plan_query(q, statement, location)?;
-        let stream: Stream = self.translator.translate(&plan).map_err(|e| e.at(statement, location))?;
+        let stream: Stream = self
+            .translator
+            .translate(&plan)
+            .map_err(|e| e.at(statement, location))?;
         let schema = Arc::new(flink_column_names(q, plan.schema().as_arrow()));
         let (tx, rx) = channel(16);
-        self.translator.attach_sink(&stream, Arc::new(CollectSink { tx }), Some(1));
+        self.translator
+            .attach_sink(&stream, Arc::new(CollectSink { tx }), Some(1));
         Ok(SelectOutput { schema, rx })
     }
 }
@@ -626,7 +893,9 @@ fn flink_column_names(q: &ast::Query, schema: &Schema) -> Schema {
         .zip(&sel.projection)
         .enumerate()
         .map(|(i, (f, item))| match item {
-            ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)) => f.as_ref().clone(),
+            ast::SelectItem::UnnamedExpr(
+                ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_),
+            ) => f.as_ref().clone(),
             ast::SelectItem::UnnamedExpr(_) => f.as_ref().clone().with_name(format!("EXPR${i}")),
             _ => f.as_ref().clone(),
         })
@@ -637,13 +906,37 @@ fn flink_column_names(q: &ast::Query, schema: &Schema) -> Schema {
 /// Flink checks that a query's row fits the sink's row. We accept implicit casts within a
 /// type family (numbers, strings, timestamps, …) since DataFusion's result types differ from
 /// Flink's in width (e.g. `SUM(INT)` is BIGINT here); a cast across families is an error.
-fn check_sink_types(sink: &str, query: &DFSchema, table: &Schema) -> std::result::Result<(), String> {
-    let fmt = |fields: Vec<(String, DataType)>| fields.iter().map(|(n, t)| format!("{n}: {}", crate::types::flink_type_name(t))).collect::<Vec<_>>().join(", ");
-    let q: Vec<(String, DataType)> = query.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
-    let t: Vec<(String, DataType)> = table.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
-    let schemas = format!("\nQuery schema: [{}]\nSink schema:  [{}]", fmt(q.clone()), fmt(t.clone()));
+fn check_sink_types(
+    sink: &str,
+    query: &DFSchema,
+    table: &Schema,
+) -> std::result::Result<(), String> {
+    let fmt = |fields: Vec<(String, DataType)>| {
+        fields
+            .iter()
+            .map(|(n, t)| format!("{n}: {}", crate::types::flink_type_name(t)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let q: Vec<(String, DataType)> = query
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let t: Vec<(String, DataType)> = table
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let schemas = format!(
+        "\nQuery schema: [{}]\nSink schema:  [{}]",
+        fmt(q.clone()),
+        fmt(t.clone())
+    );
     if q.len() != t.len() {
-        return Err(format!("Column types of query result and sink for '{sink}' do not match.\nCause: Different number of columns.{schemas}"));
+        return Err(format!(
+            "Column types of query result and sink for '{sink}' do not match.\nCause: Different number of columns.{schemas}"
+        ));
     }
     for (i, ((qn, qt), (tn, tt))) in q.iter().zip(&t).enumerate() {
         if !crate::types::implicitly_castable(qt, tt) {
@@ -675,7 +968,12 @@ pub fn connector_table(t: &ResolvedTable, time_zone: &str) -> stc_connectors::Co
         .collect();
     stc_connectors::ConnectorTable {
         name: t.name.clone(),
-        options: t.options.iter().filter(|(k, _)| !k.starts_with("__stc.")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        options: t
+            .options
+            .iter()
+            .filter(|(k, _)| !k.starts_with("__stc."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         physical_schema: Arc::new(Schema::new(phys)),
         metadata: t.metadata_keys.clone(),
         sink_schema: Arc::new(t.persisted_schema()),
@@ -683,4 +981,3 @@ pub fn connector_table(t: &ResolvedTable, time_zone: &str) -> stc_connectors::Co
         time_zone: time_zone.to_string(),
     }
 }
-

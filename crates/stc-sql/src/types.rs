@@ -17,7 +17,9 @@ pub fn flink_type_name(t: &DataType) -> String {
         DataType::Int16 => "SMALLINT".into(),
         DataType::Int32 => "INT".into(),
         DataType::Int64 => "BIGINT".into(),
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => format!("{t} (unsigned)"),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            format!("{t} (unsigned)")
+        }
         DataType::Float32 => "FLOAT".into(),
         DataType::Float64 => "DOUBLE".into(),
         DataType::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
@@ -27,16 +29,26 @@ pub fn flink_type_name(t: &DataType) -> String {
         DataType::Time32(u) | DataType::Time64(u) => format!("TIME({})", precision(u)),
         DataType::Timestamp(u, None) => format!("TIMESTAMP({})", precision(u)),
         DataType::Timestamp(u, Some(_)) => format!("TIMESTAMP_LTZ({})", precision(u)),
-        DataType::List(f) | DataType::LargeList(f) => format!("ARRAY<{}>", flink_type_name(f.data_type())),
+        DataType::List(f) | DataType::LargeList(f) => {
+            format!("ARRAY<{}>", flink_type_name(f.data_type()))
+        }
         DataType::Map(f, _) => match f.data_type() {
             DataType::Struct(kv) if kv.len() == 2 => {
-                format!("MAP<{}, {}>", flink_type_name(kv[0].data_type()), flink_type_name(kv[1].data_type()))
+                format!(
+                    "MAP<{}, {}>",
+                    flink_type_name(kv[0].data_type()),
+                    flink_type_name(kv[1].data_type())
+                )
             }
             _ => "MAP".into(),
         },
         DataType::Struct(fields) => format!(
             "ROW<{}>",
-            fields.iter().map(|f| format!("`{}` {}", f.name(), flink_type_name(f.data_type()))).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|f| format!("`{}` {}", f.name(), flink_type_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         DataType::Interval(_) => "INTERVAL".into(),
         other => other.to_string(),
@@ -63,7 +75,10 @@ fn family(t: &DataType) -> Family {
         DataType::Boolean => Family::Bool,
         t if t.is_numeric() => Family::Number,
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => Family::String,
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => Family::Binary,
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => Family::Binary,
         DataType::Date32 | DataType::Date64 => Family::Date,
         DataType::Time32(_) | DataType::Time64(_) => Family::Time,
         DataType::Timestamp(_, None) => Family::Timestamp,
@@ -84,9 +99,14 @@ pub fn implicitly_castable(from: &DataType, to: &DataType) -> bool {
         (Family::Other, _) | (_, Family::Other) => {
             // Nested types: same shape required, element types checked recursively.
             match (from, to) {
-                (DataType::List(a), DataType::List(b)) => implicitly_castable(a.data_type(), b.data_type()),
+                (DataType::List(a), DataType::List(b)) => {
+                    implicitly_castable(a.data_type(), b.data_type())
+                }
                 (DataType::Struct(a), DataType::Struct(b)) => {
-                    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| implicitly_castable(x.data_type(), y.data_type()))
+                    a.len() == b.len()
+                        && a.iter()
+                            .zip(b.iter())
+                            .all(|(x, y)| implicitly_castable(x.data_type(), y.data_type()))
                 }
                 (DataType::Map(_, _), DataType::Map(_, _)) => true,
                 _ => false,
@@ -111,6 +131,12 @@ mod tests {
             &DataType::Timestamp(TimeUnit::Millisecond, None),
             &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
         ));
-        assert_eq!(flink_type_name(&DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))), "TIMESTAMP_LTZ(3)");
+        assert_eq!(
+            flink_type_name(&DataType::Timestamp(
+                TimeUnit::Millisecond,
+                Some("UTC".into())
+            )),
+            "TIMESTAMP_LTZ(3)"
+        );
     }
 }

@@ -27,13 +27,19 @@ impl Calc {
         if let Some(pred) = &self.predicate {
             let mask = pred.evaluate(&b.batch)?.into_array(b.num_rows())?;
             let mask = mask.as_boolean();
-            let mask = if mask.null_count() > 0 { prep_null_mask_filter(mask) } else { mask.clone() };
+            let mask = if mask.null_count() > 0 {
+                prep_null_mask_filter(mask)
+            } else {
+                mask.clone()
+            };
             if mask.true_count() != b.num_rows() {
                 let batch = filter_record_batch(&b.batch, &mask)?;
                 let kinds = match &b.kinds {
                     None => None,
                     Some(k) => Some(Arc::new(
-                        filter(k.as_ref(), &mask)?.as_primitive::<datafusion::arrow::datatypes::Int8Type>().clone(),
+                        filter(k.as_ref(), &mask)?
+                            .as_primitive::<datafusion::arrow::datatypes::Int8Type>()
+                            .clone(),
                     )),
                 };
                 b = StreamBatch { batch, kinds };
@@ -50,7 +56,10 @@ impl Calc {
                 columns,
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )?;
-            b = StreamBatch { batch, kinds: b.kinds };
+            b = StreamBatch {
+                batch,
+                kinds: b.kinds,
+            };
         }
         Ok(b)
     }

@@ -1,8 +1,6 @@
 //! In-memory endpoints: a bounded source of fixed rows (`VALUES`) and a sink that hands
 //! results to the caller (a bare `SELECT` in `stc run`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -26,7 +24,9 @@ impl SourceFactory for ValuesSource {
         self.batch.schema()
     }
     fn create_reader(&self, subtask: usize, _parallelism: usize) -> Result<Box<dyn SourceReader>> {
-        Ok(Box::new(ValuesReader { batch: (subtask == 0).then(|| self.batch.clone()) }))
+        Ok(Box::new(ValuesReader {
+            batch: (subtask == 0).then(|| self.batch.clone()),
+        }))
     }
 }
 
@@ -54,8 +54,14 @@ impl Operator for CollectSink {
     }
 
     async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
-        ctx.metrics.records_written.fetch_add(batch.num_rows() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.tx.send(batch).await.map_err(|_| RuntimeError::Cancelled)
+        ctx.metrics.records_written.fetch_add(
+            batch.num_rows() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|_| RuntimeError::Cancelled)
     }
 }
 
@@ -70,4 +76,3 @@ impl OperatorFactory for CollectSink {
         true
     }
 }
-

@@ -19,8 +19,10 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions, StructArray,
     TimestampMillisecondArray, UInt32Array,
 };
-use datafusion::arrow::compute::{cast, concat_batches, lexsort_to_indices, take, SortColumn};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::compute::{SortColumn, cast, concat_batches, lexsort_to_indices, take};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Fields, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
@@ -49,7 +51,11 @@ impl WindowKind {
                 let s = window_start(ts, offset, size);
                 out.push((s, s + size));
             }
-            WindowKind::Hop { slide, size, offset } => {
+            WindowKind::Hop {
+                slide,
+                size,
+                offset,
+            } => {
                 // Flink's SlidingEventTimeWindows.assignWindows.
                 let mut s = window_start(ts, offset, slide);
                 while s > ts - size {
@@ -80,8 +86,13 @@ const NULL_ROWTIME: &str =
 pub fn event_times(values: &ArrayRef) -> Result<Vec<i64>> {
     let ms = match values.data_type() {
         DataType::Timestamp(TimeUnit::Millisecond, _) => values.clone(),
-        DataType::Timestamp(_, tz) => cast(values, &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))?,
-        DataType::Date32 | DataType::Date64 => cast(values, &DataType::Timestamp(TimeUnit::Millisecond, None))?,
+        DataType::Timestamp(_, tz) => cast(
+            values,
+            &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()),
+        )?,
+        DataType::Date32 | DataType::Date64 => {
+            cast(values, &DataType::Timestamp(TimeUnit::Millisecond, None))?
+        }
         other => {
             return Err(RuntimeError::Data(format!(
                 "a window needs a TIMESTAMP(3) or TIMESTAMP_LTZ(3) time attribute, found {other}"
@@ -91,7 +102,10 @@ pub fn event_times(values: &ArrayRef) -> Result<Vec<i64>> {
     if ms.null_count() > 0 {
         return Err(RuntimeError::Data(NULL_ROWTIME.to_string()));
     }
-    Ok(ms.as_primitive::<TimestampMillisecondType>().values().to_vec())
+    Ok(ms
+        .as_primitive::<TimestampMillisecondType>()
+        .values()
+        .to_vec())
 }
 
 /// Epoch milliseconds as an array of the timestamp type `target`.
@@ -101,7 +115,11 @@ fn millis_to(values: Vec<i64>, target: &DataType) -> Result<ArrayRef> {
         _ => None,
     };
     let arr: ArrayRef = Arc::new(TimestampMillisecondArray::from(values).with_timezone_opt(tz));
-    if arr.data_type() == target { Ok(arr) } else { Ok(cast(&arr, target)?) }
+    if arr.data_type() == target {
+        Ok(arr)
+    } else {
+        Ok(cast(&arr, target)?)
+    }
 }
 
 /// The window TVFs TUMBLE, HOP and CUMULATE: appends `window_start`, `window_end` and
@@ -125,7 +143,11 @@ impl Operator for WindowAssigner {
         let rows = batch.num_rows();
         let times = event_times(&self.time.evaluate(&batch.batch)?.into_array(rows)?)?;
         let mut windows = Vec::with_capacity(2);
-        let (mut idx, mut starts, mut ends) = (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
+        let (mut idx, mut starts, mut ends) = (
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+            Vec::with_capacity(rows),
+        );
         for (row, ts) in times.iter().enumerate() {
             windows.clear();
             self.kind.assign(*ts, &mut windows);
@@ -147,7 +169,10 @@ impl Operator for WindowAssigner {
         columns.push(millis_to(ends, self.schema.field(n - 2).data_type())?);
         columns.push(millis_to(times_out, self.schema.field(n - 1).data_type())?);
         let out = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
-        ctx.emit(StreamBatch { batch: out, kinds: base.kinds });
+        ctx.emit(StreamBatch {
+            batch: out,
+            kinds: base.kinds,
+        });
         Ok(())
     }
 }
@@ -175,7 +200,9 @@ impl AggregateSpec {
             Ok(self.expr.create_groups_accumulator()?)
         } else {
             let e = Arc::clone(&self.expr);
-            Ok(Box::new(GroupsAccumulatorAdapter::new(move || e.create_accumulator())))
+            Ok(Box::new(GroupsAccumulatorAdapter::new(move || {
+                e.create_accumulator()
+            })))
         }
     }
 }
@@ -236,7 +263,13 @@ impl AggregationSpec {
     }
 
     /// Builds output rows from per-group window bounds, keys and aggregate values.
-    fn build(&self, starts: Vec<i64>, ends: Vec<i64>, keys: Vec<ArrayRef>, aggs: Vec<ArrayRef>) -> Result<RecordBatch> {
+    fn build(
+        &self,
+        starts: Vec<i64>,
+        ends: Vec<i64>,
+        keys: Vec<ArrayRef>,
+        aggs: Vec<ArrayRef>,
+    ) -> Result<RecordBatch> {
         let rows = starts.len();
         let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
         let mut columns = Vec::with_capacity(self.output.len());
@@ -248,7 +281,9 @@ impl AggregationSpec {
                 OutputColumn::WindowTime => millis_to(times.clone(), field.data_type())?,
                 OutputColumn::WindowStruct => {
                     let DataType::Struct(fields) = field.data_type() else {
-                        return Err(RuntimeError::Internal("window struct column is not a struct".into()));
+                        return Err(RuntimeError::Internal(
+                            "window struct column is not a struct".into(),
+                        ));
                     };
                     let parts = vec![
                         millis_to(starts.clone(), fields[0].data_type())?,
@@ -260,7 +295,11 @@ impl AggregationSpec {
                 OutputColumn::Key(k) => keys[*k].clone(),
                 OutputColumn::Aggregate(a) => aggs[*a].clone(),
             };
-            let array = if array.data_type() != field.data_type() { cast(&array, field.data_type())? } else { array };
+            let array = if array.data_type() != field.data_type() {
+                cast(&array, field.data_type())?
+            } else {
+                array
+            };
             columns.push(array);
         }
         Ok(RecordBatch::try_new_with_options(
@@ -282,9 +321,16 @@ impl WindowGroups {
         let groups = if spec.keys.is_empty() {
             None
         } else {
-            Some(new_group_values(Arc::clone(&spec.key_schema), &GroupOrdering::None)?)
+            Some(new_group_values(
+                Arc::clone(&spec.key_schema),
+                &GroupOrdering::None,
+            )?)
         };
-        let accs = spec.aggregates.iter().map(|a| a.accumulator()).collect::<Result<_>>()?;
+        let accs = spec
+            .aggregates
+            .iter()
+            .map(|a| a.accumulator())
+            .collect::<Result<_>>()?;
         Ok(WindowGroups { groups, accs })
     }
 
@@ -318,14 +364,25 @@ impl WindowGroups {
             None => Vec::new(),
             Some(g) => g.emit(EmitTo::All)?,
         };
-        let aggs = self.accs.iter_mut().map(|a| a.evaluate(EmitTo::All)).collect::<datafusion::error::Result<Vec<_>>>()?;
-        let n = aggs.first().map(|a| a.len()).or_else(|| keys.first().map(|k| k.len())).unwrap_or(1);
+        let aggs = self
+            .accs
+            .iter_mut()
+            .map(|a| a.evaluate(EmitTo::All))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let n = aggs
+            .first()
+            .map(|a| a.len())
+            .or_else(|| keys.first().map(|k| k.len()))
+            .unwrap_or(1);
         Ok((n, keys, aggs))
     }
 }
 
 fn take_all(arrays: &[ArrayRef], idx: &UInt32Array) -> Result<Vec<ArrayRef>> {
-    Ok(arrays.iter().map(|a| take(a.as_ref(), idx, None)).collect::<std::result::Result<_, _>>()?)
+    Ok(arrays
+        .iter()
+        .map(|a| take(a.as_ref(), idx, None))
+        .collect::<std::result::Result<_, _>>()?)
 }
 
 fn take_args(
@@ -359,7 +416,11 @@ impl OperatorFactory for WindowAggregate {
         self.name.clone()
     }
     fn create(&self, _: usize, _: usize) -> Result<Box<dyn Operator>> {
-        Ok(Box::new(WindowAggregateOp { spec: self.clone(), windows: BTreeMap::new(), scratch: Vec::new() }))
+        Ok(Box::new(WindowAggregateOp {
+            spec: self.clone(),
+            windows: BTreeMap::new(),
+            scratch: Vec::new(),
+        }))
     }
 }
 
@@ -401,19 +462,28 @@ impl Operator for WindowAggregateOp {
             per_window.entry((e, s)).or_default().push(row as u32);
         }
         if late > 0 {
-            ctx.metrics.late_records_dropped.fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+            ctx.metrics
+                .late_records_dropped
+                .fetch_add(late, std::sync::atomic::Ordering::Relaxed);
         }
         for (window, idx) in per_window {
             let state = match self.windows.entry(window) {
                 std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => v.insert(WindowGroups::new(&self.spec.agg)?),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(WindowGroups::new(&self.spec.agg)?)
+                }
             };
             if idx.len() == rows {
                 state.update(&keys, &args, rows, &mut self.scratch)?;
             } else {
                 let n = idx.len();
                 let idx = UInt32Array::from(idx);
-                state.update(&take_all(&keys, &idx)?, &take_args(&args, &idx)?, n, &mut self.scratch)?;
+                state.update(
+                    &take_all(&keys, &idx)?,
+                    &take_args(&args, &idx)?,
+                    n,
+                    &mut self.scratch,
+                )?;
             }
         }
         Ok(())
@@ -428,7 +498,10 @@ impl Operator for WindowAggregateOp {
                 }
                 let state = entry.remove();
                 let (n, keys, aggs) = state.emit()?;
-                let out = self.spec.agg.build(vec![start; n], vec![end; n], keys, aggs)?;
+                let out = self
+                    .spec
+                    .agg
+                    .build(vec![start; n], vec![end; n], keys, aggs)?;
                 ctx.emit(StreamBatch::inserts(out));
             }
         }
@@ -458,7 +531,11 @@ impl OperatorFactory for SessionWindowAggregate {
         self.name.clone()
     }
     fn create(&self, _: usize, _: usize) -> Result<Box<dyn Operator>> {
-        Ok(Box::new(SessionOp { spec: self.clone(), buffer: Vec::new(), earliest_end: i64::MAX }))
+        Ok(Box::new(SessionOp {
+            spec: self.clone(),
+            buffer: Vec::new(),
+            earliest_end: i64::MAX,
+        }))
     }
 }
 
@@ -480,13 +557,26 @@ impl SessionOp {
         let keys = self.spec.agg.eval_keys(&all)?;
         let times_arr = self.spec.time.evaluate(&all)?.into_array(rows)?;
         let times = event_times(&times_arr)?;
-        let mut sort_cols: Vec<SortColumn> = keys.iter().map(|k| SortColumn { values: k.clone(), options: None }).collect();
-        sort_cols.push(SortColumn { values: Arc::new(datafusion::arrow::array::Int64Array::from(times.clone())), options: None });
+        let mut sort_cols: Vec<SortColumn> = keys
+            .iter()
+            .map(|k| SortColumn {
+                values: k.clone(),
+                options: None,
+            })
+            .collect();
+        sort_cols.push(SortColumn {
+            values: Arc::new(datafusion::arrow::array::Int64Array::from(times.clone())),
+            options: None,
+        });
         let order = lexsort_to_indices(&sort_cols, None)?;
         let key_rows = if keys.is_empty() {
             None
         } else {
-            let conv = RowConverter::new(keys.iter().map(|k| SortField::new(k.data_type().clone())).collect())?;
+            let conv = RowConverter::new(
+                keys.iter()
+                    .map(|k| SortField::new(k.data_type().clone()))
+                    .collect(),
+            )?;
             Some(conv.convert_columns(&keys)?)
         };
         let same_key = |a: usize, b: usize| key_rows.as_ref().is_none_or(|r| r.row(a) == r.row(b));
@@ -560,17 +650,24 @@ impl Operator for SessionOp {
 
     async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
         if !batch.is_insert_only() {
-            return Err(RuntimeError::Data("session windows over an updating input are not supported yet".into()));
+            return Err(RuntimeError::Data(
+                "session windows over an updating input are not supported yet".into(),
+            ));
         }
         let b = batch.batch;
         let rows = b.num_rows();
         let times = event_times(&self.spec.time.evaluate(&b)?.into_array(rows)?)?;
         let wm = ctx.current_watermark;
         let gap = self.spec.gap;
-        let on_time: Vec<u32> = (0..rows).filter(|r| times[*r] + gap - 1 > wm).map(|r| r as u32).collect();
+        let on_time: Vec<u32> = (0..rows)
+            .filter(|r| times[*r] + gap - 1 > wm)
+            .map(|r| r as u32)
+            .collect();
         let late = rows - on_time.len();
         if late > 0 {
-            ctx.metrics.late_records_dropped.fetch_add(late as u64, std::sync::atomic::Ordering::Relaxed);
+            ctx.metrics
+                .late_records_dropped
+                .fetch_add(late as u64, std::sync::atomic::Ordering::Relaxed);
         }
         if on_time.is_empty() {
             return Ok(());
@@ -612,7 +709,11 @@ pub fn with_window_columns(input: &Schema, ts_type: &DataType) -> Schema {
     let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("window_start", ts_type.clone(), false));
     fields.push(Field::new("window_end", ts_type.clone(), false));
-    fields.push(Field::new("window_time", DataType::Timestamp(TimeUnit::Millisecond, None), false));
+    fields.push(Field::new(
+        "window_time",
+        DataType::Timestamp(TimeUnit::Millisecond, None),
+        false,
+    ));
     Schema::new(fields)
 }
 
@@ -629,15 +730,32 @@ mod tests {
 
     #[test]
     fn hop_assigns_every_window_containing_the_row() {
-        let hop = WindowKind::Hop { slide: 1000, size: 3000, offset: 0 };
-        assert_eq!(windows(hop, 2500), vec![(0, 3000), (1000, 4000), (2000, 5000)]);
-        assert_eq!(windows(hop, 0), vec![(-2000, 1000), (-1000, 2000), (0, 3000)]);
+        let hop = WindowKind::Hop {
+            slide: 1000,
+            size: 3000,
+            offset: 0,
+        };
+        assert_eq!(
+            windows(hop, 2500),
+            vec![(0, 3000), (1000, 4000), (2000, 5000)]
+        );
+        assert_eq!(
+            windows(hop, 0),
+            vec![(-2000, 1000), (-1000, 2000), (0, 3000)]
+        );
     }
 
     #[test]
     fn cumulate_assigns_growing_windows_from_the_same_start() {
-        let c = WindowKind::Cumulate { step: 1000, size: 3000, offset: 0 };
+        let c = WindowKind::Cumulate {
+            step: 1000,
+            size: 3000,
+            offset: 0,
+        };
         assert_eq!(windows(c, 1500), vec![(0, 2000), (0, 3000)]);
-        assert_eq!(windows(c, 3000), vec![(3000, 4000), (3000, 5000), (3000, 6000)]);
+        assert_eq!(
+            windows(c, 3000),
+            vec![(3000, 4000), (3000, 5000), (3000, 6000)]
+        );
     }
 }

@@ -1,0 +1,213 @@
+//! What each class of bad input gets from `stc run`: a non-zero exit and a message naming
+//! the problem (with line and column for SQL errors), or, where the user asked for it
+//! (`*.ignore-parse-errors`), the bad records skipped and counted.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const EVENTS: &str =
+    "CREATE TABLE events (ts TIMESTAMP(3), uid STRING, amount INT, WATERMARK FOR ts AS ts)
+WITH ('connector' = 'filesystem', 'path' = 'input/events.csv', 'format' = 'csv');
+CREATE TABLE res (uid STRING, total INT)
+WITH ('connector' = 'filesystem', 'path' = 'output/res', 'format' = 'csv');
+";
+
+fn run(script: &str, files: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.sql"), script).unwrap();
+    for (name, content) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_stc"))
+        .args(["run", "job.sql", "-p", "2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    (out, dir)
+}
+
+/// The script fails, and stderr contains every expected fragment.
+fn check_fails(script: &str, files: &[(&str, &str)], expected: &[&str]) {
+    let (out, _dir) = run(script, files);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success. stderr:\n{stderr}"
+    );
+    for e in expected {
+        assert!(stderr.contains(e), "stderr lacks {e:?}:\n{stderr}");
+    }
+}
+
+const GOOD: &str = "2024-01-01 00:00:01,alice,1\n2024-01-01 00:00:02,bob,2\n";
+
+fn output_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in std::fs::read_dir(dir.join("output/res")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn syntax_error_names_line_and_column() {
+    check_fails(
+        "CREATE TABLE t (a INT) WITH ('connector' = 'datagen');\nSELEC a FROM t;",
+        &[],
+        &["SQL parse error in statement 2 at line 2, column 1"],
+    );
+}
+
+#[test]
+fn unknown_table_lists_declared_ones() {
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT uid, amount FROM evnts;"),
+        &[("input/events.csv", GOOD)],
+        &[
+            "statement 3 at line 5",
+            "Object 'evnts' not found",
+            "events, res",
+        ],
+    );
+}
+
+#[test]
+fn unknown_column_names_valid_ones() {
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT user_id, amount FROM events;"),
+        &[("input/events.csv", GOOD)],
+        &[
+            "SQL validation error in statement 3 at line 5, column 24",
+            "user_id",
+        ],
+    );
+}
+
+#[test]
+fn unknown_function_is_named() {
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT frobnicate(uid), amount FROM events;"),
+        &[("input/events.csv", GOOD)],
+        &["statement 3 at line 5", "frobnicate"],
+    );
+}
+
+#[test]
+fn type_mismatch_with_the_sink_shows_both_schemas() {
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT uid, UPPER(uid) FROM events;"),
+        &[("input/events.csv", GOOD)],
+        &[
+            "Column types of query result and sink for 'res' do not match",
+            "Incompatible types for sink column 'total' at position 1",
+            "Sink schema:  [uid: STRING, total: INT]",
+        ],
+    );
+}
+
+#[test]
+fn unsupported_feature_is_named() {
+    check_fails(
+        &format!(
+            "{EVENTS}INSERT INTO res SELECT a.uid, a.amount FROM events a JOIN events b ON a.uid = b.uid;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &["not supported yet: joins"],
+    );
+}
+
+#[test]
+fn malformed_record_fails_the_job_with_file_and_line() {
+    let bad = "2024-01-01 00:00:01,alice,1\n2024-01-01 00:00:02,bob,two\n";
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT uid, amount FROM events;"),
+        &[("input/events.csv", bad)],
+        &["input/events.csv:2", "two"],
+    );
+}
+
+#[test]
+fn malformed_record_is_skipped_and_counted_with_ignore_parse_errors() {
+    let script = EVENTS.replace(
+        "'format' = 'csv');\nCREATE TABLE res",
+        "'format' = 'csv', 'csv.ignore-parse-errors' = 'true');\nCREATE TABLE res",
+    );
+    // A row with too many fields is skipped (a bad single field would be nulled, as in Flink).
+    let bad = "2024-01-01 00:00:01,alice,1\n2024-01-01 00:00:02,bob,2,extra,fields\n2024-01-01 00:00:03,carol,3\n";
+    let (out, dir) = run(
+        &format!("{script}INSERT INTO res SELECT uid, amount FROM events;"),
+        &[("input/events.csv", bad)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(output_lines(dir.path()), vec!["alice,1", "carol,3"]);
+    assert!(stderr.contains("1 malformed records skipped"), "{stderr}");
+}
+
+#[test]
+fn missing_input_file_is_named() {
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT uid, amount FROM events;"),
+        &[],
+        &["cannot read path 'input/events.csv'"],
+    );
+}
+
+#[test]
+fn unwritable_sink_path_is_named() {
+    // `output` is a file, so the sink directory cannot be created under it.
+    check_fails(
+        &format!("{EVENTS}INSERT INTO res SELECT uid, amount FROM events;"),
+        &[("input/events.csv", GOOD), ("output", "")],
+        &["cannot create directory 'output/res'"],
+    );
+}
+
+#[test]
+fn bad_option_lists_valid_ones() {
+    check_fails(
+        "CREATE TABLE t (a INT) WITH ('connector' = 'filesystem', 'path' = 'x', 'format' = 'csv', 'csv.delimiter' = ';');\nSELECT a FROM t;",
+        &[],
+        &[
+            "statement 1 at line 1",
+            "csv.delimiter",
+            "csv.field-delimiter",
+        ],
+    );
+}
+
+#[test]
+fn bare_select_prints_flink_changelog_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("q.sql"),
+        "SELECT id, UPPER(name) AS name FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, name);",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stc"))
+        .args(["run", "q.sql", "--output", "json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            r#"{"op":"+I","row":{"id":1,"name":"A"}}"#,
+            r#"{"op":"+I","row":{"id":2,"name":"B"}}"#
+        ]
+    );
+}
