@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Engine benchmark of the foundation issue: CSV → filter+projection → blackhole and
+# CSV → 1-minute TUMBLE COUNT/SUM by key → blackhole, at parallelism 1.
+# Usage: benchmarks/engine/run.sh [EVENTS]   (default 10000000; run from the repository root)
+# Prints wall time, CPU time and events/s per core (events / CPU seconds) per query.
+set -euo pipefail
+N="${1:-10000000}"
+PROFILE="${STC_BENCH_PROFILE:-release}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
+mkdir -p benchmarks/engine/data
+if [ ! -f benchmarks/engine/data/events.csv ] || [ "$(wc -l < benchmarks/engine/data/events.csv)" != "$N" ]; then
+  python3 benchmarks/engine/gen_events.py "$N" benchmarks/engine/data/events.csv
+fi
+cargo build --profile "$PROFILE" --bin stc -q
+BIN="$CARGO_TARGET_DIR/$PROFILE/stc"
+[ "$PROFILE" = dev ] && BIN="$CARGO_TARGET_DIR/debug/stc"
+for q in filter_project tumble_agg; do
+  /usr/bin/time -f "%e %U %S %M" -o /tmp/stc-bench-time "$BIN" run "benchmarks/engine/$q.sql" -p 1 2>/tmp/stc-bench-err >/dev/null
+  read -r wall user sys rss < /tmp/stc-bench-time
+  python3 - "$q" "$N" "$wall" "$user" "$sys" "$rss" <<'PY'
+import sys
+q, n, wall, user, sys_, rss = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:6]), int(sys.argv[6])
+cpu = user + sys_
+print(f"{q:16s} events={n} wall={wall:.2f}s cpu={cpu:.2f}s events/s={n/wall:,.0f} events/s/core={n/cpu:,.0f} peak_rss={rss/1024:.0f}MB")
+PY
+done
