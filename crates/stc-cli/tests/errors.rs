@@ -21,7 +21,7 @@ fn run(script: &str, files: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
         std::fs::write(p, content).unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_stc"))
-        .args(["run", "job.sql", "-p", "2"])
+        .args(["run", "job.sql", "-p", "1"])
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -210,4 +210,32 @@ fn bare_select_prints_flink_changelog_json() {
             r#"{"op":"+I","row":{"id":2,"name":"B"}}"#
         ]
     );
+}
+
+/// A record older than the watermark is late: its window has fired, so it is dropped and
+/// counted (Flink's `numLateRecordsDropped`), never silently. Files of a directory are read
+/// in name order and the watermark advances after each batch, so the second file's record
+/// arrives after the first file moved the watermark to 00:02:00.
+#[test]
+fn late_records_are_dropped_and_counted() {
+    let script =
+        "CREATE TABLE events (ts TIMESTAMP(3), uid STRING, amount INT, WATERMARK FOR ts AS ts)
+WITH ('connector' = 'filesystem', 'path' = 'input', 'format' = 'csv');
+CREATE TABLE res (uid STRING, total INT)
+WITH ('connector' = 'filesystem', 'path' = 'output/res', 'format' = 'csv');
+INSERT INTO res SELECT uid, SUM(amount) FROM events GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE), uid;";
+    let (out, dir) = run(
+        script,
+        &[
+            (
+                "input/a.csv",
+                "2024-01-01 00:00:05,alice,1\n2024-01-01 00:02:00,alice,2\n",
+            ),
+            ("input/b.csv", "2024-01-01 00:00:10,alice,100\n"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(output_lines(dir.path()), vec!["alice,1", "alice,2"]);
+    assert!(stderr.contains("1 late records dropped"), "{stderr}");
 }
