@@ -239,3 +239,20 @@ INSERT INTO res SELECT uid, SUM(amount) FROM events GROUP BY TUMBLE(ts, INTERVAL
     assert_eq!(output_lines(dir.path()), vec!["alice,1", "alice,2"]);
     assert!(stderr.contains("1 late records dropped"), "{stderr}");
 }
+
+/// `LIKE … (INCLUDING OPTIONS)` refuses an option defined on both sides (Flink's rule);
+/// the default, OVERWRITING OPTIONS, lets the new table's value win.
+#[test]
+fn like_including_options_rejects_a_duplicate_option() {
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE TABLE events2 WITH ('path' = 'input/other.csv') LIKE events (INCLUDING OPTIONS);\nINSERT INTO res SELECT uid, amount FROM events2;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &[
+            "statement 3",
+            "option 'path' is defined both in the LIKE source and in the new table",
+            "OVERWRITING OPTIONS",
+        ],
+    );
+}

@@ -3,12 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::Array;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::aggregate::max;
-use datafusion::arrow::datatypes::TimestampMillisecondType;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 use tokio::task::JoinSet;
 use tracing::debug;
@@ -209,22 +207,6 @@ async fn run_chain(
     output.send(Message::EndOfStream).await
 }
 
-/// Extracts epoch milliseconds from a watermark expression's result.
-fn max_millis(values: &datafusion::arrow::array::ArrayRef) -> Result<Option<i64>> {
-    let as_ms = match values.data_type() {
-        DataType::Timestamp(TimeUnit::Millisecond, None) => values.clone(),
-        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
-            cast(values, &DataType::Timestamp(TimeUnit::Millisecond, None))?
-        }
-        other => {
-            return Err(RuntimeError::Data(format!(
-                "the watermark expression must return TIMESTAMP(3) or TIMESTAMP_LTZ(3), not {other}"
-            )));
-        }
-    };
-    Ok(max(as_ms.as_primitive::<TimestampMillisecondType>()))
-}
-
 async fn run_source(
     spec: SourceSpec,
     mut reader: Box<dyn crate::source::SourceReader>,
@@ -259,7 +241,10 @@ async fn run_source(
         let full = full_row(&spec, &raw)?;
         if let Some(wm_expr) = &spec.watermark_expr {
             let values = wm_expr.evaluate(&full)?.into_array(full.num_rows())?;
-            if let Some(candidate) = max_millis(&values)? {
+            if let Some(candidate) = max(&crate::time::to_millis(
+                &values,
+                "the watermark expression",
+            )?) {
                 watermark = watermark.max(candidate);
             }
         }

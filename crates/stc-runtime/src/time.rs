@@ -9,6 +9,33 @@ pub fn window_start(ts: i64, offset: i64, size: i64) -> i64 {
     ts - rem
 }
 
+/// Event times as epoch milliseconds. `what` names the expression for the error a non-time
+/// type gets. The time zone of a TIMESTAMP_LTZ is kept: only the unit changes.
+pub fn to_millis(
+    values: &datafusion::arrow::array::ArrayRef,
+    what: &str,
+) -> crate::Result<datafusion::arrow::array::TimestampMillisecondArray> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+    let ms = match values.data_type() {
+        DataType::Timestamp(TimeUnit::Millisecond, _) => values.clone(),
+        DataType::Timestamp(_, tz) => cast(
+            values,
+            &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()),
+        )?,
+        DataType::Date32 | DataType::Date64 => {
+            cast(values, &DataType::Timestamp(TimeUnit::Millisecond, None))?
+        }
+        other => {
+            return Err(crate::RuntimeError::Data(format!(
+                "{what} must be of type TIMESTAMP(3) or TIMESTAMP_LTZ(3), found {other}"
+            )));
+        }
+    };
+    Ok(ms.as_primitive::<TimestampMillisecondType>().clone())
+}
+
 /// Formats epoch milliseconds for messages (`1970-01-01 00:00:00.000`).
 pub fn format_millis(ms: i64) -> String {
     if ms == i64::MAX {

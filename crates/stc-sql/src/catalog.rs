@@ -41,6 +41,9 @@ pub struct ResolvedTable {
     pub options: BTreeMap<String, String>,
     pub location: Location,
     pub statement: usize,
+    /// The declaration as written (after its own LIKE merge), for `CREATE TABLE … LIKE` of
+    /// this table.
+    pub definition: crate::parser::CreateTable,
 }
 
 impl ResolvedTable {

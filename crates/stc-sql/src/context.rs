@@ -307,21 +307,27 @@ fn interval_ms(
     tvf: &str,
 ) -> Result<i64> {
     let expr = ctx.sql_to_expr(e, &DFSchema::empty())?;
-    let ms = match &expr {
-        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
-            Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
-        }
-        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
-            Some(v.days as i64 * 86_400_000 + v.milliseconds as i64)
-        }
-        _ => None,
-    };
-    match ms {
-        Some(ms) if ms > 0 => Ok(ms),
-        _ => plan_err!(
+    match interval_millis(&expr) {
+        Some(ms) => Ok(ms),
+        None => plan_err!(
             "the {what} of {tvf} must be a positive day-time interval literal such as INTERVAL '10' MINUTE, found {expr}"
         ),
     }
+}
+
+/// Milliseconds of a positive day-time interval literal (a window size, slide or gap);
+/// `None` for anything else (month intervals have no fixed length).
+pub fn interval_millis(expr: &Expr) -> Option<i64> {
+    let ms = match expr {
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
+            v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000
+        }
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
+            v.days as i64 * 86_400_000 + v.milliseconds as i64
+        }
+        _ => return None,
+    };
+    (ms > 0).then_some(ms)
 }
 
 impl RelationPlanner for WindowTvfPlanner {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
@@ -77,6 +77,25 @@ impl Translator {
         for n in leaves {
             self.graph.push_operator(n, Arc::clone(&op));
         }
+    }
+
+    fn push_assigner(
+        &mut self,
+        s: &Stream,
+        time: Arc<dyn PhysicalExpr>,
+        kind: WindowKind,
+        schema: SchemaRef,
+    ) {
+        let name = format!("WindowAssigner({kind:?})");
+        self.push(
+            s,
+            Arc::new(WindowAssigner {
+                name,
+                time,
+                kind,
+                schema,
+            }),
+        );
     }
 
     /// A new node fed by every leaf of `s`.
@@ -266,15 +285,7 @@ impl Translator {
                         return Ok(s);
                     }
                 };
-                self.push(
-                    &s,
-                    Arc::new(WindowAssigner {
-                        name: format!("WindowAssigner({kind:?})"),
-                        time,
-                        kind,
-                        schema,
-                    }),
-                );
+                self.push_assigner(&s, time, kind, schema);
                 Ok(s)
             }
             LogicalPlan::Values(v) => {
@@ -576,15 +587,7 @@ impl Translator {
                         &input_arrow,
                         &ts_type,
                     ));
-                    self.push(
-                        &s,
-                        Arc::new(WindowAssigner {
-                            name: format!("WindowAssigner({kind:?})"),
-                            time,
-                            kind,
-                            schema,
-                        }),
-                    );
+                    self.push_assigner(&s, time, kind, schema);
                     Arc::new(WindowAggregate {
                         name: format!("WindowAggregate({kind:?})"),
                         window_start: Arc::new(PhysColumn::new("window_start", n_input)),
@@ -662,18 +665,9 @@ fn find_session_tvf(plan: &LogicalPlan) -> Option<(String, i64)> {
 }
 
 fn interval_literal_ms(e: &Expr, what: &str, func: &str) -> Result<i64> {
-    let ms = match e {
-        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
-            Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
-        }
-        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
-            Some(v.days as i64 * 86_400_000 + v.milliseconds as i64)
-        }
-        _ => None,
-    };
-    match ms {
-        Some(ms) if ms > 0 => Ok(ms),
-        _ => Err(SqlError::validation(
+    match crate::context::interval_millis(e) {
+        Some(ms) => Ok(ms),
+        None => Err(SqlError::validation(
             0,
             None,
             format!(

@@ -14,7 +14,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
 use datafusion::sql::planner::{ParserOptions, PlannerContext, SqlToRel};
-use sqlparser::ast::{self as ast, ObjectName, SetExpr, Statement as SqlStatement};
+use sqlparser::ast::{self as ast, ObjectName, Statement as SqlStatement};
 use sqlparser::tokenizer::Location;
 use stc_common::config;
 use stc_runtime::ops::collect::CollectSink;
@@ -429,50 +429,51 @@ impl Compiler<'_> {
         location: Location,
     ) -> Result<()> {
         let src_name = object_name(&like.source);
-        let (src_cols, src_wm, src_opts, src_pk) = {
-            // The source's original definition is needed (not its resolution), so LIKE sources
-            // are looked up among the statements already compiled.
-            let catalog = self.catalog.read().expect("catalog");
-            match catalog.get(&src_name) {
-                Some(CatalogEntry::Table(t)) => (
-                    t.clone(),
-                    t.watermark.is_some(),
-                    t.options.clone(),
-                    t.primary_key.clone(),
-                ),
-                Some(CatalogEntry::View { .. }) => {
-                    return Err(SqlError::validation(
-                        statement,
-                        Some(location),
-                        format!("LIKE source '{src_name}' is a view; it must be a table"),
-                    ));
-                }
-                None => {
-                    return Err(SqlError::validation(
-                        statement,
-                        locate(self.script, location, &src_name).or(Some(location)),
-                        format!("Source table '{src_name}' of the LIKE clause not found"),
-                    ));
-                }
+        // LIKE merges declarations, so it works on the source's definition as written.
+        let src: CreateTable = match self.catalog.read().expect("catalog").get(&src_name) {
+            Some(CatalogEntry::Table(t)) => t.definition.clone(),
+            Some(CatalogEntry::View { .. }) => {
+                return Err(SqlError::validation(
+                    statement,
+                    Some(location),
+                    format!("LIKE source '{src_name}' is a view; it must be a table"),
+                ));
+            }
+            None => {
+                return Err(SqlError::validation(
+                    statement,
+                    locate(self.script, location, &src_name).or(Some(location)),
+                    format!("Source table '{src_name}' of the LIKE clause not found"),
+                ));
             }
         };
-        let _ = src_wm;
-        let mut include_options = true;
+        // Flink's default: INCLUDING ALL OVERWRITING OPTIONS.
+        let (mut options, mut watermarks, mut generated, mut metadata) = (true, true, true, true);
         let mut overwrite_options = true;
-        let mut include_watermarks = true;
         for (strategy, what) in &like.options {
-            let on = strategy == "INCLUDING" || strategy == "OVERWRITING";
+            if !["INCLUDING", "EXCLUDING", "OVERWRITING"].contains(&strategy.as_str()) {
+                return Err(SqlError::validation(
+                    statement,
+                    Some(location),
+                    format!(
+                        "unknown LIKE strategy '{strategy}'; valid: INCLUDING, EXCLUDING, OVERWRITING"
+                    ),
+                ));
+            }
+            let on = strategy != "EXCLUDING";
             match what.as_str() {
                 "ALL" => {
-                    include_options = on;
-                    include_watermarks = on;
+                    (options, watermarks, generated, metadata) = (on, on, on, on);
+                    overwrite_options = strategy == "OVERWRITING";
                 }
                 "OPTIONS" => {
-                    include_options = on;
-                    overwrite_options = strategy != "INCLUDING";
+                    options = on;
+                    overwrite_options = strategy == "OVERWRITING";
                 }
-                "WATERMARKS" => include_watermarks = on,
-                "CONSTRAINTS" | "PARTITIONS" | "GENERATED" | "METADATA" => {}
+                "WATERMARKS" => watermarks = on,
+                "GENERATED" => generated = on,
+                "METADATA" => metadata = on,
+                "CONSTRAINTS" | "PARTITIONS" => {}
                 other => {
                     return Err(SqlError::validation(
                         statement,
@@ -484,67 +485,49 @@ impl Compiler<'_> {
                 }
             }
         }
-        let _ = overwrite_options;
         // Columns of the source come first, as in Flink.
         let mut cols = Vec::new();
-        for (i, f) in src_cols.schema.fields().iter().enumerate() {
-            let kind = match &src_cols.columns[i] {
-                ResolvedColumn::Physical(_) => ColumnKind::Physical,
-                ResolvedColumn::Metadata {
-                    key, is_virtual, ..
-                } => ColumnKind::Metadata {
-                    key: Some(key.clone()),
-                    is_virtual: *is_virtual,
-                },
-                ResolvedColumn::Computed(_) => {
-                    return Err(SqlError::unsupported(
-                        statement,
-                        Some(location),
-                        "LIKE on a table with computed columns",
-                    ));
-                }
+        for c in src.columns {
+            let keep = match c.kind {
+                ColumnKind::Physical => true,
+                ColumnKind::Computed(_) => generated,
+                ColumnKind::Metadata { .. } => metadata,
             };
-            if def.columns.iter().any(|c| c.name.value == *f.name()) {
+            if !keep {
+                continue;
+            }
+            if def.columns.iter().any(|d| d.name.value == c.name.value) {
                 return Err(SqlError::validation(
                     statement,
                     Some(location),
                     format!(
                         "column '{}' is defined both in the LIKE source and in the new table",
-                        f.name()
+                        c.name.value
                     ),
                 ));
             }
-            cols.push(crate::parser::ColumnDef {
-                name: ast::Ident::new(f.name()),
-                data_type: Some(f.data_type().clone()),
-                nullable: f.is_nullable(),
-                kind,
-                location,
-            });
+            cols.push(c);
         }
         cols.append(&mut def.columns);
         def.columns = cols;
-        if include_watermarks
-            && def.watermark.is_none()
-            && let Some((idx, _)) = &src_cols.watermark
-        {
-            let wm_sql = src_cols
-                .options
-                .get("__stc.watermark_sql")
-                .cloned()
-                .unwrap_or_default();
-            let parsed = parse_expr_sql(&wm_sql).map_err(|e| e.at(statement, location))?;
-            def.watermark = Some((ast::Ident::new(src_cols.schema.field(*idx).name()), parsed));
+        if watermarks && def.watermark.is_none() {
+            def.watermark = src.watermark;
         }
         if def.primary_key.is_empty() {
-            def.primary_key = src_pk.into_iter().map(ast::Ident::new).collect();
+            def.primary_key = src.primary_key;
         }
-        if include_options {
-            let mut merged: BTreeMap<String, String> = src_opts
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("__stc."))
-                .collect();
+        if options {
+            let mut merged = src.options;
             for (k, v) in &def.options {
+                if !overwrite_options && merged.contains_key(k) {
+                    return Err(SqlError::validation(
+                        statement,
+                        Some(location),
+                        format!(
+                            "option '{k}' is defined both in the LIKE source and in the new table; use OVERWRITING OPTIONS to replace it"
+                        ),
+                    ));
+                }
                 merged.insert(k.clone(), v.clone());
             }
             def.options = merged;
@@ -669,7 +652,7 @@ impl Compiler<'_> {
         let schema = Arc::new(Schema::new(fields));
         let full_df = DFSchema::try_from(schema.as_ref().clone())
             .map_err(|e| from_datafusion(e, statement, Some(location)))?;
-        let mut options = t.options.clone();
+        let options = t.options.clone();
         let watermark = match &t.watermark {
             None => None,
             Some((col, e)) => {
@@ -694,7 +677,6 @@ impl Compiler<'_> {
                     }
                 }
                 let expr = self.expr(e, &full_df, statement, location)?;
-                options.insert("__stc.watermark_sql".into(), e.to_string());
                 Some((idx, expr))
             }
         };
@@ -720,6 +702,7 @@ impl Compiler<'_> {
             options,
             location,
             statement,
+            definition: t.clone(),
         })
     }
 
@@ -871,36 +854,13 @@ impl Compiler<'_> {
             .translator
             .translate(&plan)
             .map_err(|e| e.at(statement, location))?;
-        let schema = Arc::new(flink_column_names(q, plan.schema().as_arrow()));
+        // Unaliased expression columns are already named `EXPR$n` by `rewrite`.
+        let schema = Arc::new(plan.schema().as_arrow().clone());
         let (tx, rx) = channel(16);
         self.translator
             .attach_sink(&stream, Arc::new(CollectSink { tx }), Some(1));
         Ok(SelectOutput { schema, rx })
     }
-}
-
-/// Flink names an unaliased expression column `EXPR$n` (n = its position).
-fn flink_column_names(q: &ast::Query, schema: &Schema) -> Schema {
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return schema.clone();
-    };
-    if sel.projection.len() != schema.fields().len() {
-        return schema.clone();
-    }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .zip(&sel.projection)
-        .enumerate()
-        .map(|(i, (f, item))| match item {
-            ast::SelectItem::UnnamedExpr(
-                ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_),
-            ) => f.as_ref().clone(),
-            ast::SelectItem::UnnamedExpr(_) => f.as_ref().clone().with_name(format!("EXPR${i}")),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Schema::new(fields)
 }
 
 /// Flink checks that a query's row fits the sink's row. We accept implicit casts within a
@@ -948,15 +908,6 @@ fn check_sink_types(
     Ok(())
 }
 
-/// Parses a standalone SQL expression (used to re-plan a LIKE source's watermark).
-fn parse_expr_sql(sql: &str) -> Result<ast::Expr> {
-    let dialect = crate::dialect::FlinkDialect;
-    sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| SqlError::internal(format!("cannot re-parse '{sql}': {e}")))
-}
-
 /// What a connector needs to know about a table.
 pub fn connector_table(t: &ResolvedTable, time_zone: &str) -> stc_connectors::ConnectorTable {
     let phys: Vec<Field> = t
@@ -971,7 +922,6 @@ pub fn connector_table(t: &ResolvedTable, time_zone: &str) -> stc_connectors::Co
         options: t
             .options
             .iter()
-            .filter(|(k, _)| !k.starts_with("__stc."))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         physical_schema: Arc::new(Schema::new(phys)),

@@ -20,9 +20,7 @@ use datafusion::arrow::array::{
     TimestampMillisecondArray, UInt32Array,
 };
 use datafusion::arrow::compute::{SortColumn, cast, concat_batches, lexsort_to_indices, take};
-use datafusion::arrow::datatypes::{
-    DataType, Field, Fields, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
-};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
@@ -84,28 +82,11 @@ const NULL_ROWTIME: &str =
 
 /// Event times of `values` as epoch milliseconds; a NULL time is a data error, as in Flink.
 pub fn event_times(values: &ArrayRef) -> Result<Vec<i64>> {
-    let ms = match values.data_type() {
-        DataType::Timestamp(TimeUnit::Millisecond, _) => values.clone(),
-        DataType::Timestamp(_, tz) => cast(
-            values,
-            &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()),
-        )?,
-        DataType::Date32 | DataType::Date64 => {
-            cast(values, &DataType::Timestamp(TimeUnit::Millisecond, None))?
-        }
-        other => {
-            return Err(RuntimeError::Data(format!(
-                "a window needs a TIMESTAMP(3) or TIMESTAMP_LTZ(3) time attribute, found {other}"
-            )));
-        }
-    };
+    let ms = crate::time::to_millis(values, "the time attribute of a window")?;
     if ms.null_count() > 0 {
         return Err(RuntimeError::Data(NULL_ROWTIME.to_string()));
     }
-    Ok(ms
-        .as_primitive::<TimestampMillisecondType>()
-        .values()
-        .to_vec())
+    Ok(ms.values().to_vec())
 }
 
 /// Epoch milliseconds as an array of the timestamp type `target`.
@@ -696,7 +677,9 @@ impl Operator for SessionOp {
 
 /// The struct type of the legacy group-window key (`TUMBLE(ts, …)` in GROUP BY).
 pub fn window_struct_type(ts_type: &DataType) -> DataType {
-    let rowtime = DataType::Timestamp(TimeUnit::Millisecond, None);
+    // window_time is the output's time attribute, of the input time attribute's type (a
+    // TIMESTAMP_LTZ rowtime stays TIMESTAMP_LTZ), as in Flink.
+    let rowtime = ts_type.clone();
     DataType::Struct(Fields::from(vec![
         Field::new("window_start", ts_type.clone(), false),
         Field::new("window_end", ts_type.clone(), false),
@@ -709,11 +692,7 @@ pub fn with_window_columns(input: &Schema, ts_type: &DataType) -> Schema {
     let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("window_start", ts_type.clone(), false));
     fields.push(Field::new("window_end", ts_type.clone(), false));
-    fields.push(Field::new(
-        "window_time",
-        DataType::Timestamp(TimeUnit::Millisecond, None),
-        false,
-    ));
+    fields.push(Field::new("window_time", ts_type.clone(), false));
     Schema::new(fields)
 }
 
