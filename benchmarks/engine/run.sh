@@ -3,6 +3,8 @@
 # CSV → 1-minute TUMBLE COUNT/SUM by key → blackhole, at parallelism 1.
 # Usage: benchmarks/engine/run.sh [EVENTS]   (default 10000000; run from the repository root)
 # Prints wall time, CPU time and events/s per core (events / CPU seconds) per query.
+# With STC_BENCH_FLINK=1 it then runs the same queries on Apache Flink 2.3 (the venv of
+# tools/flink-golden) for the baseline of the same run.
 set -euo pipefail
 N="${1:-10000000}"
 PROFILE="${STC_BENCH_PROFILE:-release}"
@@ -24,3 +26,12 @@ cpu = user + sys_
 print(f"{q:16s} events={n} wall={wall:.2f}s cpu={cpu:.2f}s events/s={n/wall:,.0f} events/s/core={n/cpu:,.0f} peak_rss={rss/1024:.0f}MB")
 PY
 done
+if [ "${STC_BENCH_FLINK:-0}" = 1 ]; then
+  venv="${STC_FLINK_VENV:-/var/tmp/stc-flink-venv}"
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "Flink is not installed at $venv: run tools/flink-golden once (it installs apache-flink 2.3)" >&2
+    exit 2
+  fi
+  JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}" \
+    "$venv/bin/python" benchmarks/engine/flink_bench.py "$N" filter_project tumble_agg 2>/dev/null
+fi

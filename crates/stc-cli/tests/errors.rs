@@ -256,3 +256,43 @@ fn like_including_options_rejects_a_duplicate_option() {
         ],
     );
 }
+
+/// Regression: forward edges (a UNION ALL feeding a sink) once kept placeholder channels to
+/// the other subtasks; broadcasting the first watermark into a closed placeholder stopped the
+/// producer, losing every later batch. Each source subtask here reads two files (two batches
+/// with a watermark between them), so all 8 rows arrive only if the producers survive.
+#[test]
+fn union_into_a_sink_keeps_every_batch_at_parallelism_2() {
+    let script = "CREATE TABLE a (ts TIMESTAMP(3), uid STRING, amount INT, WATERMARK FOR ts AS ts)
+WITH ('connector' = 'filesystem', 'path' = 'in_a', 'format' = 'csv');
+CREATE TABLE b (ts TIMESTAMP(3), uid STRING, amount INT, WATERMARK FOR ts AS ts)
+WITH ('connector' = 'filesystem', 'path' = 'in_b', 'format' = 'csv');
+CREATE TABLE res (uid STRING, total INT)
+WITH ('connector' = 'filesystem', 'path' = 'output/res', 'format' = 'csv');
+INSERT INTO res SELECT uid, amount FROM a UNION ALL SELECT uid, amount FROM b;";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.sql"), script).unwrap();
+    for src in ["a", "b"] {
+        std::fs::create_dir_all(dir.path().join(format!("in_{src}"))).unwrap();
+        for f in 0..4 {
+            let line = format!("2024-01-01 00:00:0{f},{src}{f},{f}\n");
+            std::fs::write(dir.path().join(format!("in_{src}/{f}.csv")), line).unwrap();
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_stc"))
+        .args(["run", "job.sql", "-p", "2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        output_lines(dir.path()),
+        vec![
+            "a0,0", "a1,1", "a2,2", "a3,3", "b0,0", "b1,1", "b2,2", "b3,3"
+        ]
+    );
+}

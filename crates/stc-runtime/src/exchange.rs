@@ -61,9 +61,9 @@ pub fn key_groups(
 /// One outgoing edge of a subtask.
 pub struct OutEdge {
     pub partitioning: Partitioning,
-    /// One sender per consumer subtask.
+    /// One sender per consumer subtask (for `Forward`: only the one to the same index).
     pub senders: Vec<Sender<Message>>,
-    /// This producer's subtask index (for `Forward`).
+    /// This producer's subtask index (where its round-robin starts).
     pub subtask: usize,
     pub max_parallelism: usize,
     next_rr: usize,
@@ -108,10 +108,8 @@ impl OutEdge {
         };
         let n = self.senders.len();
         match &self.partitioning {
-            Partitioning::Forward => {
-                let target = if n == 1 { 0 } else { self.subtask % n };
-                self.send_to(target, Message::Data(batch)).await
-            }
+            // A forward edge has exactly one sender: to the subtask of the same index.
+            Partitioning::Forward => self.send_to(0, Message::Data(batch)).await,
             Partitioning::Single => self.send_to(0, Message::Data(batch)).await,
             Partitioning::Rebalance => {
                 let target = self.next_rr % n;

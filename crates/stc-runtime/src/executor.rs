@@ -34,12 +34,15 @@ impl RunningJob {
     /// Waits until every subtask has finished. On the first failure the other subtasks are
     /// cancelled and that failure is returned.
     pub async fn wait(mut self) -> Result<()> {
+        let mut cancelled: Option<String> = None;
         while let Some(joined) = self.tasks.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {}
                 Ok((task, Err(RuntimeError::Cancelled))) => {
-                    // A consumer went away; the real failure is reported by another task.
+                    // A consumer went away. Normally another task failed first and reports
+                    // the real cause; if none does, that loss must not pass silently.
                     debug!(task, "subtask cancelled");
+                    cancelled.get_or_insert(task);
                 }
                 Ok((task, Err(e))) => {
                     debug!(task, error = %e, "subtask failed, cancelling the job");
@@ -55,7 +58,12 @@ impl RunningJob {
                 }
             }
         }
-        Ok(())
+        match cancelled {
+            Some(task) => Err(RuntimeError::Internal(format!(
+                "subtask {task} stopped because its downstream went away before the job finished"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Stops every subtask now (no final results are produced).
@@ -100,10 +108,7 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
             let mut senders: Vec<Sender<Message>> = Vec::with_capacity(down_p);
             for (down, down_receivers) in receivers[edge.to].iter_mut().enumerate() {
                 if forward && up != down {
-                    // Forward edges only connect subtask i to subtask i; keep the sender
-                    // vector indexable by subtask with a closed placeholder.
-                    let (tx, _rx) = channel(1);
-                    senders.push(tx);
+                    // A forward edge connects subtask i to subtask i only.
                     continue;
                 }
                 let (tx, rx) = channel(CHANNEL_CAPACITY);
