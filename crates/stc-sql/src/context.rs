@@ -59,6 +59,10 @@ pub fn new_session_state(time_zone: &str) -> Result<SessionState> {
         state.register_udf(Arc::new(crate::functions::GroupWindowFn::udf(name)))?;
     }
     stc_functions::register_flink_functions_in(&mut state)?;
+    // Physical expressions take their config (the session time zone, read by Flink's time
+    // functions) from the execution props; without this they would see the defaults.
+    let config = Arc::clone(state.config_options());
+    state.execution_props_mut().mark_start_execution(config);
     Ok(state)
 }
 

@@ -68,3 +68,65 @@ impl ScalarUDFImpl for GroupWindowFn {
         )
     }
 }
+
+/// `CAST(x AS STRING)` with Flink's text for types whose text DataFusion writes differently
+/// (`2024-01-01 00:00:00.000` instead of `2024-01-01T00:00:00`, `TRUE` instead of `true`,
+/// `1.0E7` for large doubles, the declared scale of decimals). The planner substitutes it
+/// for such casts; see [`needs_flink_text`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct FlinkToString {
+    signature: Signature,
+}
+
+impl FlinkToString {
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(FlinkToString {
+            signature: Signature::any(1, Volatility::Immutable),
+        })
+    }
+}
+
+/// Types whose Flink string form differs from Arrow's.
+pub fn needs_flink_text(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Timestamp(_, _)
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Boolean
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(_, _)
+    )
+}
+
+impl ScalarUDFImpl for FlinkToString {
+    fn name(&self) -> &str {
+        "flink_to_string"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, StringBuilder};
+        let zone = args
+            .config_options
+            .execution
+            .time_zone
+            .clone()
+            .unwrap_or_else(|| "UTC".into());
+        let array = args.args[0].to_array(args.number_rows)?;
+        let mut out = StringBuilder::with_capacity(array.len(), array.len() * 16);
+        for row in 0..array.len() {
+            if array.is_null(row) {
+                out.append_null();
+            } else {
+                out.append_value(stc_connectors::text::format_value_sql(&array, row, &zone));
+            }
+        }
+        Ok(ColumnarValue::Array(std::sync::Arc::new(out.finish())))
+    }
+}

@@ -65,10 +65,11 @@ fn df(e: datafusion::error::DataFusionError) -> SqlError {
 }
 
 impl Translator {
+    /// Every expression that runs in the job passes here, so Flink-specific evaluation rules
+    /// that need the input schema are applied here once.
     fn physical(&self, e: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
-        self.state
-            .create_physical_expr(e.clone(), schema)
-            .map_err(df)
+        let e = flink_casts(e.clone(), schema)?;
+        self.state.create_physical_expr(e, schema).map_err(df)
     }
 
     fn push(&mut self, s: &Stream, op: Arc<dyn OperatorFactory>) {
@@ -621,6 +622,35 @@ impl Translator {
         self.graph.push_operator(id, op);
         Ok(Stream::Node(id))
     }
+}
+
+/// Flink's cast rules where Arrow's differ: `CAST(x AS STRING)` of a type whose Flink text
+/// differs from Arrow's becomes `flink_to_string(x)`. (Casts between TIMESTAMP and
+/// TIMESTAMP_LTZ through the session zone are still Arrow's: a pending golden case.)
+fn flink_casts(e: Expr, schema: &DFSchema) -> Result<Expr> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::logical_expr::{Cast, TryCast};
+    let to_string = Arc::new(crate::functions::FlinkToString::udf());
+    e.transform_up(|e| {
+        let (inner, target) = match &e {
+            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+                (expr, field.data_type().clone())
+            }
+            _ => return Ok(Transformed::no(e)),
+        };
+        let from = inner.get_type(schema)?;
+        match (&from, &target) {
+            (_, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                if crate::functions::needs_flink_text(&from) =>
+            {
+                Ok(Transformed::yes(to_string.call(vec![(**inner).clone()])))
+            }
+            _ => Ok(Transformed::no(e)),
+        }
+    })
+    .map(|t| t.data)
+    .map_err(df)
 }
 
 /// Flink's FIRST_VALUE and LAST_VALUE skip NULLs (`FirstValueAggFunction`); DataFusion's
