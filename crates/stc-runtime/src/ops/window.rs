@@ -405,6 +405,18 @@ impl OperatorFactory for WindowAggregate {
     }
 }
 
+/// The state of window `key` (`(end, start)`), created on first use.
+fn window_state<'a>(
+    windows: &'a mut BTreeMap<(i64, i64), WindowGroups>,
+    spec: &AggregationSpec,
+    key: (i64, i64),
+) -> Result<&'a mut WindowGroups> {
+    Ok(match windows.entry(key) {
+        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+        std::collections::btree_map::Entry::Vacant(v) => v.insert(WindowGroups::new(spec)?),
+    })
+}
+
 struct WindowAggregateOp {
     spec: WindowAggregate,
     windows: BTreeMap<(i64, i64), WindowGroups>,
@@ -431,7 +443,16 @@ impl Operator for WindowAggregateOp {
         let keys = self.spec.agg.eval_keys(b)?;
         let args = self.spec.agg.eval_args(b)?;
 
-        // Group row indices by window; the common case is one window per batch.
+        // The common case: every row of the batch in one window that has not fired.
+        if rows > 0
+            && ends[0] - 1 > wm
+            && starts.iter().all(|s| *s == starts[0])
+            && ends.iter().all(|e| *e == ends[0])
+        {
+            let state = window_state(&mut self.windows, &self.spec.agg, (ends[0], starts[0]))?;
+            return state.update(&keys, &args, rows, &mut self.scratch);
+        }
+        // Otherwise group row indices by window.
         let mut per_window: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
         let mut late = 0u64;
         for row in 0..rows {
@@ -448,24 +469,15 @@ impl Operator for WindowAggregateOp {
                 .fetch_add(late, std::sync::atomic::Ordering::Relaxed);
         }
         for (window, idx) in per_window {
-            let state = match self.windows.entry(window) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(WindowGroups::new(&self.spec.agg)?)
-                }
-            };
-            if idx.len() == rows {
-                state.update(&keys, &args, rows, &mut self.scratch)?;
-            } else {
-                let n = idx.len();
-                let idx = UInt32Array::from(idx);
-                state.update(
-                    &take_all(&keys, &idx)?,
-                    &take_args(&args, &idx)?,
-                    n,
-                    &mut self.scratch,
-                )?;
-            }
+            let state = window_state(&mut self.windows, &self.spec.agg, window)?;
+            let n = idx.len();
+            let idx = UInt32Array::from(idx);
+            state.update(
+                &take_all(&keys, &idx)?,
+                &take_args(&args, &idx)?,
+                n,
+                &mut self.scratch,
+            )?;
         }
         Ok(())
     }
