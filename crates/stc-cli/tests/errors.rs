@@ -296,3 +296,16 @@ INSERT INTO res SELECT uid, amount FROM a UNION ALL SELECT uid, amount FROM b;";
         ]
     );
 }
+
+#[test]
+fn unknown_time_zone_is_rejected_with_an_example() {
+    check_fails(
+        &format!(
+            "SET 'table.local-time-zone' = 'Mars/Olympus';\n{EVENTS}INSERT INTO res SELECT uid, amount FROM events;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &[
+            "'table.local-time-zone' must be a time zone id such as 'UTC' or 'Asia/Shanghai', found 'Mars/Olympus'",
+        ],
+    );
+}

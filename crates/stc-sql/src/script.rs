@@ -240,7 +240,8 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
         .get(config::LOCAL_TIME_ZONE)
         .cloned()
         .unwrap_or_else(|| "UTC".to_string());
-    if time_zone.parse::<chrono_tz_check::Tz>().is_err() && !is_offset(&time_zone) {
+    // The same parser the time functions use, so a zone accepted here works there.
+    if stc_functions::Zone::parse(&time_zone).is_err() {
         return Err(SqlError::validation(
             0,
             None,
@@ -314,17 +315,6 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
         parallelism,
         sinks: c.sinks,
     })
-}
-
-fn is_offset(tz: &str) -> bool {
-    let t = tz.trim_start_matches("GMT").trim_start_matches("UTC");
-    t.is_empty()
-        || ((t.starts_with('+') || t.starts_with('-'))
-            && t[1..].split(':').all(|p| p.parse::<u32>().is_ok()))
-}
-
-mod chrono_tz_check {
-    pub use chrono_tz::Tz;
 }
 
 fn object_name(n: &ObjectName) -> String {
