@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
 use stc_common::{Classified, ErrorClass};
-use stc_runtime::{OperatorFactory, SourceFactory};
+use stc_runtime::{LookupSourceFactory, OperatorFactory, SourceFactory};
 
 /// Everything a connector needs to know about a table.
 #[derive(Debug, Clone)]
@@ -113,6 +113,20 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         )),
         _ => unreachable!(),
     }
+}
+
+/// The lookup side of a table (`FOR SYSTEM_TIME AS OF PROCTIME()`), keyed on `key_columns`
+/// (physical column names of the table, in the order the join passes keys).
+pub fn create_lookup(
+    t: &ConnectorTable,
+    key_columns: &[String],
+) -> Result<Arc<dyn LookupSourceFactory>> {
+    let c = connector_name(t)?;
+    let _ = key_columns;
+    Err(ConnectorError::Options(format!(
+        "connector '{c}' of table '{}' cannot be used for lookup joins (FOR SYSTEM_TIME AS OF PROCTIME()); lookup tables need a connector such as jdbc or redis",
+        t.name
+    )))
 }
 
 /// Checks that every option key is one of `valid` (or starts with one of `prefixes`).
