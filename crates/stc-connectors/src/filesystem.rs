@@ -29,7 +29,7 @@ use crate::format::{self, ParquetPartWriter, RecordDecoder, RecordEncoder};
 use crate::table::{ConnectorError, ConnectorTable, Result, check_keys};
 
 const CHUNK_BYTES: usize = 1 << 20;
-const FORMATS: &[&str] = &["csv", "json", "parquet"];
+const FORMATS: &[&str] = &["csv", "json", "parquet", "debezium-json"];
 
 fn format_of(t: &ConnectorTable) -> Result<String> {
     let f = t.options.get("format").cloned().ok_or_else(|| {
@@ -40,7 +40,7 @@ fn format_of(t: &ConnectorTable) -> Result<String> {
     })?;
     if !FORMATS.contains(&f.as_str()) {
         return Err(ConnectorError::Options(format!(
-            "unsupported format '{f}' for the filesystem connector; supported: {} (avro, raw and the changelog formats are not supported yet)",
+            "unsupported format '{f}' for the filesystem connector; supported: {} (avro, raw, canal-json and maxwell-json are not supported yet)",
             FORMATS.join(", ")
         )));
     }
@@ -70,7 +70,7 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
             "partition.default-name",
             "auto-compaction",
         ],
-        &["csv.", "json.", "parquet."],
+        &["csv.", "json.", "parquet.", "debezium-json."],
     )?;
     path_of(t)?;
     let f = format_of(t)?;
@@ -80,7 +80,10 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
         ));
     }
     let opts: HashMap<String, String> = t.options.clone();
-    if f != "parquet" {
+    if f == "debezium-json" {
+        // Written by the sink; reading a changelog file needs sources that emit row kinds.
+        format::encoder(&f, t.sink_schema.clone(), &opts)?;
+    } else if f != "parquet" {
         format::decoder(&f, t.physical_schema.clone(), &opts)?;
         format::encoder(&f, t.sink_schema.clone(), &opts)?;
     }
@@ -124,6 +127,11 @@ pub struct FileSource {
 impl FileSource {
     pub fn new(t: &ConnectorTable) -> Result<Self> {
         validate(t)?;
+        if format_of(t)? == "debezium-json" {
+            return Err(ConnectorError::Options(
+                "not supported yet: reading the 'debezium-json' format (it can be written by a filesystem sink)".into(),
+            ));
+        }
         let path = path_of(t)?;
         let files = list_files(&path).map_err(|e| {
             ConnectorError::Unavailable(format!("cannot read path '{}': {e}", path.display()))
@@ -441,6 +449,7 @@ impl OperatorFactory for FileSink {
                 .dir
                 .join(format!(".{final_name}.inprogress.{}", uuid::Uuid::new_v4())),
             schema: self.schema.clone(),
+            format: self.format.clone(),
             encoder,
             text: None,
             parquet: None,
@@ -458,6 +467,7 @@ struct FileSinkOp {
     final_path: PathBuf,
     tmp_path: PathBuf,
     schema: SchemaRef,
+    format: String,
     encoder: Option<Box<dyn RecordEncoder>>,
     text: Option<BufWriter<std::fs::File>>,
     parquet: Option<ParquetPartWriter>,
@@ -483,11 +493,16 @@ impl Operator for FileSinkOp {
         batch: StreamBatch,
         ctx: &mut OperatorContext,
     ) -> RtResult<()> {
-        if !batch.is_insert_only() {
-            return Err(RuntimeError::Data(
-                "the filesystem sink with csv/json/parquet only accepts inserts; the query produces updates".into(),
-            ));
-        }
+        let kinds: Option<Vec<stc_common::RowKind>> = if batch.is_insert_only() {
+            None
+        } else if self.format == "debezium-json" {
+            Some((0..batch.num_rows()).map(|i| batch.kind(i)).collect())
+        } else {
+            return Err(RuntimeError::Data(format!(
+                "the filesystem sink with format '{}' only accepts inserts; the query produces updates",
+                self.format
+            )));
+        };
         let n = batch.num_rows();
         match &mut self.encoder {
             Some(enc) => {
@@ -497,7 +512,7 @@ impl Operator for FileSinkOp {
                     self.text = Some(BufWriter::with_capacity(1 << 16, f));
                 }
                 self.buf.clear();
-                enc.encode(&batch.batch, None, &mut self.buf)
+                enc.encode(&batch.batch, kinds.as_deref(), &mut self.buf)
                     .map_err(|e| RuntimeError::Data(e.to_string()))?;
                 let w = self.text.as_mut().expect("opened above");
                 w.write_all(&self.buf)

@@ -16,5 +16,6 @@ pub mod table;
 pub mod text;
 
 pub use table::{
-    CONNECTORS, ConnectorError, ConnectorTable, create_sink, create_source, metadata_keys, validate,
+    CONNECTORS, ConnectorError, ConnectorTable, create_lookup, create_sink, create_source,
+    metadata_keys, sink_accepts_updates, validate,
 };

@@ -115,6 +115,19 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
     }
 }
 
+/// Whether the sink of a table consumes an updating changelog (`-U`/`+U`/`-D` rows), as
+/// opposed to appending every row it receives. Flink rejects an updating query into an
+/// append-only sink at planning time; so do we.
+pub fn sink_accepts_updates(t: &ConnectorTable) -> bool {
+    match t.options.get("connector").map(String::as_str) {
+        Some("print" | "blackhole") => true,
+        Some("filesystem") => t.options.get("format").map(String::as_str) == Some("debezium-json"),
+        // Upserts and deletes need a key to address the row.
+        Some("jdbc" | "redis") => !t.primary_key.is_empty(),
+        _ => false,
+    }
+}
+
 /// The lookup side of a table (`FOR SYSTEM_TIME AS OF PROCTIME()`), keyed on `key_columns`
 /// (physical column names of the table, in the order the join passes keys).
 pub fn create_lookup(

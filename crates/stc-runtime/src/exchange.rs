@@ -179,13 +179,16 @@ impl Output {
 /// What the input gate delivers to a task.
 #[derive(Debug)]
 pub enum GateEvent {
-    Data(StreamBatch),
+    /// A batch and the input ([`crate::graph::EdgeSpec::input`]) it arrived on.
+    Data(usize, StreamBatch),
     /// The combined watermark advanced (or every input became idle).
     Watermark(Watermark),
 }
 
 struct InputState {
     rx: Receiver<Message>,
+    /// The logical input of the operator this channel feeds.
+    side: usize,
     watermark: i64,
     idle: bool,
     finished: bool,
@@ -202,11 +205,17 @@ pub struct InputGate {
 
 impl InputGate {
     pub fn new(receivers: Vec<Receiver<Message>>) -> Self {
+        Self::with_inputs(receivers.into_iter().map(|rx| (0, rx)).collect())
+    }
+
+    /// A gate over channels tagged with the logical input they feed.
+    pub fn with_inputs(receivers: Vec<(usize, Receiver<Message>)>) -> Self {
         InputGate {
             inputs: receivers
                 .into_iter()
-                .map(|rx| InputState {
+                .map(|(side, rx)| InputState {
                     rx,
+                    side,
                     watermark: i64::MIN,
                     idle: false,
                     finished: false,
@@ -229,7 +238,7 @@ impl InputGate {
             match msg {
                 Some(Message::Data(b)) => {
                     input.idle = false;
-                    return Some(GateEvent::Data(b));
+                    return Some(GateEvent::Data(input.side, b));
                 }
                 Some(Message::Watermark(Watermark::EventTime(t))) => {
                     input.idle = false;

@@ -23,6 +23,9 @@ use crate::source::SourceSpec;
 /// propagates backpressure to the sources.
 pub const CHANNEL_CAPACITY: usize = 8;
 
+/// A channel into a subtask, tagged with the operator input it feeds.
+type TaggedReceiver = (usize, Receiver<Message>);
+
 /// A job whose subtasks are running.
 pub struct RunningJob {
     pub metrics: Arc<JobMetrics>,
@@ -77,7 +80,7 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
     let metrics = Arc::new(JobMetrics::default());
     let n = graph.nodes.len();
     // receivers[node][subtask] = the channels into that subtask, one per upstream subtask.
-    let mut receivers: Vec<Vec<Vec<Receiver<Message>>>> = graph
+    let mut receivers: Vec<Vec<Vec<TaggedReceiver>>> = graph
         .nodes
         .iter()
         .map(|node| (0..node.parallelism).map(|_| Vec::new()).collect())
@@ -113,7 +116,7 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
                 }
                 let (tx, rx) = channel(CHANNEL_CAPACITY);
                 senders.push(tx);
-                down_receivers.push(rx);
+                down_receivers.push((edge.input, rx));
             }
             up_outputs.edges.push(OutEdge::new(
                 edge.partitioning.clone(),
@@ -155,7 +158,7 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
                     );
                 }
                 None => {
-                    let gate = InputGate::new(inputs);
+                    let gate = InputGate::with_inputs(inputs);
                     tasks.spawn(async move { (name, run_chain(gate, chain, output, m).await) });
                 }
             }
@@ -187,9 +190,9 @@ async fn run_chain(
     let mut final_watermark_seen = false;
     while let Some(ev) = gate.next().await {
         let out = match ev {
-            GateEvent::Data(b) => {
+            GateEvent::Data(input, b) => {
                 metrics.add_in(b.num_rows());
-                chain.push(Message::Data(b), 0).await?
+                chain.push_input(input, Message::Data(b)).await?
             }
             GateEvent::Watermark(w) => {
                 if let Watermark::EventTime(t) = w {

@@ -51,6 +51,9 @@ pub struct EdgeSpec {
     pub from: NodeId,
     pub to: NodeId,
     pub partitioning: Partitioning,
+    /// Which input of the consuming node this edge feeds: 0, or 1 for the right side of a
+    /// two-input operator (a join). Several edges may feed the same input (a union).
+    pub input: usize,
 }
 
 /// A whole job. Nodes are in topological order (an edge always goes from a lower to a
@@ -78,10 +81,22 @@ impl JobGraph {
     }
 
     pub fn connect(&mut self, from: NodeId, to: NodeId, partitioning: Partitioning) {
+        self.connect_input(from, to, partitioning, 0);
+    }
+
+    /// Connects `from` to input `input` of `to` (see [`EdgeSpec::input`]).
+    pub fn connect_input(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        partitioning: Partitioning,
+        input: usize,
+    ) {
         self.edges.push(EdgeSpec {
             from,
             to,
             partitioning,
+            input,
         });
     }
 
@@ -104,7 +119,14 @@ impl JobGraph {
                 .edges
                 .iter()
                 .filter(|e| e.to == id)
-                .map(|e| format!("{} {:?}", e.from, e.partitioning))
+                .map(|e| {
+                    let side = if e.input > 0 {
+                        format!(" (input {})", e.input)
+                    } else {
+                        String::new()
+                    };
+                    format!("{} {:?}{side}", e.from, e.partitioning)
+                })
                 .collect();
             s.push_str(&format!("{id}: {what} (parallelism {})", n.parallelism));
             if !inputs.is_empty() {

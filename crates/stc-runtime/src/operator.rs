@@ -67,6 +67,18 @@ pub trait Operator: Send {
 
     async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()>;
 
+    /// A batch on input `input` of a two-input operator (0 = left, 1 = right). Only the
+    /// first operator of a chain can have several inputs; the default ignores the side.
+    async fn process_batch_from(
+        &mut self,
+        input: usize,
+        batch: StreamBatch,
+        ctx: &mut OperatorContext,
+    ) -> Result<()> {
+        let _ = input;
+        self.process_batch(batch, ctx).await
+    }
+
     async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
         ctx.emit_watermark(wm);
         Ok(())
@@ -94,14 +106,29 @@ pub(crate) struct Chain {
 }
 
 impl Chain {
+    /// Feeds `msg`, received on input `input` of the node, to the head of the chain.
+    pub async fn push_input(&mut self, input: usize, msg: Message) -> Result<Vec<Message>> {
+        self.push_from(msg, 0, input).await
+    }
+
     /// Feeds `msg` to operator `start` and everything it produces down the chain.
     pub async fn push(&mut self, msg: Message, start: usize) -> Result<Vec<Message>> {
+        self.push_from(msg, start, 0).await
+    }
+
+    async fn push_from(
+        &mut self,
+        msg: Message,
+        start: usize,
+        input: usize,
+    ) -> Result<Vec<Message>> {
         let mut pending = vec![msg];
         for i in start..self.ops.len() {
             let mut next = Vec::new();
             for m in pending {
                 let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
                 match m {
+                    Message::Data(b) if i == start => op.process_batch_from(input, b, ctx).await?,
                     Message::Data(b) => op.process_batch(b, ctx).await?,
                     Message::Watermark(w) => {
                         if let Watermark::EventTime(t) = w {

@@ -282,6 +282,54 @@ impl UserDefinedLogicalNodeCore for WindowTvfNode {
     }
 }
 
+/// `table FOR SYSTEM_TIME AS OF expr`: the right side of a lookup join or of an event-time
+/// temporal join. `time` is the SQL text of the time expression (a column of the other
+/// side, which this relation cannot resolve on its own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TemporalTableNode {
+    pub input: LogicalPlan,
+    pub time: String,
+    pub schema: DFSchemaRef,
+}
+
+impl PartialOrd for TemporalTableNode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (self == other).then_some(std::cmp::Ordering::Equal)
+    }
+}
+
+impl UserDefinedLogicalNodeCore for TemporalTableNode {
+    fn name(&self) -> &str {
+        "TemporalTable"
+    }
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "TemporalTable: FOR SYSTEM_TIME AS OF {}", self.time)
+    }
+    fn with_exprs_and_inputs(
+        &self,
+        _exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> Result<Self> {
+        let input = inputs
+            .pop()
+            .ok_or_else(|| plan_datafusion_err!("TemporalTable needs one input"))?;
+        Ok(TemporalTableNode {
+            schema: Arc::clone(input.schema()),
+            input,
+            time: self.time.clone(),
+        })
+    }
+}
+
 #[derive(Debug)]
 struct WindowTvfPlanner;
 
@@ -340,6 +388,34 @@ impl RelationPlanner for WindowTvfPlanner {
         relation: TableFactor,
         ctx: &mut dyn RelationPlannerContext,
     ) -> Result<RelationPlanning> {
+        if let TableFactor::Table {
+            version: Some(ast::TableVersion::ForSystemTimeAsOf(time)),
+            alias,
+            ..
+        } = &relation
+        {
+            // `dim FOR SYSTEM_TIME AS OF o.t`: the table as a temporal table; the join that
+            // uses it decides between a lookup join and an event-time temporal join.
+            let time = time.to_string();
+            let alias = alias.clone();
+            let mut plain = relation.clone();
+            if let TableFactor::Table { version, alias, .. } = &mut plain {
+                *version = None;
+                *alias = None;
+            }
+            let input = ctx.plan(plain)?;
+            let schema = Arc::clone(input.schema());
+            let plan = LogicalPlan::Extension(Extension {
+                node: Arc::new(TemporalTableNode {
+                    input,
+                    time,
+                    schema,
+                }),
+            });
+            return Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+                plan, alias,
+            ))));
+        }
         let TableFactor::TableFunction {
             expr: ast::Expr::Function(f),
             alias,

@@ -6,6 +6,7 @@
 //! with Flink's semantics is rejected here with "not supported yet", never planned into
 //! something that would give a different answer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
@@ -21,6 +22,10 @@ use datafusion::physical_expr::expressions::{Column as PhysColumn, Literal};
 use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
 use stc_runtime::ops::calc::Calc;
 use stc_runtime::ops::collect::ValuesSource;
+use stc_runtime::ops::group_agg::GroupAggregate;
+use stc_runtime::ops::join::{JoinKind, StreamingJoin};
+use stc_runtime::ops::lookup_join::LookupJoin;
+use stc_runtime::ops::rank::{SortKey, TopN};
 use stc_runtime::ops::window::{
     AggregateSpec, AggregationSpec, OutputColumn, SessionWindowAggregate, WindowAggregate,
     WindowAssigner, WindowKind,
@@ -28,7 +33,7 @@ use stc_runtime::ops::window::{
 use stc_runtime::{JobGraph, NodeId, NodeSpec, OperatorFactory, Partitioning, SourceSpec};
 
 use crate::catalog::{CatalogEntry, ResolvedColumn, StcTableSource};
-use crate::context::{TvfKind, WindowTvfNode};
+use crate::context::{TemporalTableNode, TvfKind, WindowTvfNode};
 use crate::error::{Result, SqlError};
 
 /// Where a translated sub-plan's output is: the end of a node's operator chain, or several
@@ -54,6 +59,11 @@ pub struct Translator {
     pub parallelism: usize,
     pub idle_timeout_ms: u64,
     pub time_zone: String,
+    /// Nodes whose output is an updating changelog (rows may be updated or deleted), with
+    /// the operator that made it so (named in errors, as Flink does).
+    pub updating: HashMap<NodeId, String>,
+    /// `ROW_NUMBER()` columns (by output name) filtered to `rn <= N` above their window.
+    pub rank_limits: HashMap<String, usize>,
 }
 
 fn unsupported(what: impl Into<String>) -> SqlError {
@@ -65,6 +75,13 @@ fn df(e: datafusion::error::DataFusionError) -> SqlError {
 }
 
 impl Translator {
+    /// The operator that makes `s` an updating stream, if it is one.
+    pub fn updating_origin(&self, s: &Stream) -> Option<String> {
+        let mut leaves = Vec::new();
+        s.leaves(&mut leaves);
+        leaves.iter().find_map(|n| self.updating.get(n).cloned())
+    }
+
     /// Every expression that runs in the job passes here, so Flink-specific evaluation rules
     /// that need the input schema are applied here once.
     fn physical(&self, e: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
@@ -113,19 +130,29 @@ impl Translator {
             source: None,
             operators: vec![],
         });
+        self.connect_input(s, id, &partitioning, 0);
+        id
+    }
+
+    /// Connects every leaf of `s` to input `input` of node `id`; `id` becomes updating if
+    /// `s` is.
+    fn connect_input(&mut self, s: &Stream, id: NodeId, partitioning: &Partitioning, input: usize) {
+        if let Some(origin) = self.updating_origin(s) {
+            self.updating.entry(id).or_insert(origin);
+        }
+        let parallelism = self.graph.nodes[id].parallelism;
         let mut leaves = Vec::new();
         s.leaves(&mut leaves);
         for leaf in leaves {
             let p = match (
-                &partitioning,
+                partitioning,
                 self.graph.nodes[leaf].parallelism == parallelism,
             ) {
                 (Partitioning::Forward, false) => Partitioning::Rebalance,
                 (p, _) => p.clone(),
             };
-            self.graph.connect(leaf, id, p);
+            self.graph.connect_input(leaf, id, p, input);
         }
-        id
     }
 
     /// Appends a sink: chained into the producing node when there is one, otherwise into a
@@ -213,6 +240,9 @@ impl Translator {
                 Ok(s)
             }
             LogicalPlan::Filter(f) => {
+                if let Some((name, limit)) = rank_filter(&f.predicate, &f.input) {
+                    self.rank_limits.insert(name, limit);
+                }
                 let s = self.translate(&f.input)?;
                 let pred = self.physical(&f.predicate, f.input.schema())?;
                 self.push(
@@ -237,6 +267,11 @@ impl Translator {
             }
             LogicalPlan::Aggregate(a) => self.aggregate(a),
             LogicalPlan::Extension(ext) => {
+                if ext.node.as_any().is::<TemporalTableNode>() {
+                    return Err(unsupported(
+                        "FOR SYSTEM_TIME AS OF outside a join; a temporal table is the right side of a JOIN",
+                    ));
+                }
                 let Some(tvf) = ext.node.as_any().downcast_ref::<WindowTvfNode>() else {
                     return Err(unsupported(format!("the plan node {}", ext.node.name())));
                 };
@@ -345,15 +380,22 @@ impl Translator {
                 .map_err(|e| SqlError::internal(e.to_string()))?;
                 Ok(self.values_source(batch))
             }
-            LogicalPlan::Distinct(_) => {
-                Err(unsupported("SELECT DISTINCT (an updating aggregation)"))
+            LogicalPlan::Distinct(datafusion::logical_expr::Distinct::All(input)) => {
+                // SELECT DISTINCT is a GROUP BY over every column with no aggregates.
+                let keys: Vec<Expr> = input
+                    .schema()
+                    .columns()
+                    .into_iter()
+                    .map(Expr::Column)
+                    .collect();
+                let agg =
+                    datafusion::logical_expr::Aggregate::try_new(Arc::clone(input), keys, vec![])
+                        .map_err(df)?;
+                self.group_aggregate(&agg)
             }
-            LogicalPlan::Join(_) => Err(unsupported(
-                "joins (regular, interval, temporal and lookup joins)",
-            )),
-            LogicalPlan::Window(_) => Err(unsupported(
-                "OVER aggregations and ROW_NUMBER() (Top-N, deduplication)",
-            )),
+            LogicalPlan::Distinct(_) => Err(unsupported("DISTINCT ON")),
+            LogicalPlan::Join(j) => self.join(j),
+            LogicalPlan::Window(w) => self.window(w),
             LogicalPlan::Sort(_) => Err(unsupported("ORDER BY on a stream")),
             LogicalPlan::Limit(_) => Err(unsupported("LIMIT on a stream")),
             LogicalPlan::Unnest(_) => Err(unsupported("UNNEST / CROSS JOIN UNNEST")),
@@ -491,54 +533,13 @@ impl Translator {
                 key_exprs.push(g.clone());
             }
         }
-        if legacy.is_none() && (tvf_start.is_none() || tvf_end.is_none()) {
-            return Err(unsupported(
-                "GROUP BY without a window (an updating aggregation); group by a window: GROUP BY TUMBLE(ts, INTERVAL …), or window_start, window_end of a window TVF",
-            ));
+        let windowed =
+            legacy.is_some() || session_tvf.is_some() || (tvf_start.is_some() && tvf_end.is_some());
+        if !windowed {
+            return self.group_aggregate(a);
         }
-        let mut aggregates = Vec::new();
-        for (i, e) in a.aggr_expr.iter().enumerate() {
-            let e = &flink_aggregate(e);
-            #[allow(deprecated)]
-            let (expr, filter, order) = create_aggregate_expr_and_maybe_filter(
-                e,
-                &input_df,
-                &input_arrow,
-                self.state.execution_props(),
-            )
-            .map_err(df)?;
-            if !order.is_empty() {
-                return Err(unsupported(format!(
-                    "ORDER BY inside the aggregate call {e}"
-                )));
-            }
-            aggregates.push(AggregateSpec { expr, filter });
-            output.push(OutputColumn::Aggregate(i));
-        }
-        let keys = key_exprs
-            .iter()
-            .map(|k| self.physical(k, &input_df))
-            .collect::<Result<Vec<_>>>()?;
-        let key_schema = Arc::new(Schema::new(
-            key_exprs
-                .iter()
-                .enumerate()
-                .map(|(i, k)| {
-                    let (dt, nullable) = {
-                        let f = k.to_field(&input_df).map_err(df)?.1;
-                        (f.data_type().clone(), f.is_nullable())
-                    };
-                    Ok(Field::new(format!("key{i}"), dt, nullable))
-                })
-                .collect::<Result<Vec<_>>>()?,
-        ));
-        let agg = AggregationSpec {
-            keys: keys.clone(),
-            key_schema,
-            aggregates,
-            output,
-            schema: Arc::new(a.schema.as_arrow().clone()),
-        };
+        let agg = self.aggregation_spec(a, &key_exprs, output)?;
+        let keys = agg.keys.clone();
         let (parallelism, partitioning) = if keys.is_empty() {
             (1, Partitioning::Single)
         } else {
@@ -546,6 +547,15 @@ impl Translator {
         };
 
         let s = self.translate(&a.input)?;
+        if let Some(origin) = self.updating_origin(&s) {
+            return Err(SqlError::validation(
+                0,
+                None,
+                format!(
+                    "window aggregation doesn't support consuming update and delete changes which is produced by node {origin}"
+                ),
+            ));
+        }
         let n_input = input_arrow.fields().len();
         let op: Arc<dyn OperatorFactory> = if let Some((_, f)) = legacy {
             let args = &f.args;
@@ -621,6 +631,519 @@ impl Translator {
         let id = self.exchange(&s, op.name(), parallelism, partitioning);
         self.graph.push_operator(id, op);
         Ok(Stream::Node(id))
+    }
+}
+
+impl Translator {
+    /// Keys, aggregate calls and output layout of an aggregation; `output` holds the
+    /// window and key columns, the aggregate columns are appended.
+    fn aggregation_spec(
+        &self,
+        a: &datafusion::logical_expr::Aggregate,
+        key_exprs: &[Expr],
+        mut output: Vec<OutputColumn>,
+    ) -> Result<AggregationSpec> {
+        let input_df = a.input.schema().as_ref().clone();
+        let input_arrow = input_df.as_arrow().clone();
+        let mut aggregates = Vec::new();
+        for (i, e) in a.aggr_expr.iter().enumerate() {
+            let e = &flink_aggregate(e);
+            #[allow(deprecated)]
+            let (expr, filter, order) = create_aggregate_expr_and_maybe_filter(
+                e,
+                &input_df,
+                &input_arrow,
+                self.state.execution_props(),
+            )
+            .map_err(df)?;
+            if !order.is_empty() {
+                return Err(unsupported(format!(
+                    "ORDER BY inside the aggregate call {e}"
+                )));
+            }
+            aggregates.push(AggregateSpec { expr, filter });
+            output.push(OutputColumn::Aggregate(i));
+        }
+        let keys = key_exprs
+            .iter()
+            .map(|k| self.physical(k, &input_df))
+            .collect::<Result<Vec<_>>>()?;
+        let key_schema = Arc::new(Schema::new(
+            key_exprs
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let f = k.to_field(&input_df).map_err(df)?.1;
+                    Ok(Field::new(
+                        format!("key{i}"),
+                        f.data_type().clone(),
+                        f.is_nullable(),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ));
+        Ok(AggregationSpec {
+            keys,
+            key_schema,
+            aggregates,
+            output,
+            schema: Arc::new(a.schema.as_arrow().clone()),
+        })
+    }
+
+    /// A non-windowed GROUP BY (or DISTINCT): an updating aggregation.
+    fn group_aggregate(&mut self, a: &datafusion::logical_expr::Aggregate) -> Result<Stream> {
+        let key_exprs = a.group_expr.clone();
+        let output = (0..key_exprs.len()).map(OutputColumn::Key).collect();
+        let agg = self.aggregation_spec(a, &key_exprs, output)?;
+        let s = self.translate(&a.input)?;
+        let input_updating = self.updating_origin(&s).is_some();
+        let keys = agg.keys.clone();
+        let name = format!(
+            "GroupAggregate(groupBy=[{}], select=[{}])",
+            key_exprs
+                .iter()
+                .map(|k| k.schema_name().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let op = GroupAggregate {
+            name: name.clone(),
+            agg,
+            input_updating,
+        };
+        op.validate().map_err(unsupported_or_validation)?;
+        let (parallelism, partitioning) = if keys.is_empty() {
+            (1, Partitioning::Single)
+        } else {
+            (self.parallelism, Partitioning::Hash(keys))
+        };
+        let id = self.exchange(&s, name.clone(), parallelism, partitioning);
+        self.graph.push_operator(id, Arc::new(op));
+        self.updating.insert(id, name);
+        Ok(Stream::Node(id))
+    }
+
+    /// A regular join of two streams on equality keys.
+    fn join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Stream> {
+        use datafusion::logical_expr::JoinType;
+        let kind = match j.join_type {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Right => JoinKind::Right,
+            JoinType::Full => JoinKind::Full,
+            other => {
+                return Err(unsupported(format!(
+                    "{other} joins (IN / EXISTS subqueries)"
+                )));
+            }
+        };
+        if find_temporal(&j.left).is_some() {
+            return Err(unsupported(
+                "a temporal table (FOR SYSTEM_TIME AS OF) on the left side of a join; put it on the right: probe JOIN dim FOR SYSTEM_TIME AS OF probe.proc_time ON …",
+            ));
+        }
+        if let Some((temporal, filters)) = find_temporal(&j.right) {
+            return self.lookup_join(j, kind, temporal, filters);
+        }
+        if j.on.is_empty() {
+            return Err(unsupported(
+                "joins without an equality condition between the two sides (cross joins)",
+            ));
+        }
+        let (ls, rs) = (j.left.schema(), j.right.schema());
+        let left_keys =
+            j.on.iter()
+                .map(|(l, _)| self.physical(l, ls))
+                .collect::<Result<Vec<_>>>()?;
+        let right_keys =
+            j.on.iter()
+                .map(|(_, r)| self.physical(r, rs))
+                .collect::<Result<Vec<_>>>()?;
+        let filter = match &j.filter {
+            Some(f) => Some(self.physical(f, &j.schema)?),
+            None => None,
+        };
+        let left = self.translate(&j.left)?;
+        let right = self.translate(&j.right)?;
+        let name = format!(
+            "Join(joinType=[{}], on=[{}]{})",
+            j.join_type,
+            j.on.iter()
+                .map(|(l, r)| format!("{l} = {r}"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            j.filter
+                .as_ref()
+                .map(|f| format!(", where=[{f}]"))
+                .unwrap_or_default()
+        );
+        let id = self.graph.add_node(NodeSpec {
+            name: name.clone(),
+            parallelism: self.parallelism,
+            source: None,
+            operators: vec![],
+        });
+        self.connect_input(&left, id, &Partitioning::Hash(left_keys.clone()), 0);
+        self.connect_input(&right, id, &Partitioning::Hash(right_keys.clone()), 1);
+        self.graph.push_operator(
+            id,
+            Arc::new(StreamingJoin {
+                name: name.clone(),
+                kind,
+                left_keys,
+                right_keys,
+                null_equals_null: matches!(
+                    j.null_equality,
+                    datafusion::common::NullEquality::NullEqualsNull
+                ),
+                filter,
+                left_schema: Arc::new(ls.as_arrow().clone()),
+                right_schema: Arc::new(rs.as_arrow().clone()),
+                schema: Arc::new(j.schema.as_arrow().clone()),
+            }),
+        );
+        if kind != JoinKind::Inner {
+            self.updating.insert(id, name);
+        }
+        Ok(Stream::Node(id))
+    }
+}
+
+impl Translator {
+    /// `probe JOIN dim FOR SYSTEM_TIME AS OF probe.t ON probe.k = dim.k`, where `dim` is a
+    /// table whose connector can be looked up (jdbc, redis): the lookup join is chained
+    /// after the probe side, no shuffle.
+    fn lookup_join(
+        &mut self,
+        j: &datafusion::logical_expr::Join,
+        kind: JoinKind,
+        temporal: &TemporalTableNode,
+        right_filters: Vec<Expr>,
+    ) -> Result<Stream> {
+        let left_outer = match kind {
+            JoinKind::Inner => false,
+            JoinKind::Left => true,
+            _ => {
+                return Err(unsupported(format!(
+                    "{} joins with a temporal table (FOR SYSTEM_TIME AS OF); lookup joins are INNER or LEFT",
+                    j.join_type
+                )));
+            }
+        };
+        let Some(scan) = find_scan(&temporal.input) else {
+            return Err(unsupported(
+                "FOR SYSTEM_TIME AS OF on a view or subquery; use it on a table",
+            ));
+        };
+        let Some(src) = scan.source.downcast_ref::<StcTableSource>() else {
+            return Err(SqlError::internal("temporal table without a source"));
+        };
+        let CatalogEntry::Table(t) = &src.entry else {
+            return Err(SqlError::internal("a view was not inlined"));
+        };
+        let ct = crate::script::connector_table(t.as_ref(), &self.time_zone);
+        let connector = ct.options.get("connector").cloned().unwrap_or_default();
+        if !matches!(connector.as_str(), "jdbc" | "redis") {
+            return Err(unsupported(format!(
+                "an event-time temporal join against table '{}' (connector '{connector}'); FOR SYSTEM_TIME AS OF joins are supported as lookup joins against jdbc and redis tables",
+                t.name
+            )));
+        }
+        if j.on.is_empty() {
+            return Err(SqlError::validation(
+                0,
+                None,
+                format!(
+                    "the lookup join with table '{}' needs an equality condition on the table's columns in ON, e.g. ON o.id = {}.id",
+                    t.name, t.name
+                ),
+            ));
+        }
+        let (ls, rs) = (j.left.schema(), j.right.schema());
+        let mut key_columns = Vec::new();
+        let mut probe_keys = Vec::new();
+        for (l, r) in &j.on {
+            let col = match r {
+                Expr::Column(c) => c.name.clone(),
+                Expr::Cast(c) => match c.expr.as_ref() {
+                    Expr::Column(c) => c.name.clone(),
+                    _ => return Err(lookup_key_error(&t.name, r)),
+                },
+                _ => return Err(lookup_key_error(&t.name, r)),
+            };
+            let dim_type = t
+                .schema
+                .field_with_name(&col)
+                .map_err(|_| lookup_key_error(&t.name, r))?
+                .data_type()
+                .clone();
+            // The probe key is cast to the dimension column's type, so the store compares
+            // like with like.
+            let probe = if l.get_type(ls).map_err(df)? == dim_type {
+                l.clone()
+            } else {
+                Expr::Cast(datafusion::logical_expr::Cast::new(
+                    Box::new(l.clone()),
+                    dim_type,
+                ))
+            };
+            probe_keys.push(self.physical(&probe, ls)?);
+            key_columns.push(col);
+        }
+        let factory = stc_connectors::create_lookup(&ct, &key_columns).map_err(|e| {
+            SqlError::validation(
+                t.statement,
+                Some(t.location),
+                format!("table '{}': {e}", t.name),
+            )
+        })?;
+        // The factory may order the keys its own way.
+        let order = factory.key_columns();
+        let probe_keys = order
+            .iter()
+            .map(|c| {
+                key_columns
+                    .iter()
+                    .position(|k| k == c)
+                    .map(|i| Arc::clone(&probe_keys[i]))
+                    .ok_or_else(|| SqlError::internal(format!("lookup key '{c}' not requested")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let dim_schema = factory.schema();
+        let dim_columns = rs
+            .fields()
+            .iter()
+            .map(|f| {
+                dim_schema.index_of(f.name()).map_err(|_| {
+                    unsupported(format!(
+                        "the column '{}' of lookup table '{}' (computed and metadata columns cannot be looked up)",
+                        f.name(),
+                        t.name
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let residual = datafusion::logical_expr::utils::conjunction(
+            j.filter.iter().cloned().chain(right_filters),
+        );
+        let filter = match &residual {
+            Some(f) => Some(self.physical(f, &j.schema)?),
+            None => None,
+        };
+        let name = format!(
+            "LookupJoin(table=[{}], joinType=[{}], lookup=[{}], time=[{}])",
+            t.name,
+            j.join_type,
+            key_columns.join(", "),
+            temporal.time
+        );
+        let s = self.translate(&j.left)?;
+        self.push(
+            &s,
+            Arc::new(LookupJoin {
+                name,
+                left_outer,
+                factory,
+                probe_keys,
+                dim_columns,
+                filter,
+                schema: Arc::new(j.schema.as_arrow().clone()),
+            }),
+        );
+        Ok(s)
+    }
+}
+
+impl Translator {
+    /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` under a `rn <= N` filter: Top-N.
+    fn window(&mut self, w: &datafusion::logical_expr::Window) -> Result<Stream> {
+        use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionParams};
+        let [Expr::WindowFunction(wf)] = w.window_expr.as_slice() else {
+            return Err(unsupported(
+                "OVER aggregations (SUM/COUNT/… OVER (PARTITION BY … ORDER BY …)), and more than one window function in a SELECT",
+            ));
+        };
+        let WindowFunction { fun, params } = wf.as_ref();
+        let WindowFunctionParams {
+            partition_by,
+            order_by,
+            ..
+        } = params;
+        if fun.name() != "row_number" {
+            return Err(unsupported(format!(
+                "the window function {}() (only ROW_NUMBER() for Top-N and deduplication runs so far)",
+                fun.name().to_uppercase()
+            )));
+        }
+        let rn_name = w.schema.field(w.schema.fields().len() - 1).name().clone();
+        let Some(&limit) = self.rank_limits.get(&rn_name) else {
+            return Err(unsupported(
+                "ROW_NUMBER() without a filter on its result; a Top-N query filters it: WHERE rn <= N",
+            ));
+        };
+        if order_by.is_empty() {
+            return Err(SqlError::validation(
+                0,
+                None,
+                "ROW_NUMBER() for Top-N needs an ORDER BY in its OVER clause",
+            ));
+        }
+        let input_df = w.input.schema();
+        let partition_keys = partition_by
+            .iter()
+            .map(|e| self.physical(e, input_df))
+            .collect::<Result<Vec<_>>>()?;
+        let order = order_by
+            .iter()
+            .map(|o| {
+                Ok(SortKey {
+                    expr: self.physical(&o.expr, input_df)?,
+                    descending: !o.asc,
+                    nulls_first: o.nulls_first,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let name = format!(
+            "Rank(rankRange=[1..{limit}], partitionBy=[{}], orderBy=[{}])",
+            partition_by
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            order_by
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let s = self.translate(&w.input)?;
+        let (parallelism, partitioning) = if partition_keys.is_empty() {
+            (1, Partitioning::Single)
+        } else {
+            (self.parallelism, Partitioning::Hash(partition_keys.clone()))
+        };
+        let id = self.exchange(&s, name.clone(), parallelism, partitioning);
+        self.graph.push_operator(
+            id,
+            Arc::new(TopN {
+                name: name.clone(),
+                partition_keys,
+                order,
+                limit,
+                input_schema: Arc::new(input_df.as_arrow().clone()),
+                schema: Arc::new(w.schema.as_arrow().clone()),
+            }),
+        );
+        self.updating.insert(id, name);
+        Ok(Stream::Node(id))
+    }
+}
+
+/// `rn <= N` (or `rn < N`, `rn = N`) in a filter over a `ROW_NUMBER()` column: the column's
+/// name at the window, and N.
+fn rank_filter(predicate: &Expr, input: &LogicalPlan) -> Option<(String, usize)> {
+    use datafusion::logical_expr::utils::split_conjunction;
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    for part in split_conjunction(predicate) {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = part else {
+            continue;
+        };
+        let (Expr::Column(c), Expr::Literal(v, _)) = (left.as_ref(), right.as_ref()) else {
+            continue;
+        };
+        let Ok(ScalarValue::Int64(Some(n))) =
+            v.cast_to(&datafusion::arrow::datatypes::DataType::Int64)
+        else {
+            continue;
+        };
+        let limit = match op {
+            Operator::LtEq | Operator::Eq => n,
+            Operator::Lt => n - 1,
+            _ => continue,
+        };
+        if limit < 1 {
+            continue;
+        }
+        if let Some(name) = window_column(input, &c.name) {
+            return Some((name, limit as usize));
+        }
+    }
+    None
+}
+
+/// Follows column `name` down through aliases and projections to a window node's output.
+fn window_column(plan: &LogicalPlan, name: &str) -> Option<String> {
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => window_column(&a.input, name),
+        LogicalPlan::Filter(f) => window_column(&f.input, name),
+        LogicalPlan::Projection(p) => {
+            let i = p.schema.fields().iter().position(|f| f.name() == name)?;
+            match p.expr[i].clone().unalias() {
+                Expr::Column(c) => window_column(&p.input, &c.name),
+                _ => None,
+            }
+        }
+        LogicalPlan::Window(w) => {
+            let last = w.schema.field(w.schema.fields().len() - 1).name();
+            (last == name).then(|| name.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn lookup_key_error(table: &str, e: &Expr) -> SqlError {
+    SqlError::validation(
+        0,
+        None,
+        format!(
+            "a lookup join compares columns of table '{table}' with values of the probe side; '{e}' is not a column of '{table}'"
+        ),
+    )
+}
+
+/// The temporal table (`FOR SYSTEM_TIME AS OF`) a join side reads, through aliases,
+/// column projections and filters (the optimizer pushes ON conditions on the table's columns
+/// down to it). The filters are returned: for an INNER or LEFT lookup join, filtering the
+/// table's rows is the same as adding the condition to ON, so they join the residual
+/// condition.
+fn find_temporal(plan: &LogicalPlan) -> Option<(&TemporalTableNode, Vec<Expr>)> {
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => find_temporal(&a.input),
+        LogicalPlan::Projection(p) if p.expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
+            find_temporal(&p.input)
+        }
+        LogicalPlan::Filter(f) => find_temporal(&f.input).map(|(t, mut filters)| {
+            filters.push(f.predicate.clone());
+            (t, filters)
+        }),
+        LogicalPlan::Extension(e) => e
+            .node
+            .as_any()
+            .downcast_ref::<TemporalTableNode>()
+            .map(|t| (t, vec![])),
+        _ => None,
+    }
+}
+
+fn find_scan(plan: &LogicalPlan) -> Option<&datafusion::logical_expr::TableScan> {
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => find_scan(&a.input),
+        LogicalPlan::TableScan(t) => Some(t),
+        _ => None,
+    }
+}
+
+fn unsupported_or_validation(msg: String) -> SqlError {
+    match msg.strip_prefix("not supported yet: ") {
+        Some(rest) => unsupported(rest),
+        None => SqlError::validation(0, None, msg),
     }
 }
 

@@ -5,7 +5,7 @@
 //! this gives what Flink's SQL client gives when it runs them one after another, with one
 //! read of each source per statement.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -262,6 +262,8 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
             parallelism,
             idle_timeout_ms,
             time_zone: time_zone.clone(),
+            updating: HashMap::new(),
+            rank_limits: HashMap::new(),
         },
         time_zone,
         sinks: Vec::new(),
@@ -825,6 +827,21 @@ impl Compiler<'_> {
         self.translator
             .cast_to(&stream, plan.schema(), &sink_schema)?;
         let ct = connector_table(&table, &self.time_zone);
+        if let Some(origin) = self.translator.updating_origin(&stream)
+            && !stc_connectors::sink_accepts_updates(&ct)
+        {
+            return Err(SqlError::validation(
+                statement,
+                Some(location),
+                format!(
+                    "Table sink '{target}' doesn't support consuming update changes which is produced by node {origin}. The '{}' connector only appends; write updating results to a sink that takes them (print, or jdbc/redis with a PRIMARY KEY)",
+                    ct.options
+                        .get("connector")
+                        .map(String::as_str)
+                        .unwrap_or("")
+                ),
+            ));
+        }
         let sink = stc_connectors::create_sink(&ct).map_err(|e| {
             SqlError::validation(statement, Some(location), format!("table '{target}': {e}"))
         })?;

@@ -845,24 +845,60 @@ impl RecordEncoder for JsonEncoder {
             .map(|f| f.name().as_str())
             .collect();
         for row in 0..batch.num_rows() {
-            out.push(b'{');
-            let mut first = true;
-            for (c, name) in batch.columns().iter().zip(&names) {
-                if opts.ignore_null_fields && c.is_null(row) {
-                    continue;
-                }
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                write_json_string(out, name);
-                out.push(b':');
-                write_json_value(out, c.as_ref(), row, &opts)?;
-            }
-            out.extend_from_slice(b"}\n");
+            write_row_object(out, batch, &names, row, &opts)?;
+            out.push(b'\n');
         }
         Ok(())
     }
+}
+
+impl JsonEncoder {
+    /// Appends row `row` of `batch` as one JSON object (no newline).
+    pub(crate) fn write_object(
+        &self,
+        batch: &RecordBatch,
+        row: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let opts = JsonWriteOptions {
+            ts: self.cfg.ts,
+            null_key: &self.cfg.null_key,
+            decimal_plain: self.cfg.decimal_plain,
+            ignore_null_fields: self.cfg.ignore_null_fields,
+        };
+        let names: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        write_row_object(out, batch, &names, row, &opts)
+    }
+}
+
+fn write_row_object(
+    out: &mut Vec<u8>,
+    batch: &RecordBatch,
+    names: &[&str],
+    row: usize,
+    opts: &JsonWriteOptions<'_>,
+) -> Result<()> {
+    out.push(b'{');
+    let mut first = true;
+    for (c, name) in batch.columns().iter().zip(names) {
+        if opts.ignore_null_fields && c.is_null(row) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_json_string(out, name);
+        out.push(b':');
+        write_json_value(out, c.as_ref(), row, opts)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 struct JsonWriteOptions<'a> {

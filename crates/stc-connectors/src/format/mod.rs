@@ -17,6 +17,7 @@
 
 pub(crate) mod columns;
 pub mod csv;
+pub mod debezium;
 pub mod javafmt;
 pub mod json;
 pub mod parquet;
@@ -142,11 +143,14 @@ pub fn encoder(
     match format {
         "csv" => Ok(Box::new(csv::CsvEncoder::new(schema, options)?)),
         "json" => Ok(Box::new(json::JsonEncoder::new(schema, options)?)),
+        "debezium-json" => Ok(Box::new(debezium::DebeziumJsonEncoder::new(
+            schema, options,
+        )?)),
         "parquet" => Err(FormatError::Options(
             "the parquet format is written per part file with ParquetPartWriter".into(),
         )),
         other => Err(FormatError::Options(format!(
-            "unsupported format '{other}'; supported formats are: csv, json, parquet"
+            "unsupported format '{other}'; supported formats are: csv, json, debezium-json, parquet"
         ))),
     }
 }

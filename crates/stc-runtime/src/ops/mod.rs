@@ -2,5 +2,10 @@
 //! Connector sources and sinks live in `stc-connectors`.
 
 pub mod calc;
+pub mod changelog;
 pub mod collect;
+pub mod group_agg;
+pub mod join;
+pub mod lookup_join;
+pub mod rank;
 pub mod window;

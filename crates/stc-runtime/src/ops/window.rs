@@ -213,7 +213,7 @@ pub struct AggregationSpec {
 }
 
 impl AggregationSpec {
-    fn eval_keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    pub(crate) fn eval_keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
         let rows = batch.num_rows();
         Ok(self
             .keys
@@ -223,7 +223,10 @@ impl AggregationSpec {
     }
 
     /// Arguments and filter of every aggregate.
-    fn eval_args(&self, batch: &RecordBatch) -> Result<Vec<(Vec<ArrayRef>, Option<BooleanArray>)>> {
+    pub(crate) fn eval_args(
+        &self,
+        batch: &RecordBatch,
+    ) -> Result<Vec<(Vec<ArrayRef>, Option<BooleanArray>)>> {
         let rows = batch.num_rows();
         self.aggregates
             .iter()

@@ -1,0 +1,339 @@
+//! Non-windowed `GROUP BY`: an updating aggregation (Flink's `GroupAggFunction`).
+//!
+//! State per key: one DataFusion [`Accumulator`] per aggregate call, the number of rows
+//! accumulated, and the last emitted result. Each input row is applied in arrival order and
+//! produces at most one change, as in Flink without mini-batch:
+//!
+//! * first row of a key → `+I(result)`;
+//! * the result changed → `-U(previous)`, `+U(result)`; unchanged → nothing;
+//! * the key's last row retracted → `-D(previous)` and the key's state is dropped.
+//!
+//! Retractions (`-U`/`-D` input rows) are applied with `retract_batch`. DataFusion's
+//! sliding accumulators retract SUM/COUNT/AVG; MIN/MAX and COUNT(DISTINCT) over an updating
+//! input use the multiset accumulators below (Flink's `MaxWithRetractAggFunction` keeps a
+//! value → count map the same way), because DataFusion's sliding MIN/MAX only retract in
+//! arrival order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
+use datafusion::arrow::row::RowConverter;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use stc_common::RowKind;
+
+use crate::error::{Result, RuntimeError};
+use crate::message::StreamBatch;
+use crate::operator::{Operator, OperatorContext, OperatorFactory};
+use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+use crate::ops::window::{AggregateSpec, AggregationSpec, OutputColumn};
+
+/// The operator factory; see the module docs.
+#[derive(Clone)]
+pub struct GroupAggregate {
+    pub name: String,
+    /// Keys, aggregate calls, output layout (`Key`/`Aggregate` columns only).
+    pub agg: AggregationSpec,
+    /// Whether the input carries retractions (decides which accumulators are created).
+    pub input_updating: bool,
+}
+
+impl GroupAggregate {
+    /// Checks, at planning time, that every aggregate can run on this input (an updating
+    /// input needs retractable accumulators). The error names the call.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(out) = self
+            .agg
+            .output
+            .iter()
+            .find(|o| !matches!(o, OutputColumn::Key(_) | OutputColumn::Aggregate(_)))
+        {
+            return Err(format!(
+                "window column {out:?} in a non-windowed aggregation"
+            ));
+        }
+        for a in &self.agg.aggregates {
+            create_accumulator(a, self.input_updating).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+fn create_accumulator(a: &AggregateSpec, updating: bool) -> Result<Box<dyn Accumulator>> {
+    if !updating {
+        return Ok(a.expr.create_accumulator()?);
+    }
+    let name = a.expr.fun().name().to_ascii_lowercase();
+    let not_retractable = || {
+        RuntimeError::Data(format!(
+            "not supported yet: the aggregate {} over an updating input (rows that are updated or deleted, e.g. the result of another GROUP BY or an outer join)",
+            a.expr.name()
+        ))
+    };
+    if a.expr.is_distinct() {
+        return match name.as_str() {
+            "count" => Ok(Box::new(RetractMultiset::new(
+                MultisetResult::CountDistinct,
+            ))),
+            _ => Err(not_retractable()),
+        };
+    }
+    match name.as_str() {
+        "min" => Ok(Box::new(RetractMultiset::new(MultisetResult::Min))),
+        "max" => Ok(Box::new(RetractMultiset::new(MultisetResult::Max))),
+        _ => {
+            let acc = a.expr.create_sliding_accumulator()?;
+            if acc.supports_retract_batch() {
+                Ok(acc)
+            } else {
+                Err(not_retractable())
+            }
+        }
+    }
+}
+
+impl OperatorFactory for GroupAggregate {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
+        let key_conv = converter(
+            self.agg
+                .key_schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone()),
+        )?;
+        Ok(Box::new(GroupAggregateOp {
+            spec: self.clone(),
+            key_conv,
+            groups: HashMap::new(),
+        }))
+    }
+}
+
+struct GroupState {
+    accs: Vec<Box<dyn Accumulator>>,
+    rows: i64,
+    prev: Option<Vec<ScalarValue>>,
+}
+
+struct GroupAggregateOp {
+    spec: GroupAggregate,
+    key_conv: RowConverter,
+    /// Keyed by the key's bytes in Arrow's row format.
+    groups: HashMap<Box<[u8]>, GroupState>,
+}
+
+impl GroupAggregateOp {
+    fn builder(&self) -> ChangeBuilder {
+        ChangeBuilder::new(
+            Arc::clone(&self.spec.agg.schema),
+            usize::from(!self.spec.agg.keys.is_empty()),
+            self.spec.agg.aggregates.len(),
+        )
+    }
+
+    fn evaluate(accs: &mut [Box<dyn Accumulator>]) -> Result<Vec<ScalarValue>> {
+        accs.iter_mut()
+            .map(|a| a.evaluate().map_err(RuntimeError::from))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Operator for GroupAggregateOp {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
+        let n = batch.num_rows();
+        let keys = self.spec.agg.eval_keys(&batch.batch)?;
+        let key_rows = to_rows(&self.key_conv, &keys)?;
+        let args = self.spec.agg.eval_args(&batch.batch)?;
+        let mut out = self.builder();
+        for i in 0..n {
+            let kind = batch.kind(i);
+            let accumulate = kind.is_addition();
+            // A global aggregation (no GROUP BY keys) has one group: the empty key, and no
+            // key columns in its output.
+            let key_row = (!keys.is_empty()).then(|| key_rows.row(i));
+            let key: &[u8] = key_row.as_ref().map_or(&[], |r| r.as_ref());
+            let key_part = key_row.as_slice();
+            let state = match self.groups.get_mut(key) {
+                Some(s) => s,
+                None => {
+                    if !accumulate {
+                        // Flink: a retraction for a key without state (e.g. expired) is ignored.
+                        continue;
+                    }
+                    let accs = self
+                        .spec
+                        .agg
+                        .aggregates
+                        .iter()
+                        .map(|a| create_accumulator(a, self.spec.input_updating))
+                        .collect::<Result<Vec<_>>>()?;
+                    self.groups.entry(key.into()).or_insert(GroupState {
+                        accs,
+                        rows: 0,
+                        prev: None,
+                    })
+                }
+            };
+            for (acc, (values, filter)) in state.accs.iter_mut().zip(&args) {
+                if filter.as_ref().is_some_and(|f| !passes(f, i)) {
+                    continue;
+                }
+                let one: Vec<ArrayRef> = values.iter().map(|v| v.slice(i, 1)).collect();
+                if accumulate {
+                    acc.update_batch(&one)?;
+                } else {
+                    acc.retract_batch(&one)?;
+                }
+            }
+            state.rows += if accumulate { 1 } else { -1 };
+            if state.rows <= 0 {
+                if let Some(prev) = state.prev.take() {
+                    out.push(RowKind::Delete, key_part, &prev);
+                }
+                self.groups.remove(key);
+                continue;
+            }
+            let value = Self::evaluate(&mut state.accs)?;
+            match state.prev.take() {
+                None => out.push(RowKind::Insert, key_part, &value),
+                Some(prev) if prev == value => {
+                    state.prev = Some(prev);
+                    continue;
+                }
+                Some(prev) => {
+                    out.push(RowKind::UpdateBefore, key_part, &prev);
+                    out.push(RowKind::UpdateAfter, key_part, &value);
+                }
+            }
+            state.prev = Some(value);
+        }
+        let convs: &[&RowConverter] = if keys.is_empty() {
+            &[]
+        } else {
+            &[&self.key_conv]
+        };
+        if let Some(b) = out.take(convs)? {
+            ctx.emit(b);
+        }
+        Ok(())
+    }
+}
+
+fn passes(filter: &BooleanArray, i: usize) -> bool {
+    filter.is_valid(i) && filter.value(i)
+}
+
+/// What a [`RetractMultiset`] computes from its value → count map.
+#[derive(Debug, Clone, Copy)]
+enum MultisetResult {
+    Min,
+    Max,
+    CountDistinct,
+}
+
+/// An accumulator over a multiset of non-NULL values that supports arbitrary retraction.
+#[derive(Debug)]
+struct RetractMultiset {
+    result: MultisetResult,
+    counts: HashMap<ScalarValue, i64>,
+    /// The data type of the values (for a NULL MIN/MAX of the right type).
+    data_type: Option<datafusion::arrow::datatypes::DataType>,
+}
+
+impl RetractMultiset {
+    fn new(result: MultisetResult) -> Self {
+        RetractMultiset {
+            result,
+            counts: HashMap::new(),
+            data_type: None,
+        }
+    }
+
+    fn apply(&mut self, values: &[ArrayRef], delta: i64) -> datafusion::error::Result<()> {
+        let arr = &values[0];
+        self.data_type
+            .get_or_insert_with(|| arr.data_type().clone());
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                continue;
+            }
+            let v = ScalarValue::try_from_array(arr, i)?;
+            let c = self.counts.entry(v.clone()).or_insert(0);
+            *c += delta;
+            if *c <= 0 {
+                self.counts.remove(&v);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for RetractMultiset {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> datafusion::error::Result<()> {
+        self.apply(values, 1)
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> datafusion::error::Result<()> {
+        self.apply(values, -1)
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
+    fn evaluate(&mut self) -> datafusion::error::Result<ScalarValue> {
+        let pick = |want: std::cmp::Ordering| {
+            let mut best: Option<&ScalarValue> = None;
+            for v in self.counts.keys() {
+                if best.is_none_or(|b| v.partial_cmp(b) == Some(want)) {
+                    best = Some(v);
+                }
+            }
+            best.cloned()
+        };
+        Ok(match self.result {
+            MultisetResult::CountDistinct => ScalarValue::Int64(Some(self.counts.len() as i64)),
+            MultisetResult::Min | MultisetResult::Max => {
+                let want = if matches!(self.result, MultisetResult::Min) {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                };
+                match pick(want) {
+                    Some(v) => v,
+                    None => match &self.data_type {
+                        Some(t) => ScalarValue::try_from(t)?,
+                        None => ScalarValue::Null,
+                    },
+                }
+            }
+        })
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.counts.len() * 64
+    }
+
+    fn state(&mut self) -> datafusion::error::Result<Vec<ScalarValue>> {
+        Err(datafusion::error::DataFusionError::NotImplemented(
+            "partial state of a retracting multiset accumulator".into(),
+        ))
+    }
+
+    fn merge_batch(&mut self, _states: &[ArrayRef]) -> datafusion::error::Result<()> {
+        Err(datafusion::error::DataFusionError::NotImplemented(
+            "merging retracting multiset accumulators".into(),
+        ))
+    }
+}

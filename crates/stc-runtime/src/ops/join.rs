@@ -1,0 +1,343 @@
+//! Regular (unbounded) joins of two streams: INNER, LEFT, RIGHT and FULL OUTER, on equality
+//! keys plus an optional residual condition (Flink's `StreamingJoinOperator`).
+//!
+//! Both sides are kept in state: per join key, the distinct rows with their multiplicity
+//! and, for an outer side, the number of rows of the other side they currently join with
+//! (to know when a row must be emitted padded with NULLs). The changes emitted follow
+//! Flink's rules:
+//!
+//! * inner join: joined rows carry the input row's kind (`+I`/`+U` add, `-U`/`-D` retract);
+//! * outer joins: `+I`/`-D` only — a row of an outer side without partner is `+I[row, NULL…]`;
+//!   when its first partner arrives that row is retracted (`-D`) before `+I[row, partner]`,
+//!   and when its last partner goes the padded row comes back.
+//!
+//! Rows with a NULL in a join key never match (SQL's `=`), but an outer side still emits
+//! them padded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{OwnedRow, Row, RowConverter};
+use datafusion::physical_expr::PhysicalExpr;
+use stc_common::RowKind;
+
+use crate::error::Result;
+use crate::message::StreamBatch;
+use crate::operator::{Operator, OperatorContext, OperatorFactory};
+use crate::ops::changelog::{ChangeBuilder, converter, null_as_false, to_rows};
+
+/// The join types a regular join runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+impl JoinKind {
+    fn is_outer(self, side: usize) -> bool {
+        matches!(
+            (self, side),
+            (JoinKind::Left, 0) | (JoinKind::Right, 1) | (JoinKind::Full, _)
+        )
+    }
+}
+
+/// The operator factory; see the module docs.
+#[derive(Clone)]
+pub struct StreamingJoin {
+    pub name: String,
+    pub kind: JoinKind,
+    /// Key expressions over the left and the right input (same count and types).
+    pub left_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub right_keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Whether NULL keys match each other (`IS NOT DISTINCT FROM`).
+    pub null_equals_null: bool,
+    /// The residual condition, over the joined row (left columns, then right columns).
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    pub left_schema: SchemaRef,
+    pub right_schema: SchemaRef,
+    /// Left columns then right columns.
+    pub schema: SchemaRef,
+}
+
+impl OperatorFactory for StreamingJoin {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
+        let types = |s: &SchemaRef| {
+            s.fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect::<Vec<_>>()
+        };
+        let key_types = self
+            .left_keys
+            .iter()
+            .map(|k| k.data_type(&self.left_schema))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let mut sides = Vec::with_capacity(2);
+        for schema in [&self.left_schema, &self.right_schema] {
+            let conv = converter(types(schema))?;
+            let nulls: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| new_null_array(f.data_type(), 1))
+                .collect();
+            let null_row = to_rows(&conv, &nulls)?.row(0).owned();
+            sides.push(Side {
+                conv,
+                null_row,
+                state: HashMap::new(),
+            });
+        }
+        Ok(Box::new(JoinOp {
+            spec: self.clone(),
+            key_conv: converter(key_types)?,
+            sides,
+        }))
+    }
+}
+
+struct Entry {
+    row: OwnedRow,
+    count: i64,
+    /// Rows of the other side this row joins with (kept for outer sides only).
+    assoc: i64,
+}
+
+struct Side {
+    conv: RowConverter,
+    /// A row of NULLs, for padding.
+    null_row: OwnedRow,
+    state: HashMap<OwnedRow, Vec<Entry>>,
+}
+
+struct JoinOp {
+    spec: StreamingJoin,
+    key_conv: RowConverter,
+    sides: Vec<Side>,
+}
+
+impl JoinOp {
+    fn builder(&self) -> ChangeBuilder {
+        ChangeBuilder::new(Arc::clone(&self.spec.schema), 2, 0)
+    }
+
+    /// Indices (into the other side's entries for `key`) of the rows that join with
+    /// `row` (of side `side`), with the residual condition applied.
+    fn matches(&self, side: usize, row: Row<'_>, key: &OwnedRow) -> Result<Vec<usize>> {
+        let other = &self.sides[1 - side];
+        let Some(entries) = other.state.get(key) else {
+            return Ok(vec![]);
+        };
+        let Some(filter) = &self.spec.filter else {
+            return Ok((0..entries.len()).collect());
+        };
+        let n = entries.len();
+        let this_cols = self.sides[side].conv.convert_rows([row])?;
+        let idx = UInt32Array::from(vec![0u32; n]);
+        let this_cols = this_cols
+            .iter()
+            .map(|c| take(c.as_ref(), &idx, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let other_cols = other
+            .conv
+            .convert_rows(entries.iter().map(|e| e.row.row()))?;
+        let columns = if side == 0 {
+            [this_cols, other_cols].concat()
+        } else {
+            [other_cols, this_cols].concat()
+        };
+        let joined = RecordBatch::try_new_with_options(
+            Arc::clone(&self.spec.schema),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?;
+        let mask = filter.evaluate(&joined)?.into_array(n)?;
+        let mask = null_as_false(mask.as_boolean());
+        Ok((0..n).filter(|i| mask.value(*i)).collect())
+    }
+
+    /// Pushes a joined row in output order (left, right).
+    fn emit(out: &mut ChangeBuilder, side: usize, kind: RowKind, this: Row<'_>, other: Row<'_>) {
+        if side == 0 {
+            out.push(kind, &[this, other], &[]);
+        } else {
+            out.push(kind, &[other, this], &[]);
+        }
+    }
+
+    fn process_row(
+        &mut self,
+        side: usize,
+        kind: RowKind,
+        row: Row<'_>,
+        key: Option<OwnedRow>,
+        out: &mut ChangeBuilder,
+    ) -> Result<()> {
+        let this_outer = self.spec.kind.is_outer(side);
+        let other_outer = self.spec.kind.is_outer(1 - side);
+        let inner = self.spec.kind == JoinKind::Inner;
+        let matched = match &key {
+            Some(k) => self.matches(side, row, k)?,
+            None => vec![],
+        };
+        // A row with a NULL key is stored under a key no lookup produces.
+        let state_key = key
+            .clone()
+            .unwrap_or_else(|| self.sides[side].null_row.clone());
+        let other_null = self.sides[1 - side].null_row.clone();
+        if kind.is_addition() {
+            let out_kind = if inner { kind } else { RowKind::Insert };
+            if this_outer && matched.is_empty() {
+                Self::emit(out, side, RowKind::Insert, row, other_null.row());
+            }
+            if let Some(k) = &key {
+                let this_null = self.sides[side].null_row.clone();
+                let other = self.sides[1 - side].state.get_mut(k);
+                if let Some(entries) = other {
+                    for &m in &matched {
+                        let e = &mut entries[m];
+                        if other_outer {
+                            if e.assoc == 0 {
+                                for _ in 0..e.count {
+                                    Self::emit(
+                                        out,
+                                        1 - side,
+                                        RowKind::Delete,
+                                        e.row.row(),
+                                        this_null.row(),
+                                    );
+                                }
+                            }
+                            e.assoc += 1;
+                        }
+                    }
+                    for &m in &matched {
+                        let e = &entries[m];
+                        for _ in 0..e.count {
+                            Self::emit(out, side, out_kind, row, e.row.row());
+                        }
+                    }
+                }
+            }
+            let assoc: i64 = match (&key, this_outer) {
+                (Some(k), true) => self.sides[1 - side]
+                    .state
+                    .get(k)
+                    .map_or(0, |es| matched.iter().map(|&m| es[m].count).sum()),
+                _ => 0,
+            };
+            let entries = self.sides[side].state.entry(state_key).or_default();
+            match entries.iter_mut().find(|e| e.row.row() == row) {
+                Some(e) => e.count += 1,
+                None => entries.push(Entry {
+                    row: row.owned(),
+                    count: 1,
+                    assoc,
+                }),
+            }
+        } else {
+            // Retraction: remove one occurrence from state first.
+            if let Some(entries) = self.sides[side].state.get_mut(&state_key) {
+                if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
+                    entries[pos].count -= 1;
+                    if entries[pos].count <= 0 {
+                        entries.swap_remove(pos);
+                    }
+                }
+                if entries.is_empty() {
+                    self.sides[side].state.remove(&state_key);
+                }
+            }
+            let out_kind = if inner { kind } else { RowKind::Delete };
+            if matched.is_empty() {
+                if this_outer {
+                    Self::emit(out, side, RowKind::Delete, row, other_null.row());
+                }
+                return Ok(());
+            }
+            let this_null = self.sides[side].null_row.clone();
+            if let Some(k) = &key
+                && let Some(entries) = self.sides[1 - side].state.get_mut(k)
+            {
+                for &m in &matched {
+                    let e = &entries[m];
+                    for _ in 0..e.count {
+                        Self::emit(out, side, out_kind, row, e.row.row());
+                    }
+                }
+                if other_outer {
+                    for &m in &matched {
+                        let e = &mut entries[m];
+                        if e.assoc == 1 {
+                            for _ in 0..e.count {
+                                Self::emit(
+                                    out,
+                                    1 - side,
+                                    RowKind::Insert,
+                                    e.row.row(),
+                                    this_null.row(),
+                                );
+                            }
+                        }
+                        e.assoc -= 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Operator for JoinOp {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
+        self.process_batch_from(0, batch, ctx).await
+    }
+
+    async fn process_batch_from(
+        &mut self,
+        input: usize,
+        batch: StreamBatch,
+        ctx: &mut OperatorContext,
+    ) -> Result<()> {
+        let side = input.min(1);
+        let n = batch.num_rows();
+        let key_exprs = if side == 0 {
+            &self.spec.left_keys
+        } else {
+            &self.spec.right_keys
+        };
+        let keys = key_exprs
+            .iter()
+            .map(|k| k.evaluate(&batch.batch).and_then(|v| v.into_array(n)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_rows = to_rows(&self.key_conv, &keys)?;
+        let rows = to_rows(&self.sides[side].conv, batch.batch.columns())?;
+        let mut out = self.builder();
+        for i in 0..n {
+            let has_null = !self.spec.null_equals_null && keys.iter().any(|k| k.is_null(i));
+            let key = (!has_null).then(|| key_rows.row(i).owned());
+            self.process_row(side, batch.kind(i), rows.row(i), key, &mut out)?;
+        }
+        if let Some(b) = out.take(&[&self.sides[0].conv, &self.sides[1].conv])? {
+            ctx.emit(b);
+        }
+        Ok(())
+    }
+}

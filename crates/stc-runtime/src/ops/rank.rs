@@ -1,0 +1,171 @@
+//! Top-N: `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` filtered to `rn <= N` (Flink's
+//! `Rank` operator; with N = 1 and a time ordering it is deduplication).
+//!
+//! State per partition: the rows ordered by the sort key (Arrow's row format encodes the
+//! `ORDER BY` with its directions and NULL ordering, so byte order is sort order); rows
+//! with equal sort keys keep their arrival order, so `ORDER BY ts` with ties keeps the
+//! first arrival (dedup keep-first). After each input row the operator compares the top N
+//! positions before and after and emits, per changed position, `-U[old, rn]` / `+U[new,
+//! rn]` (`+I` when the position was empty, `-D` when it empties): the updating Top-N
+//! changelog with the rank number, as Flink emits it when `rn` is selected. The input may
+//! itself be updating (retractions remove one equal row).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::physical_expr::PhysicalExpr;
+use stc_common::RowKind;
+
+use crate::error::Result;
+use crate::message::StreamBatch;
+use crate::operator::{Operator, OperatorContext, OperatorFactory};
+use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+
+/// One `ORDER BY` expression of the ranking.
+#[derive(Clone)]
+pub struct SortKey {
+    pub expr: Arc<dyn PhysicalExpr>,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// The operator factory; see the module docs.
+#[derive(Clone)]
+pub struct TopN {
+    pub name: String,
+    pub partition_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub order: Vec<SortKey>,
+    /// Rows `1..=limit` are kept.
+    pub limit: usize,
+    pub input_schema: SchemaRef,
+    /// Input columns, then the rank number (BIGINT).
+    pub schema: SchemaRef,
+}
+
+impl OperatorFactory for TopN {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
+        let key_types = self
+            .partition_keys
+            .iter()
+            .map(|k| k.data_type(&self.input_schema))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let sort_fields = self
+            .order
+            .iter()
+            .map(|o| {
+                Ok(SortField::new_with_options(
+                    o.expr.data_type(&self.input_schema)?,
+                    datafusion::arrow::compute::SortOptions {
+                        descending: o.descending,
+                        nulls_first: o.nulls_first,
+                    },
+                ))
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        Ok(Box::new(TopNOp {
+            spec: self.clone(),
+            key_conv: converter(key_types)?,
+            sort_conv: RowConverter::new(sort_fields)?,
+            row_conv: converter(
+                self.input_schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.data_type().clone()),
+            )?,
+            partitions: HashMap::new(),
+        }))
+    }
+}
+
+/// One partition: sort key → rows with that key, in arrival order.
+type Partition = BTreeMap<OwnedRow, Vec<OwnedRow>>;
+
+struct TopNOp {
+    spec: TopN,
+    key_conv: RowConverter,
+    sort_conv: RowConverter,
+    row_conv: RowConverter,
+    /// Keyed by the partition key's bytes in Arrow's row format.
+    partitions: HashMap<Box<[u8]>, Partition>,
+}
+
+fn top(p: &Partition, n: usize) -> Vec<OwnedRow> {
+    p.values().flatten().take(n).cloned().collect()
+}
+
+#[async_trait]
+impl Operator for TopNOp {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
+        let n = batch.num_rows();
+        let eval = |exprs: &mut dyn Iterator<Item = &Arc<dyn PhysicalExpr>>| {
+            exprs
+                .map(|e| e.evaluate(&batch.batch).and_then(|v| v.into_array(n)))
+                .collect::<datafusion::error::Result<Vec<ArrayRef>>>()
+        };
+        let keys = eval(&mut self.spec.partition_keys.iter())?;
+        let sorts = eval(&mut self.spec.order.iter().map(|o| &o.expr))?;
+        let key_rows = to_rows(&self.key_conv, &keys)?;
+        let sort_rows = self.sort_conv.convert_columns(&sorts)?;
+        let rows = to_rows(&self.row_conv, batch.batch.columns())?;
+        let mut out = ChangeBuilder::new(Arc::clone(&self.spec.schema), 1, 1);
+        let limit = self.spec.limit;
+        for i in 0..n {
+            let key = key_rows.row(i);
+            let row = rows.row(i);
+            let part = match self.partitions.get_mut(key.as_ref()) {
+                Some(p) => p,
+                None if batch.kind(i).is_addition() => {
+                    self.partitions.entry(key.as_ref().into()).or_default()
+                }
+                // Retraction of a row this operator never saw (e.g. expired state).
+                None => continue,
+            };
+            let before = top(part, limit);
+            let sort_key = sort_rows.row(i).owned();
+            if batch.kind(i).is_addition() {
+                part.entry(sort_key).or_default().push(row.owned());
+            } else if let Some(same) = part.get_mut(&sort_key) {
+                if let Some(pos) = same.iter().position(|r| r.row() == row) {
+                    same.remove(pos);
+                }
+                if same.is_empty() {
+                    part.remove(&sort_key);
+                }
+            }
+            let after = top(part, limit);
+            if part.is_empty() {
+                self.partitions.remove(key.as_ref());
+            }
+            for rank in 0..limit.max(before.len()).max(after.len()) {
+                let rn = [ScalarValue::Int64(Some(rank as i64 + 1))];
+                match (before.get(rank), after.get(rank)) {
+                    (Some(b), Some(a)) if b == a => {}
+                    (Some(b), Some(a)) => {
+                        out.push(RowKind::UpdateBefore, &[b.row()], &rn);
+                        out.push(RowKind::UpdateAfter, &[a.row()], &rn);
+                    }
+                    (None, Some(a)) => out.push(RowKind::Insert, &[a.row()], &rn),
+                    (Some(b), None) => out.push(RowKind::Delete, &[b.row()], &rn),
+                    (None, None) => break,
+                }
+            }
+        }
+        if let Some(b) = out.take(&[&self.row_conv])? {
+            ctx.emit(b);
+        }
+        Ok(())
+    }
+}
