@@ -25,6 +25,7 @@ use stc_runtime::ops::collect::ValuesSource;
 use stc_runtime::ops::group_agg::GroupAggregate;
 use stc_runtime::ops::join::{JoinKind, StreamingJoin};
 use stc_runtime::ops::lookup_join::LookupJoin;
+use stc_runtime::ops::over::{OverAggregate, OverFrame};
 use stc_runtime::ops::rank::{SortKey, TopN};
 use stc_runtime::ops::window::{
     AggregateSpec, AggregationSpec, OutputColumn, SessionWindowAggregate, WindowAggregate,
@@ -965,9 +966,16 @@ impl Translator {
     /// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` under a `rn <= N` filter: Top-N.
     fn window(&mut self, w: &datafusion::logical_expr::Window) -> Result<Stream> {
         use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionParams};
+        let is_agg = |e: &Expr| matches!(e, Expr::WindowFunction(wf) if matches!(wf.fun, datafusion::logical_expr::WindowFunctionDefinition::AggregateUDF(_)));
+        if w.window_expr
+            .iter()
+            .all(|e| is_agg(&e.clone().unalias_nested().data))
+        {
+            return self.over_aggregate(w);
+        }
         let [Expr::WindowFunction(wf)] = w.window_expr.as_slice() else {
             return Err(unsupported(
-                "OVER aggregations (SUM/COUNT/… OVER (PARTITION BY … ORDER BY …)), and more than one window function in a SELECT",
+                "more than one window function in a SELECT, or ROW_NUMBER() mixed with OVER aggregates",
             ));
         };
         let WindowFunction { fun, params } = wf.as_ref();
@@ -1042,6 +1050,168 @@ impl Translator {
             }),
         );
         self.updating.insert(id, name);
+        Ok(Stream::Node(id))
+    }
+}
+
+impl Translator {
+    /// `agg(x) OVER (PARTITION BY … ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT
+    /// ROW)`: every call must share one window, as Flink requires.
+    fn over_aggregate(&mut self, w: &datafusion::logical_expr::Window) -> Result<Stream> {
+        use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction};
+        use datafusion::logical_expr::{
+            WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition,
+        };
+        let input_df = w.input.schema().as_ref().clone();
+        let input_arrow = input_df.as_arrow().clone();
+        let mut spec: Option<(
+            Vec<Expr>,
+            Vec<datafusion::logical_expr::SortExpr>,
+            datafusion::logical_expr::WindowFrame,
+        )> = None;
+        let mut aggregates = Vec::new();
+        for e in &w.window_expr {
+            let Expr::WindowFunction(wf) = e.clone().unalias_nested().data else {
+                return Err(SqlError::internal("window expression is not a function"));
+            };
+            let WindowFunction { fun, params } = *wf;
+            let WindowFunctionDefinition::AggregateUDF(udaf) = fun else {
+                return Err(SqlError::internal("not an aggregate window function"));
+            };
+            let this = (
+                params.partition_by.clone(),
+                params.order_by.clone(),
+                params.window_frame.clone(),
+            );
+            match &spec {
+                None => spec = Some(this),
+                Some(s) if *s == this => {}
+                Some(_) => {
+                    return Err(SqlError::validation(
+                        0,
+                        None,
+                        "all OVER aggregates of one SELECT must use the same window (PARTITION BY, ORDER BY and frame), as in Flink",
+                    ));
+                }
+            }
+            let agg = Expr::AggregateFunction(AggregateFunction::new_udf(
+                udaf,
+                params.args,
+                params.distinct,
+                params.filter,
+                vec![],
+                params.null_treatment,
+            ));
+            #[allow(deprecated)]
+            let (expr, filter, _) = create_aggregate_expr_and_maybe_filter(
+                &agg,
+                &input_df,
+                &input_arrow,
+                self.state.execution_props(),
+            )
+            .map_err(df)?;
+            aggregates.push(AggregateSpec { expr, filter });
+        }
+        let Some((partition_by, order_by, frame)) = spec else {
+            return Err(SqlError::internal("window without expressions"));
+        };
+        let [order] = order_by.as_slice() else {
+            return Err(SqlError::validation(
+                0,
+                None,
+                "an OVER window must be ordered by exactly one time attribute: OVER (PARTITION BY … ORDER BY ts …)",
+            ));
+        };
+        if !order.asc {
+            return Err(SqlError::validation(
+                0,
+                None,
+                "an OVER window can only be ordered by a time attribute in ascending order",
+            ));
+        }
+        if !matches!(frame.end_bound, WindowFrameBound::CurrentRow) {
+            return Err(unsupported(
+                "OVER windows that end after the current row (Flink allows only … AND CURRENT ROW)",
+            ));
+        }
+        let preceding = match &frame.start_bound {
+            WindowFrameBound::Preceding(v) => v.clone(),
+            _ => {
+                return Err(unsupported(
+                    "OVER windows that start at or after the current row",
+                ));
+            }
+        };
+        let over_frame = match frame.units {
+            WindowFrameUnits::Rows => OverFrame::Rows(if preceding.is_null() {
+                usize::MAX
+            } else {
+                match preceding.cast_to(&datafusion::arrow::datatypes::DataType::UInt64) {
+                    Ok(ScalarValue::UInt64(Some(n))) => n as usize,
+                    _ => return Err(unsupported(format!("the ROWS frame bound {preceding}"))),
+                }
+            }),
+            WindowFrameUnits::Range => OverFrame::Range(if preceding.is_null() {
+                i64::MAX
+            } else {
+                match crate::context::interval_millis(&Expr::Literal(preceding.clone(), None)) {
+                    Some(ms) => ms,
+                    None => {
+                        return Err(SqlError::validation(
+                            0,
+                            None,
+                            format!(
+                                "the RANGE of an OVER window on time is an interval, e.g. RANGE BETWEEN INTERVAL '1' HOUR PRECEDING AND CURRENT ROW; found {preceding}"
+                            ),
+                        ));
+                    }
+                }
+            }),
+            WindowFrameUnits::Groups => return Err(unsupported("GROUPS frames in OVER windows")),
+        };
+        let partition_keys = partition_by
+            .iter()
+            .map(|e| self.physical(e, &input_df))
+            .collect::<Result<Vec<_>>>()?;
+        let time = self.physical(&order.expr, &input_df)?;
+        let name = format!(
+            "OverAggregate(partitionBy=[{}], orderBy=[{}], frame=[{:?}])",
+            partition_by
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            order.expr,
+            over_frame
+        );
+        let s = self.translate(&w.input)?;
+        if let Some(origin) = self.updating_origin(&s) {
+            return Err(SqlError::validation(
+                0,
+                None,
+                format!(
+                    "OVER aggregation doesn't support consuming update and delete changes which is produced by node {origin}"
+                ),
+            ));
+        }
+        let (parallelism, partitioning) = if partition_keys.is_empty() {
+            (1, Partitioning::Single)
+        } else {
+            (self.parallelism, Partitioning::Hash(partition_keys.clone()))
+        };
+        let id = self.exchange(&s, name.clone(), parallelism, partitioning);
+        self.graph.push_operator(
+            id,
+            Arc::new(OverAggregate {
+                name,
+                partition_keys,
+                time,
+                frame: over_frame,
+                aggregates,
+                input_schema: Arc::new(input_arrow),
+                schema: Arc::new(w.schema.as_arrow().clone()),
+            }),
+        );
         Ok(Stream::Node(id))
     }
 }

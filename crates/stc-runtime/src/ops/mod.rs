@@ -7,5 +7,6 @@ pub mod collect;
 pub mod group_agg;
 pub mod join;
 pub mod lookup_join;
+pub mod over;
 pub mod rank;
 pub mod window;

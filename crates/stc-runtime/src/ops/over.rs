@@ -1,0 +1,347 @@
+//! OVER aggregation on event time: `agg(x) OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN
+//! INTERVAL … PRECEDING AND CURRENT ROW)` and the `ROWS BETWEEN n PRECEDING` variant
+//! (Flink's `RowTimeRangeBoundedPrecedingFunction` / `RowTimeRowsBoundedPrecedingFunction`).
+//!
+//! Rows are buffered per key until the watermark passes their time, then processed in time
+//! order: each row is emitted with the aggregates over its frame. A RANGE frame holds every
+//! row of the key with a time in `[t - preceding, t]`, so rows with equal times (peers) get
+//! the same values; a ROWS frame holds the row and the `n` rows before it. Rows leave the
+//! frame through `retract_batch` of DataFusion's sliding accumulators (retraction is in
+//! arrival order here, which is what those accumulators assume). The output is append-only.
+//! Rows arriving behind the watermark are late: dropped and counted, as Flink does.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::RowConverter;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::error::{Result, RuntimeError};
+use crate::message::{StreamBatch, Watermark};
+use crate::operator::{Operator, OperatorContext, OperatorFactory};
+use crate::ops::changelog::{converter, to_rows};
+use crate::ops::window::AggregateSpec;
+
+/// The frame of every OVER call of one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverFrame {
+    /// `RANGE BETWEEN <ms> PRECEDING AND CURRENT ROW` (`i64::MAX` for UNBOUNDED).
+    Range(i64),
+    /// `ROWS BETWEEN <n> PRECEDING AND CURRENT ROW` (`usize::MAX` for UNBOUNDED).
+    Rows(usize),
+}
+
+/// The operator factory; see the module docs.
+#[derive(Clone)]
+pub struct OverAggregate {
+    pub name: String,
+    pub partition_keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// The event-time column the window is ordered by.
+    pub time: Arc<dyn PhysicalExpr>,
+    pub frame: OverFrame,
+    pub aggregates: Vec<AggregateSpec>,
+    pub input_schema: SchemaRef,
+    /// Input columns, then one column per aggregate.
+    pub schema: SchemaRef,
+}
+
+impl OperatorFactory for OverAggregate {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
+        let key_types = self
+            .partition_keys
+            .iter()
+            .map(|k| k.data_type(&self.input_schema))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        Ok(Box::new(OverOp {
+            spec: self.clone(),
+            key_conv: converter(key_types)?,
+            pending: Vec::new(),
+            keys: HashMap::new(),
+            watermark: i64::MIN,
+        }))
+    }
+}
+
+/// A row of a buffered batch.
+#[derive(Clone, Copy)]
+struct RowRef {
+    batch: usize,
+    row: u32,
+}
+
+struct KeyState {
+    accs: Vec<Box<dyn Accumulator>>,
+    /// Rows in the frame, oldest first: time, and the aggregate arguments of the row.
+    frame: VecDeque<(i64, Vec<Vec<ArrayRef>>)>,
+}
+
+struct OverOp {
+    spec: OverAggregate,
+    key_conv: RowConverter,
+    /// Batches holding rows not yet emitted.
+    pending: Vec<RecordBatch>,
+    /// Per key: waiting rows by time (in arrival order within a time), and the frame state.
+    keys: HashMap<Box<[u8]>, (BTreeMap<i64, Vec<RowRef>>, Option<KeyState>)>,
+    watermark: i64,
+}
+
+impl OverOp {
+    fn new_state(&self) -> Result<KeyState> {
+        Ok(KeyState {
+            accs: self
+                .spec
+                .aggregates
+                .iter()
+                .map(|a| {
+                    a.expr
+                        .create_sliding_accumulator()
+                        .map_err(RuntimeError::from)
+                })
+                .collect::<Result<_>>()?,
+            frame: VecDeque::new(),
+        })
+    }
+
+    /// Emits every buffered row with a time `<= wm`, in time order per key.
+    fn fire(&mut self, wm: i64, ctx: &mut OperatorContext) -> Result<()> {
+        let mut rows: Vec<RowRef> = Vec::new();
+        let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.spec.aggregates.len()];
+        let key_list: Vec<Box<[u8]>> = self.keys.keys().cloned().collect();
+        for key in key_list {
+            let Some((waiting, state)) = self.keys.get_mut(&key) else {
+                continue;
+            };
+            let ready: Vec<(i64, Vec<RowRef>)> = {
+                let later = waiting.split_off(&(wm.saturating_add(1)));
+                let ready = std::mem::replace(waiting, later);
+                ready.into_iter().collect()
+            };
+            if ready.is_empty() {
+                continue;
+            }
+            let mut st = match state.take() {
+                Some(s) => s,
+                None => self.new_state()?,
+            };
+            for (t, group) in ready {
+                // RANGE: all peers enter the frame before any of them is emitted.
+                let mut emitted_from = 0;
+                for (i, r) in group.iter().enumerate() {
+                    let args = self.args_of(*r)?;
+                    for (acc, a) in st.accs.iter_mut().zip(&args) {
+                        acc.update_batch(a)?;
+                    }
+                    st.frame.push_back((t, args));
+                    if let OverFrame::Rows(n) = self.spec.frame {
+                        while st.frame.len() > n.saturating_add(1) {
+                            retract_oldest(&mut st)?;
+                        }
+                        rows.push(*r);
+                        for (v, acc) in values.iter_mut().zip(st.accs.iter_mut()) {
+                            v.push(acc.evaluate()?);
+                        }
+                        emitted_from = i + 1;
+                    }
+                }
+                if let OverFrame::Range(ms) = self.spec.frame {
+                    while st
+                        .frame
+                        .front()
+                        .is_some_and(|(ft, _)| ms != i64::MAX && *ft < t.saturating_sub(ms))
+                    {
+                        retract_oldest(&mut st)?;
+                    }
+                    let vals = st
+                        .accs
+                        .iter_mut()
+                        .map(|a| a.evaluate())
+                        .collect::<datafusion::error::Result<Vec<_>>>()?;
+                    for r in &group[emitted_from..] {
+                        rows.push(*r);
+                        for (v, x) in values.iter_mut().zip(&vals) {
+                            v.push(x.clone());
+                        }
+                    }
+                }
+            }
+            let entry = self.keys.get_mut(&key).expect("key present");
+            entry.1 = Some(st);
+        }
+        if !rows.is_empty() {
+            ctx.emit(StreamBatch::inserts(self.build(&rows, values)?));
+        }
+        self.compact()
+    }
+
+    /// Keeps only the rows still waiting, in one batch, so buffered input does not grow
+    /// with rows already emitted.
+    fn compact(&mut self) -> Result<()> {
+        let mut refs: Vec<&mut RowRef> = self
+            .keys
+            .values_mut()
+            .flat_map(|(w, _)| w.values_mut().flatten())
+            .collect();
+        if refs.is_empty() {
+            self.pending.clear();
+            return Ok(());
+        }
+        let mut offsets = Vec::with_capacity(self.pending.len());
+        let mut acc = 0u32;
+        for b in &self.pending {
+            offsets.push(acc);
+            acc += b.num_rows() as u32;
+        }
+        let idx: Vec<u32> = refs.iter().map(|r| offsets[r.batch] + r.row).collect();
+        let all = concat_batches(&self.spec.input_schema, self.pending.iter())?;
+        let kept = take_record_batch(&all, &UInt32Array::from(idx))?;
+        for (i, r) in refs.iter_mut().enumerate() {
+            **r = RowRef {
+                batch: 0,
+                row: i as u32,
+            };
+        }
+        self.pending = vec![kept];
+        Ok(())
+    }
+
+    fn args_of(&self, r: RowRef) -> Result<Vec<Vec<ArrayRef>>> {
+        let batch = &self.pending[r.batch];
+        let one = batch.slice(r.row as usize, 1);
+        self.spec
+            .aggregates
+            .iter()
+            .map(|a| {
+                a.expr
+                    .expressions()
+                    .iter()
+                    .map(|e| e.evaluate(&one).and_then(|v| v.into_array(1)))
+                    .collect::<datafusion::error::Result<Vec<_>>>()
+                    .map_err(RuntimeError::from)
+            })
+            .collect()
+    }
+
+    fn build(&self, rows: &[RowRef], values: Vec<Vec<ScalarValue>>) -> Result<RecordBatch> {
+        // Gather the input columns of the emitted rows from the buffered batches.
+        let all = concat_batches(&self.spec.input_schema, self.pending.iter())?;
+        let mut offsets = Vec::with_capacity(self.pending.len());
+        let mut acc = 0u32;
+        for b in &self.pending {
+            offsets.push(acc);
+            acc += b.num_rows() as u32;
+        }
+        let idx = UInt32Array::from(
+            rows.iter()
+                .map(|r| offsets[r.batch] + r.row)
+                .collect::<Vec<_>>(),
+        );
+        let input = take_record_batch(&all, &idx)?;
+        let mut columns = input.columns().to_vec();
+        for (v, f) in values
+            .into_iter()
+            .zip(&self.spec.schema.fields()[input.num_columns()..])
+        {
+            let arr = ScalarValue::iter_to_array(v)?;
+            columns.push(if arr.data_type() == f.data_type() {
+                arr
+            } else {
+                datafusion::arrow::compute::cast(&arr, f.data_type())?
+            });
+        }
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.spec.schema),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )?)
+    }
+}
+
+fn retract_oldest(st: &mut KeyState) -> Result<()> {
+    if let Some((_, args)) = st.frame.pop_front() {
+        for (acc, a) in st.accs.iter_mut().zip(&args) {
+            acc.retract_batch(a)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Operator for OverOp {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
+        if !batch.is_insert_only() {
+            return Err(RuntimeError::Data(
+                "OVER aggregation doesn't support consuming update and delete changes".into(),
+            ));
+        }
+        let n = batch.num_rows();
+        let b = batch.batch;
+        let times = self.spec.time.evaluate(&b)?.into_array(n)?;
+        let times = crate::time::to_millis(&times, "the ORDER BY time of an OVER window")?;
+        let keys = self
+            .spec
+            .partition_keys
+            .iter()
+            .map(|k| k.evaluate(&b).and_then(|v| v.into_array(n)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_rows = (!keys.is_empty())
+            .then(|| to_rows(&self.key_conv, &keys))
+            .transpose()?;
+        let batch_idx = self.pending.len();
+        let mut late = 0u64;
+        for i in 0..n {
+            if times.is_null(i) {
+                return Err(RuntimeError::Data(
+                    "the ORDER BY time attribute of an OVER window is NULL".into(),
+                ));
+            }
+            let t = times.value(i);
+            if t <= self.watermark {
+                late += 1;
+                continue;
+            }
+            let row = key_rows.as_ref().map(|r| r.row(i));
+            let key: &[u8] = row.as_ref().map_or(&[], |r| r.as_ref());
+            let entry = match self.keys.get_mut(key) {
+                Some(e) => e,
+                None => self
+                    .keys
+                    .entry(key.into())
+                    .or_insert((BTreeMap::new(), None)),
+            };
+            entry.0.entry(t).or_default().push(RowRef {
+                batch: batch_idx,
+                row: i as u32,
+            });
+        }
+        if late > 0 {
+            ctx.metrics
+                .late_records_dropped
+                .fetch_add(late, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.pending.push(b);
+        Ok(())
+    }
+
+    async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
+        if let Watermark::EventTime(t) = wm {
+            self.fire(t, ctx)?;
+            self.watermark = t;
+        }
+        ctx.emit_watermark(wm);
+        Ok(())
+    }
+}
