@@ -85,13 +85,16 @@ struct KeyState {
     frame: VecDeque<(i64, Vec<Vec<ArrayRef>>)>,
 }
 
+/// Rows of a key not emitted yet, by time, in arrival order within a time.
+type Waiting = BTreeMap<i64, Vec<RowRef>>;
+
 struct OverOp {
     spec: OverAggregate,
     key_conv: RowConverter,
     /// Batches holding rows not yet emitted.
     pending: Vec<RecordBatch>,
     /// Per key: waiting rows by time (in arrival order within a time), and the frame state.
-    keys: HashMap<Box<[u8]>, (BTreeMap<i64, Vec<RowRef>>, Option<KeyState>)>,
+    keys: HashMap<Box<[u8]>, (Waiting, Option<KeyState>)>,
     watermark: i64,
 }
 
