@@ -23,7 +23,7 @@ use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
 use stc_runtime::ops::calc::Calc;
 use stc_runtime::ops::collect::ValuesSource;
 use stc_runtime::ops::group_agg::GroupAggregate;
-use stc_runtime::ops::join::{JoinKind, StreamingJoin};
+use stc_runtime::ops::join::{IntervalBounds, JoinKind, StreamingJoin};
 use stc_runtime::ops::lookup_join::LookupJoin;
 use stc_runtime::ops::over::{OverAggregate, OverFrame};
 use stc_runtime::ops::rank::{SortKey, TopN};
@@ -773,8 +773,19 @@ impl Translator {
         };
         let left = self.translate(&j.left)?;
         let right = self.translate(&j.right)?;
+        let append_only =
+            self.updating_origin(&left).is_none() && self.updating_origin(&right).is_none();
+        let interval = match (&j.filter, append_only) {
+            (Some(f), true) => self.interval_bounds(f, ls, rs)?,
+            _ => None,
+        };
         let name = format!(
-            "Join(joinType=[{}], on=[{}]{})",
+            "{}(joinType=[{}], on=[{}]{})",
+            if interval.is_some() {
+                "IntervalJoin"
+            } else {
+                "Join"
+            },
             j.join_type,
             j.on.iter()
                 .map(|(l, r)| format!("{l} = {r}"))
@@ -808,6 +819,7 @@ impl Translator {
                 left_schema: Arc::new(ls.as_arrow().clone()),
                 right_schema: Arc::new(rs.as_arrow().clone()),
                 schema: Arc::new(j.schema.as_arrow().clone()),
+                interval,
             }),
         );
         if kind != JoinKind::Inner {
@@ -1213,6 +1225,96 @@ impl Translator {
             }),
         );
         Ok(Stream::Node(id))
+    }
+}
+
+impl Translator {
+    /// The time bounds of an interval join in a join condition: conjuncts comparing a time
+    /// column of each side, each optionally shifted by an interval literal, e.g.
+    /// `l.ts BETWEEN r.ts - INTERVAL '1' MINUTE AND r.ts`. `None` unless a bound exists.
+    fn interval_bounds(
+        &self,
+        filter: &Expr,
+        ls: &DFSchema,
+        rs: &DFSchema,
+    ) -> Result<Option<IntervalBounds>> {
+        use datafusion::common::ExprSchema;
+        use datafusion::logical_expr::utils::split_conjunction;
+        use datafusion::logical_expr::{BinaryExpr, Operator};
+        // `col`, `col + interval` or `col - interval` → (column, offset ms).
+        fn shifted(e: &Expr) -> Option<(&datafusion::common::Column, i64)> {
+            match e {
+                Expr::Column(c) => Some((c, 0)),
+                Expr::Cast(c) => shifted(&c.expr),
+                Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                    let (c, base) = shifted(left)?;
+                    let ms = crate::context::interval_millis(right)?;
+                    match op {
+                        Operator::Plus => Some((c, base + ms)),
+                        Operator::Minus => Some((c, base - ms)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        let is_time = |schema: &DFSchema, c: &datafusion::common::Column| {
+            schema.field_from_column(c).is_ok_and(|f| {
+                matches!(
+                    f.data_type(),
+                    datafusion::arrow::datatypes::DataType::Timestamp(_, _)
+                )
+            })
+        };
+        let (mut lower, mut upper): (Option<i64>, Option<i64>) = (None, None);
+        let mut times: Option<(datafusion::common::Column, datafusion::common::Column)> = None;
+        for part in split_conjunction(filter) {
+            let Expr::BinaryExpr(BinaryExpr { left, op, right }) = part else {
+                continue;
+            };
+            let (Some((a, da)), Some((b, db))) = (shifted(left), shifted(right)) else {
+                continue;
+            };
+            // a + da  op  b + db   ⇔   a - b  op  db - da
+            let (lc, rc, k, op) = if is_time(ls, a) && is_time(rs, b) {
+                (a, b, db - da, *op)
+            } else if is_time(rs, a) && is_time(ls, b) {
+                // b - a op' da - db with op flipped: l - r  flip(op)  da - db
+                let flipped = match op {
+                    Operator::Lt => Operator::Gt,
+                    Operator::LtEq => Operator::GtEq,
+                    Operator::Gt => Operator::Lt,
+                    Operator::GtEq => Operator::LtEq,
+                    other => *other,
+                };
+                (b, a, da - db, flipped)
+            } else {
+                continue;
+            };
+            if times.as_ref().is_some_and(|(l, r)| l != lc || r != rc) {
+                continue;
+            }
+            times = Some((lc.clone(), rc.clone()));
+            match op {
+                Operator::GtEq => lower = Some(lower.map_or(k, |x| x.max(k))),
+                Operator::Gt => lower = Some(lower.map_or(k + 1, |x| x.max(k + 1))),
+                Operator::LtEq => upper = Some(upper.map_or(k, |x| x.min(k))),
+                Operator::Lt => upper = Some(upper.map_or(k - 1, |x| x.min(k - 1))),
+                _ => {}
+            }
+        }
+        let Some((lc, rc)) = times else {
+            return Ok(None);
+        };
+        if lower.is_none() && upper.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(IntervalBounds {
+            left_time: self.physical(&Expr::Column(lc), ls)?,
+            right_time: self.physical(&Expr::Column(rc), rs)?,
+            lower,
+            upper,
+        }))
     }
 }
 

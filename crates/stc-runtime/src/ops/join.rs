@@ -14,7 +14,7 @@
 //! Rows with a NULL in a join key never match (SQL's `=`), but an outer side still emits
 //! them padded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -28,7 +28,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use stc_common::RowKind;
 
 use crate::error::Result;
-use crate::message::StreamBatch;
+use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, null_as_false, to_rows};
 
@@ -66,6 +66,18 @@ pub struct StreamingJoin {
     pub right_schema: SchemaRef,
     /// Left columns then right columns.
     pub schema: SchemaRef,
+    /// Set for an interval join: rows are dropped from state once the watermark shows no
+    /// future row of the other side can match them.
+    pub interval: Option<IntervalBounds>,
+}
+
+/// The time condition of an interval join, `lower <= left.t - right.t <= upper` (ms).
+#[derive(Clone)]
+pub struct IntervalBounds {
+    pub left_time: Arc<dyn PhysicalExpr>,
+    pub right_time: Arc<dyn PhysicalExpr>,
+    pub lower: Option<i64>,
+    pub upper: Option<i64>,
 }
 
 impl OperatorFactory for StreamingJoin {
@@ -98,6 +110,7 @@ impl OperatorFactory for StreamingJoin {
                 conv,
                 null_row,
                 state: HashMap::new(),
+                expiry: BTreeMap::new(),
             });
         }
         Ok(Box::new(JoinOp {
@@ -116,6 +129,9 @@ struct Entry {
 }
 
 struct Side {
+    /// Interval joins: when (watermark) each stored row stops being joinable, with its key
+    /// and row, so state is cleaned without scanning it.
+    expiry: BTreeMap<i64, Vec<(OwnedRow, OwnedRow)>>,
     conv: RowConverter,
     /// A row of NULLs, for padding.
     null_row: OwnedRow,
@@ -310,6 +326,33 @@ impl Operator for JoinOp {
         self.process_batch_from(0, batch, ctx).await
     }
 
+    async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
+        if let Watermark::EventTime(t) = wm
+            && self.spec.interval.is_some()
+        {
+            for side in &mut self.sides {
+                let keep = side.expiry.split_off(&t.saturating_add(1));
+                let expired = std::mem::replace(&mut side.expiry, keep);
+                for (key, row) in expired.into_values().flatten() {
+                    let Some(entries) = side.state.get_mut(&key) else {
+                        continue;
+                    };
+                    if let Some(pos) = entries.iter().position(|e| e.row == row) {
+                        entries[pos].count -= 1;
+                        if entries[pos].count <= 0 {
+                            entries.swap_remove(pos);
+                        }
+                    }
+                    if entries.is_empty() {
+                        side.state.remove(&key);
+                    }
+                }
+            }
+        }
+        ctx.emit_watermark(wm);
+        Ok(())
+    }
+
     async fn process_batch_from(
         &mut self,
         input: usize,
@@ -329,10 +372,44 @@ impl Operator for JoinOp {
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let rows = to_rows(&self.sides[side].conv, batch.batch.columns())?;
+        // Interval join: the watermark after which each row can no longer match.
+        let expire: Option<Vec<Option<i64>>> = match &self.spec.interval {
+            None => None,
+            Some(b) => {
+                let (time, bound) = if side == 0 {
+                    (&b.left_time, b.lower.map(|lo| -lo))
+                } else {
+                    (&b.right_time, b.upper)
+                };
+                match bound {
+                    None => None,
+                    Some(d) => {
+                        let t = time.evaluate(&batch.batch)?.into_array(n)?;
+                        let t =
+                            crate::time::to_millis(&t, "the time attribute of an interval join")?;
+                        Some(
+                            (0..n)
+                                .map(|i| t.is_valid(i).then(|| t.value(i).saturating_add(d)))
+                                .collect(),
+                        )
+                    }
+                }
+            }
+        };
         let mut out = self.builder();
         for i in 0..n {
             let has_null = !self.spec.null_equals_null && keys.iter().any(|k| k.is_null(i));
             let key = (!has_null).then(|| key_rows.row(i).owned());
+            if let (Some(exp), Some(k)) = (&expire, &key)
+                && let Some(at) = exp[i]
+                && batch.kind(i).is_addition()
+            {
+                self.sides[side]
+                    .expiry
+                    .entry(at)
+                    .or_default()
+                    .push((k.clone(), rows.row(i).owned()));
+            }
             self.process_row(side, batch.kind(i), rows.row(i), key, &mut out)?;
         }
         if let Some(b) = out.take(&[&self.sides[0].conv, &self.sides[1].conv])? {
