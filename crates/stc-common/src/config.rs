@@ -18,6 +18,11 @@ pub const MAX_PARALLELISM: &str = "pipeline.max-parallelism";
 /// `table.exec.resource.default-parallelism`: Flink's SQL-level parallelism override.
 pub const TABLE_DEFAULT_PARALLELISM: &str = "table.exec.resource.default-parallelism";
 
+/// `table.exec.state.ttl`: state of a key (an updating aggregation's group, a join key)
+/// not written for this long is dropped, as in Flink; a later row of that key starts from
+/// empty state. Default `0`: state is kept forever.
+pub const STATE_TTL: &str = "table.exec.state.ttl";
+
 /// Default number of key groups (Flink's default max parallelism).
 pub const DEFAULT_MAX_PARALLELISM: usize = 128;
 

@@ -65,6 +65,8 @@ pub struct Translator {
     pub updating: HashMap<NodeId, String>,
     /// `ROW_NUMBER()` columns (by output name) filtered to `rn <= N` above their window.
     pub rank_limits: HashMap<String, usize>,
+    /// `table.exec.state.ttl` in ms (0 = keep state forever).
+    pub state_ttl_ms: u64,
 }
 
 fn unsupported(what: impl Into<String>) -> SqlError {
@@ -718,6 +720,7 @@ impl Translator {
             name: name.clone(),
             agg,
             input_updating,
+            state_ttl_ms: self.state_ttl_ms,
         };
         op.validate().map_err(unsupported_or_validation)?;
         let (parallelism, partitioning) = if keys.is_empty() {
@@ -820,6 +823,7 @@ impl Translator {
                 right_schema: Arc::new(rs.as_arrow().clone()),
                 schema: Arc::new(j.schema.as_arrow().clone()),
                 interval,
+                state_ttl_ms: self.state_ttl_ms,
             }),
         );
         if kind != JoinKind::Inner {

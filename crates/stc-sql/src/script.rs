@@ -236,6 +236,19 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
         })?,
         None => 0,
     };
+    let state_ttl_ms = match conf.get(config::STATE_TTL) {
+        Some(v) => config::parse_duration_ms(v).ok_or_else(|| {
+            SqlError::validation(
+                0,
+                None,
+                format!(
+                    "'{}' must be a duration such as '1 h', found '{v}'",
+                    config::STATE_TTL
+                ),
+            )
+        })?,
+        None => 0,
+    };
     let time_zone = conf
         .get(config::LOCAL_TIME_ZONE)
         .cloned()
@@ -264,6 +277,7 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
             time_zone: time_zone.clone(),
             updating: HashMap::new(),
             rank_limits: HashMap::new(),
+            state_ttl_ms,
         },
         time_zone,
         sinks: Vec::new(),

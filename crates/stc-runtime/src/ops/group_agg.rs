@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
@@ -38,6 +39,8 @@ pub struct GroupAggregate {
     pub agg: AggregationSpec,
     /// Whether the input carries retractions (decides which accumulators are created).
     pub input_updating: bool,
+    /// `table.exec.state.ttl` (0 = never expire).
+    pub state_ttl_ms: u64,
 }
 
 impl GroupAggregate {
@@ -111,6 +114,7 @@ impl OperatorFactory for GroupAggregate {
             spec: self.clone(),
             key_conv,
             groups: HashMap::new(),
+            last_sweep: Instant::now(),
         }))
     }
 }
@@ -119,6 +123,8 @@ struct GroupState {
     accs: Vec<Box<dyn Accumulator>>,
     rows: i64,
     prev: Option<Vec<ScalarValue>>,
+    /// Last write, for `table.exec.state.ttl`.
+    written: Instant,
 }
 
 struct GroupAggregateOp {
@@ -126,6 +132,7 @@ struct GroupAggregateOp {
     key_conv: RowConverter,
     /// Keyed by the key's bytes in Arrow's row format.
     groups: HashMap<Box<[u8]>, GroupState>,
+    last_sweep: Instant,
 }
 
 impl GroupAggregateOp {
@@ -156,6 +163,17 @@ impl Operator for GroupAggregateOp {
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let args = self.spec.agg.eval_args(&batch.batch)?;
         let mut out = self.builder();
+        let ttl =
+            (self.spec.state_ttl_ms > 0).then(|| Duration::from_millis(self.spec.state_ttl_ms));
+        let now = Instant::now();
+        if let Some(ttl) = ttl
+            && now.duration_since(self.last_sweep) >= ttl
+        {
+            // Expired groups go silently, as in Flink: no retraction is emitted.
+            self.groups
+                .retain(|_, g| now.duration_since(g.written) < ttl);
+            self.last_sweep = now;
+        }
         for i in 0..n {
             let kind = batch.kind(i);
             let accumulate = kind.is_addition();
@@ -164,6 +182,14 @@ impl Operator for GroupAggregateOp {
             let key_row = (!keys.is_empty()).then(|| key_rows.row(i));
             let key: &[u8] = key_row.as_ref().map_or(&[], |r| r.as_ref());
             let key_part = key_row.as_slice();
+            if let Some(ttl) = ttl
+                && self
+                    .groups
+                    .get(key)
+                    .is_some_and(|g| now.duration_since(g.written) >= ttl)
+            {
+                self.groups.remove(key);
+            }
             let state = match self.groups.get_mut(key) {
                 Some(s) => s,
                 None => {
@@ -182,6 +208,7 @@ impl Operator for GroupAggregateOp {
                         accs,
                         rows: 0,
                         prev: None,
+                        written: now,
                     })
                 }
             };
@@ -197,6 +224,7 @@ impl Operator for GroupAggregateOp {
                 }
             }
             state.rows += if accumulate { 1 } else { -1 };
+            state.written = now;
             if state.rows <= 0 {
                 if let Some(prev) = state.prev.take() {
                     out.push(RowKind::Delete, key_part, &prev);
@@ -207,7 +235,9 @@ impl Operator for GroupAggregateOp {
             let value = Self::evaluate(&mut state.accs)?;
             match state.prev.take() {
                 None => out.push(RowKind::Insert, key_part, &value),
-                Some(prev) if prev == value => {
+                // With a TTL, Flink emits an unchanged result too (the downstream's copy
+                // of it may have expired).
+                Some(prev) if prev == value && ttl.is_none() => {
                     state.prev = Some(prev);
                     continue;
                 }

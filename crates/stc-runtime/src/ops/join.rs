@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -69,6 +70,9 @@ pub struct StreamingJoin {
     /// Set for an interval join: rows are dropped from state once the watermark shows no
     /// future row of the other side can match them.
     pub interval: Option<IntervalBounds>,
+    /// `table.exec.state.ttl` (0 = never expire): a join key's rows on one side not written
+    /// for this long are dropped.
+    pub state_ttl_ms: u64,
 }
 
 /// The time condition of an interval join, `lower <= left.t - right.t <= upper` (ms).
@@ -111,12 +115,14 @@ impl OperatorFactory for StreamingJoin {
                 null_row,
                 state: HashMap::new(),
                 expiry: BTreeMap::new(),
+                written: HashMap::new(),
             });
         }
         Ok(Box::new(JoinOp {
             spec: self.clone(),
             key_conv: converter(key_types)?,
             sides,
+            last_sweep: Instant::now(),
         }))
     }
 }
@@ -136,12 +142,51 @@ struct Side {
     /// A row of NULLs, for padding.
     null_row: OwnedRow,
     state: HashMap<OwnedRow, Vec<Entry>>,
+    /// Last write per key, kept only with a state TTL.
+    written: HashMap<OwnedRow, Instant>,
 }
 
 struct JoinOp {
     spec: StreamingJoin,
     key_conv: RowConverter,
     sides: Vec<Side>,
+    last_sweep: Instant,
+}
+
+impl JoinOp {
+    /// Drops keys not written within the state TTL (lazily per key before use, and in a
+    /// sweep at most once per TTL period for memory).
+    fn expire(&mut self, now: Instant, keys: Option<&OwnedRow>) {
+        if self.spec.state_ttl_ms == 0 {
+            return;
+        }
+        let ttl = Duration::from_millis(self.spec.state_ttl_ms);
+        let sweep = now.duration_since(self.last_sweep) >= ttl;
+        for side in &mut self.sides {
+            if let Some(k) = keys
+                && side
+                    .written
+                    .get(k)
+                    .is_some_and(|w| now.duration_since(*w) >= ttl)
+            {
+                side.written.remove(k);
+                side.state.remove(k);
+            }
+            if sweep {
+                let Side { written, state, .. } = side;
+                written.retain(|k, w| {
+                    let keep = now.duration_since(*w) < ttl;
+                    if !keep {
+                        state.remove(k);
+                    }
+                    keep
+                });
+            }
+        }
+        if sweep {
+            self.last_sweep = now;
+        }
+    }
 }
 
 impl JoinOp {
@@ -400,6 +445,13 @@ impl Operator for JoinOp {
         for i in 0..n {
             let has_null = !self.spec.null_equals_null && keys.iter().any(|k| k.is_null(i));
             let key = (!has_null).then(|| key_rows.row(i).owned());
+            if self.spec.state_ttl_ms > 0 {
+                let now = Instant::now();
+                self.expire(now, key.as_ref());
+                if let Some(k) = &key {
+                    self.sides[side].written.insert(k.clone(), now);
+                }
+            }
             if let (Some(exp), Some(k)) = (&expire, &key)
                 && let Some(at) = exp[i]
                 && batch.kind(i).is_addition()
