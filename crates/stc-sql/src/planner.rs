@@ -147,10 +147,15 @@ impl Translator {
         let mut leaves = Vec::new();
         s.leaves(&mut leaves);
         for leaf in leaves {
+            let updating = self.updating.contains_key(&leaf);
             let p = match (
                 partitioning,
                 self.graph.nodes[leaf].parallelism == parallelism,
             ) {
+                // Round-robin would reorder the changes of one key.
+                (Partitioning::Forward, false) if updating && parallelism == 1 => {
+                    Partitioning::Single
+                }
                 (Partitioning::Forward, false) => Partitioning::Rebalance,
                 (p, _) => p.clone(),
             };
