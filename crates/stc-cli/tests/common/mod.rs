@@ -1,0 +1,86 @@
+//! Helpers shared by the tests that compare sink directories with Flink's output.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The `expected.out` rendering of `output/`: per sink directory, a header and its sorted lines.
+pub fn render_output(dir: &Path) -> String {
+    let out = dir.join("output");
+    let mut s = String::new();
+    let Ok(entries) = std::fs::read_dir(&out) else {
+        return s;
+    };
+    let mut sinks: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    sinks.sort();
+    for sink in sinks {
+        let mut lines: Vec<String> = Vec::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&sink)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+            lines.extend(text.lines().map(str::to_string));
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        lines.sort();
+        s.push_str(&format!(
+            "== output/{}\n",
+            sink.file_name().unwrap().to_string_lossy()
+        ));
+        for l in lines {
+            s.push_str(&l);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// The final state of every debezium-json changelog in a rendered output: each
+/// `{"before":…,"after":…,"op":…}` line adds its `after` row or removes its `before` row;
+/// the remaining rows, sorted. Other lines are kept as they are.
+pub fn materialize(rendered: &str) -> String {
+    use std::collections::BTreeMap;
+    let mut out = String::new();
+    let mut rows: BTreeMap<String, i64> = BTreeMap::new();
+    let flush = |rows: &mut BTreeMap<String, i64>, out: &mut String| {
+        for (row, n) in std::mem::take(rows) {
+            for _ in 0..n.max(0) {
+                out.push_str(&row);
+                out.push('\n');
+            }
+            if n < 0 {
+                out.push_str(&format!("RETRACTED MORE THAN ADDED ({n}): {row}\n"));
+            }
+        }
+    };
+    for line in rendered.lines() {
+        let change = line
+            .starts_with("{\"before\":")
+            .then(|| serde_json::from_str::<serde_json::Value>(line).ok())
+            .flatten();
+        match change {
+            Some(v) => {
+                let (row, delta) = match v["op"].as_str() {
+                    Some("c" | "r" | "u") => (v["after"].to_string(), 1),
+                    _ => (v["before"].to_string(), -1),
+                };
+                *rows.entry(row).or_default() += delta;
+            }
+            None => {
+                flush(&mut rows, &mut out);
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    flush(&mut rows, &mut out);
+    out
+}
