@@ -49,7 +49,14 @@ impl Classified for ConnectorError {
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
 /// Every connector, in the order documentation lists them.
-pub const CONNECTORS: &[&str] = &["datagen", "filesystem", "print", "blackhole"];
+pub const CONNECTORS: &[&str] = &[
+    "datagen",
+    "filesystem",
+    "print",
+    "blackhole",
+    "jdbc",
+    "redis",
+];
 
 /// Metadata keys a connector offers (`col TYPE METADATA FROM 'key'`).
 pub fn metadata_keys(connector: &str) -> Vec<(&'static str, DataType)> {
@@ -73,7 +80,7 @@ fn connector_name(t: &ConnectorTable) -> Result<&str> {
         Ok(c)
     } else {
         Err(ConnectorError::Options(format!(
-            "unknown connector '{c}'. Available connectors: {} (kafka, jdbc and others are not supported yet)",
+            "unknown connector '{c}'. Available connectors: {} (kafka and others are not supported yet)",
             CONNECTORS.join(", ")
         )))
     }
@@ -86,6 +93,8 @@ pub fn validate(t: &ConnectorTable) -> Result<()> {
         "filesystem" => crate::filesystem::validate(t),
         "print" => crate::print::validate(t),
         "blackhole" => Ok(()),
+        "jdbc" => crate::jdbc::validate(t),
+        "redis" => crate::redis::validate(t),
         _ => unreachable!("connector_name checked the name"),
     }
 }
@@ -98,6 +107,10 @@ pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
         ))),
+        c @ ("jdbc" | "redis") => Err(ConnectorError::Options(format!(
+            "connector '{c}' of table '{}' is not supported as a scan source yet; use it as a lookup table (JOIN … FOR SYSTEM_TIME AS OF PROCTIME()) or a sink",
+            t.name
+        ))),
         _ => unreachable!(),
     }
 }
@@ -108,6 +121,8 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSink::new(t)?)),
         "print" => Ok(Arc::new(crate::print::PrintSink::new(t)?)),
         "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
+        "jdbc" => Ok(Arc::new(crate::jdbc::JdbcSink::new(t)?)),
+        "redis" => Ok(Arc::new(crate::redis::RedisSink::new(t)?)),
         "datagen" => Err(ConnectorError::Options(
             "connector 'datagen' can only be used as a source, not written to".into(),
         )),
@@ -128,18 +143,29 @@ pub fn sink_accepts_updates(t: &ConnectorTable) -> bool {
     }
 }
 
-/// The lookup side of a table (`FOR SYSTEM_TIME AS OF PROCTIME()`), keyed on `key_columns`
-/// (physical column names of the table, in the order the join passes keys).
+/// The lookup side of a table (`FOR SYSTEM_TIME AS OF PROCTIME()`), keyed on `key_columns`:
+/// the physical columns the join condition compares by equality. The join must pass keys in
+/// the order of the returned factory's `key_columns()` (jdbc keeps the given order; redis
+/// answers with the primary key's order). Nothing external is touched here: the table's
+/// existence and column types are checked on the first lookup.
 pub fn create_lookup(
     t: &ConnectorTable,
     key_columns: &[String],
 ) -> Result<Arc<dyn LookupSourceFactory>> {
-    let c = connector_name(t)?;
-    let _ = key_columns;
-    Err(ConnectorError::Options(format!(
-        "connector '{c}' of table '{}' cannot be used for lookup joins (FOR SYSTEM_TIME AS OF PROCTIME()); lookup tables need a connector such as jdbc or redis",
-        t.name
-    )))
+    match connector_name(t)? {
+        "jdbc" => Ok(Arc::new(crate::jdbc::JdbcLookupFactory::new(
+            t,
+            key_columns,
+        )?)),
+        "redis" => Ok(Arc::new(crate::redis::RedisLookupFactory::new(
+            t,
+            key_columns,
+        )?)),
+        c => Err(ConnectorError::Options(format!(
+            "connector '{c}' of table '{}' cannot be used for lookup joins (FOR SYSTEM_TIME AS OF PROCTIME()); lookup tables need the jdbc or redis connector",
+            t.name
+        ))),
+    }
 }
 
 /// Checks that every option key is one of `valid` (or starts with one of `prefixes`).
