@@ -93,9 +93,7 @@ impl AggregateUDFImpl for FlinkAvg {
                 DataType::Int64
             }
             DataType::Float16 => DataType::Float32,
-            DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => {
-                DataType::Decimal128(*p, *s)
-            }
+            DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => DataType::Decimal128(*p, *s),
             t => {
                 kind_of(t)?;
                 t.clone()
@@ -448,7 +446,14 @@ mod tests {
     #[test]
     fn int_average_truncates_toward_zero_and_stays_int() {
         let mut s = AvgState::new(Kind::Int(DataType::Int32));
-        let v: ArrayRef = Arc::new(Int32Array::from(vec![Some(-1), Some(-2), None, Some(1), Some(2), Some(4)]));
+        let v: ArrayRef = Arc::new(Int32Array::from(vec![
+            Some(-1),
+            Some(-2),
+            None,
+            Some(1),
+            Some(2),
+            Some(4),
+        ]));
         s.update_batch(&[v], &[0, 0, 0, 1, 1, 1], None, 3).unwrap();
         let out = s.evaluate(EmitTo::All).unwrap();
         let out = out.as_primitive::<arrow::datatypes::Int32Type>();

@@ -208,6 +208,9 @@ mod tests {
         let out = out.as_primitive::<TimestampMillisecondType>();
         assert_eq!(out.value(0), 19_800_000);
         assert!(out.is_null(1));
-        assert_eq!(out.data_type(), &DataType::Timestamp(TimeUnit::Millisecond, None));
+        assert_eq!(
+            out.data_type(),
+            &DataType::Timestamp(TimeUnit::Millisecond, None)
+        );
     }
 }

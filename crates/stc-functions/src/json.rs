@@ -208,7 +208,12 @@ impl FlinkFunction for JsonValue {
             }
             let steps = cache.as_ref().and_then(|(_, s)| s.as_deref());
             let (on_empty, empty_default, on_error, error_default) = match extra.as_slice() {
-                [a, b, c, d] => (behaviour(a.get(i))?, b.get(i), behaviour(c.get(i))?, d.get(i)),
+                [a, b, c, d] => (
+                    behaviour(a.get(i))?,
+                    b.get(i),
+                    behaviour(c.get(i))?,
+                    d.get(i),
+                ),
                 _ => (Behaviour::Null, None, Behaviour::Null, None),
             };
             let (b, default, what) = match json_value(d, p, steps) {

@@ -171,10 +171,18 @@ impl FlinkFunction for Sign {
             DataType::Int32 => float::<t::Int32Type>(&a, i32::signum),
             DataType::Int64 => float::<t::Int64Type>(&a, i64::signum),
             DataType::Float32 => float::<t::Float32Type>(&a, |v| {
-                if v == 0.0 || v.is_nan() { v } else { v.signum() }
+                if v == 0.0 || v.is_nan() {
+                    v
+                } else {
+                    v.signum()
+                }
             }),
             DataType::Float64 => float::<t::Float64Type>(&a, |v| {
-                if v == 0.0 || v.is_nan() { v } else { v.signum() }
+                if v == 0.0 || v.is_nan() {
+                    v
+                } else {
+                    v.signum()
+                }
             }),
             DataType::Decimal128(p, s) => {
                 let one = 10i128.pow((*s).max(0) as u32);

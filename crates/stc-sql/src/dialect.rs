@@ -139,7 +139,10 @@ fn parse_json_value(parser: &mut Parser) -> Result<Expr, ParserError> {
         } else if eat_word(parser, "ERROR") {
             ("ERROR", null())
         } else if parser.parse_keyword(Keyword::DEFAULT) {
-            ("DEFAULT", cast(parser.parse_expr()?, DataType::String(None)))
+            (
+                "DEFAULT",
+                cast(parser.parse_expr()?, DataType::String(None)),
+            )
         } else {
             break;
         };

@@ -116,7 +116,12 @@ pub fn needs_flink_text(t: &DataType) -> bool {
 /// * FLOAT/DOUBLE → TINYINT…BIGINT as Java's `(int)` (`flink_float_to_int`);
 /// * any numeric → DECIMAL gives NULL on overflow (Flink's `DecimalData.fromBigDecimal`),
 ///   i.e. Arrow's safe cast, where DataFusion's CAST fails.
-pub fn flink_cast(inner: &Expr, from: &DataType, target: &DataType, try_cast: bool) -> Option<Expr> {
+pub fn flink_cast(
+    inner: &Expr,
+    from: &DataType,
+    target: &DataType,
+    try_cast: bool,
+) -> Option<Expr> {
     use datafusion::logical_expr::{Cast, TryCast, lit};
     let call = |name: &str, args: Vec<Expr>| -> Expr {
         // The functions are registered in every session (`stc_functions`), so the look-up
@@ -137,14 +142,12 @@ pub fn flink_cast(inner: &Expr, from: &DataType, target: &DataType, try_cast: bo
         }
     };
     match (from, target) {
-        (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) => Some(recast(call(
-            "flink_ltz_to_timestamp",
-            vec![inner.clone()],
-        ))),
-        (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_))) => Some(recast(call(
-            "flink_timestamp_to_ltz",
-            vec![inner.clone()],
-        ))),
+        (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) => {
+            Some(recast(call("flink_ltz_to_timestamp", vec![inner.clone()])))
+        }
+        (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_))) => {
+            Some(recast(call("flink_timestamp_to_ltz", vec![inner.clone()])))
+        }
         (
             DataType::Float16 | DataType::Float32 | DataType::Float64,
             DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64,

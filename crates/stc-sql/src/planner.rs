@@ -566,12 +566,15 @@ impl Translator {
             let ts_type = args[0].get_type(&input_df).map_err(df)?;
             let ms = |e: &Expr, what: &str| interval_literal_ms(e, what, f.name());
             match f.name() {
-                "session" => session_op(SessionWindowAggregate {
-                    name: "SessionWindowAggregate".into(),
-                    time,
-                    gap: ms(&args[1], "gap")?,
-                    agg,
-                }, proctime),
+                "session" => session_op(
+                    SessionWindowAggregate {
+                        name: "SessionWindowAggregate".into(),
+                        time,
+                        gap: ms(&args[1], "gap")?,
+                        agg,
+                    },
+                    proctime,
+                ),
                 name => {
                     let kind = if name == "tumble" {
                         WindowKind::Tumble {
@@ -602,12 +605,15 @@ impl Translator {
                         &ts_type,
                     ));
                     self.push_assigner(&s, time, kind, schema);
-                    window_op(WindowAggregate {
-                        name: format!("WindowAggregate({kind:?})"),
-                        window_start: Arc::new(PhysColumn::new("window_start", n_input)),
-                        window_end: Arc::new(PhysColumn::new("window_end", n_input + 1)),
-                        agg,
-                    }, proctime)
+                    window_op(
+                        WindowAggregate {
+                            name: format!("WindowAggregate({kind:?})"),
+                            window_start: Arc::new(PhysColumn::new("window_start", n_input)),
+                            window_end: Arc::new(PhysColumn::new("window_end", n_input + 1)),
+                            agg,
+                        },
+                        proctime,
+                    )
                 }
             }
         } else if let Some((gap, partition)) = session_tvf {
@@ -630,20 +636,26 @@ impl Translator {
                     partition.join(", ")
                 )));
             }
-            session_op(SessionWindowAggregate {
-                name: "SessionWindowAggregate".into(),
-                time: self.physical(&groups[tvf_start.unwrap_or_default()], &input_df)?,
-                gap,
-                agg,
-            }, proctime)
+            session_op(
+                SessionWindowAggregate {
+                    name: "SessionWindowAggregate".into(),
+                    time: self.physical(&groups[tvf_start.unwrap_or_default()], &input_df)?,
+                    gap,
+                    agg,
+                },
+                proctime,
+            )
         } else {
             let (si, ei) = (tvf_start.unwrap_or_default(), tvf_end.unwrap_or_default());
-            window_op(WindowAggregate {
-                name: "WindowAggregate".into(),
-                window_start: self.physical(&groups[si], &input_df)?,
-                window_end: self.physical(&groups[ei], &input_df)?,
-                agg,
-            }, proctime)
+            window_op(
+                WindowAggregate {
+                    name: "WindowAggregate".into(),
+                    window_start: self.physical(&groups[si], &input_df)?,
+                    window_end: self.physical(&groups[ei], &input_df)?,
+                    agg,
+                },
+                proctime,
+            )
         };
         let id = self.exchange(&s, op.name(), parallelism, partitioning);
         self.graph.push_operator(id, op);

@@ -235,14 +235,14 @@ impl VisitorMut for FlinkRewriter {
             Expr::Floor {
                 expr: inner,
                 field: CeilFloorKind::DateTimeField(unit),
-            } => {
+            } if *unit != DateTimeField::NoDateTime => {
                 let u = unit.to_string().to_ascii_uppercase();
                 *expr = func("flink_floor_time", vec![(**inner).clone(), string_lit(&u)]);
             }
             Expr::Ceil {
                 expr: inner,
                 field: CeilFloorKind::DateTimeField(unit),
-            } => {
+            } if *unit != DateTimeField::NoDateTime => {
                 let u = unit.to_string().to_ascii_uppercase();
                 *expr = func("flink_ceil_time", vec![(**inner).clone(), string_lit(&u)]);
             }
