@@ -72,6 +72,7 @@
 //! | `LN`, `LOG10`, `EXP`, `SQRT`, `ABS` … | DataFusion | same semantics. |
 //! | `JSON_VALUE(json, path [RETURNING t] [… ON EMPTY] [… ON ERROR])` | ours | STRING (RETURNING is a CAST of it, added by the SQL parser); `$.a.b`, `$.a[0]`, `$['a']`; a path without `lax` is strict; `NULL`/`ERROR`/`DEFAULT x` behaviours as Flink (see the `json` module). |
 //! | `flink_ltz_to_timestamp(x)`, `flink_timestamp_to_ltz(x)` | ours | `CAST` between TIMESTAMP_LTZ and TIMESTAMP through the session zone (the planner substitutes them for the casts). |
+//! | `flink_string_to(s, 'INT'\|'DATE'\|'TIMESTAMP'…, strict)` | ours | `CAST`/`TRY_CAST` of STRING to integers (trimmed, fraction dropped), DATE (a bare year is January 1st) and TIMESTAMP (day of month clamped: `2024-02-30` → `2024-02-29`) with Flink's parsers. |
 //! | `flink_float_to_int(x, 'INT')` | ours | `CAST` of FLOAT/DOUBLE to an integer type as Java's `(int)`: truncating, saturating, NaN → 0 (Arrow's cast fails out of range). |
 //!
 //! Aggregates:
@@ -149,6 +150,7 @@ pub fn flink_functions() -> Vec<ScalarUDF> {
         udf(cast::LtzToTimestamp),
         udf(cast::TimestampToLtz),
         udf(cast::FloatToInt),
+        udf(cast::StringTo),
     ];
     for f in [
         Field::Year,

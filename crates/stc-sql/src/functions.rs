@@ -114,6 +114,7 @@ pub fn needs_flink_text(t: &DataType) -> bool {
 /// * TIMESTAMP_LTZ ↔ TIMESTAMP through the session zone (`flink_ltz_to_timestamp` /
 ///   `flink_timestamp_to_ltz`, then Arrow's cast for a change of precision);
 /// * FLOAT/DOUBLE → TINYINT…BIGINT as Java's `(int)` (`flink_float_to_int`);
+/// * STRING → integers, DATE and TIMESTAMP with Flink's parsers (`flink_string_to`);
 /// * any numeric → DECIMAL gives NULL on overflow (Flink's `DecimalData.fromBigDecimal`),
 ///   i.e. Arrow's safe cast, where DataFusion's CAST fails.
 pub fn flink_cast(
@@ -159,6 +160,33 @@ pub fn flink_cast(
                 _ => "BIGINT",
             };
             Some(call("flink_float_to_int", vec![inner.clone(), lit(name)]))
+        }
+        (
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Date32
+            | DataType::Timestamp(_, None),
+        ) => {
+            let name = match target {
+                DataType::Int8 => "TINYINT",
+                DataType::Int16 => "SMALLINT",
+                DataType::Int32 => "INT",
+                DataType::Int64 => "BIGINT",
+                DataType::Date32 => "DATE",
+                _ => "TIMESTAMP",
+            };
+            let parsed = call(
+                "flink_string_to",
+                vec![inner.clone(), lit(name), lit(!try_cast)],
+            );
+            Some(match target {
+                // The parser gives nanoseconds; the precision is the cast's.
+                DataType::Timestamp(..) => Expr::Cast(Cast::new(Box::new(parsed), target.clone())),
+                _ => parsed,
+            })
         }
         (f, DataType::Decimal128(_, _)) if f.is_numeric() && !try_cast => Some(Expr::TryCast(
             TryCast::new(Box::new(inner.clone()), target.clone()),
