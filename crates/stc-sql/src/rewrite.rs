@@ -252,6 +252,11 @@ impl VisitorMut for FlinkRewriter {
     }
 }
 
+/// Applies every rewrite to a statement or query in place.
+pub fn rewrite<T: VisitMut>(node: &mut T) {
+    let _ = node.visit(&mut FlinkRewriter);
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_pattern;
@@ -265,9 +270,4 @@ mod tests {
         assert_eq!(like_pattern("a\\b%", None).as_deref(), Some("a\\\\b%"));
         assert_eq!(like_pattern("ab!", Some('!')), None);
     }
-}
-
-/// Applies every rewrite to a statement or query in place.
-pub fn rewrite<T: VisitMut>(node: &mut T) {
-    let _ = node.visit(&mut FlinkRewriter);
 }
