@@ -14,7 +14,7 @@
 //!   TIMESTAMP with Flink's parsers: integers are trimmed and may carry a fraction, which is
 //!   dropped (`' -3.75 '` → -3, `BinaryStringDataUtil.toLong`); a DATE may be a bare year or
 //!   year-month (`'42'` → 0042-01-01, `DateTimeUtils.parseDate`) and anything after a space is
-//!   ignored; a TIMESTAMP is `yyyy-M-d[ H:m:s[.fraction]]` whose day of month is clamped to
+//!   ignored; a TIMESTAMP is `yyyy-M-d[( |T)H:m:s[.fraction]]` whose day of month is clamped to
 //!   the month's length (`2024-02-30` → 2024-02-29, `java.time`'s SMART resolver). Text that
 //!   does not parse is NULL for TRY_CAST (`strict` false) and an error for CAST.
 
@@ -265,11 +265,11 @@ fn parse_date(s: &str) -> Option<i32> {
     Some((date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32)
 }
 
-/// Flink's default timestamp text (`yyyy-M-d[ H:m:s[.fraction]]`, SMART resolver):
+/// Flink's default timestamp text (`yyyy-M-d[( |T)H:m:s[.fraction]]`, SMART resolver):
 /// nanoseconds since the epoch of the wall clock.
 fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
-    let (date, time) = match s.split_once(' ') {
+    let (date, time) = match s.split_once([' ', 'T']) {
         Some((d, t)) => (d, Some(t)),
         None => (s, None),
     };
@@ -448,6 +448,10 @@ mod tests {
         assert_eq!(
             parse_timestamp("2024-01-01 10:11:12.5"),
             Some(1_704_103_872_500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2024-01-01T10:11:12.5"),
+            parse_timestamp("2024-01-01 10:11:12.5")
         );
         assert_eq!(parse_timestamp("42"), None);
         assert_eq!(parse_timestamp("2024-13-01"), None);
