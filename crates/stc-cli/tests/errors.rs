@@ -178,6 +178,36 @@ fn row_number_without_a_rank_filter_is_named() {
     );
 }
 
+/// Sessions are computed per group key, so a SESSION TVF grouped by other keys than its
+/// PARTITION BY keys would give other sessions than Flink's: rejected, naming both.
+#[test]
+fn session_tvf_grouped_by_other_keys_than_its_partition_is_not_supported() {
+    check_fails(
+        &format!(
+            "{EVENTS}INSERT INTO res SELECT uid, CAST(COUNT(*) AS INT)
+FROM TABLE(SESSION(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, uid;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &[
+            "not supported yet: a SESSION window TVF grouped by keys [uid] other than its PARTITION BY keys []",
+        ],
+    );
+}
+
+/// `ERROR ON EMPTY` fails the job (Flink: "Empty result of JSON_VALUE function is not
+/// allowed"), even when `DEFAULT … ON ERROR` is given.
+#[test]
+fn json_value_error_on_empty_fails_the_job() {
+    check_fails(
+        &format!(
+            "{EVENTS}INSERT INTO res SELECT JSON_VALUE('{{}}', 'lax $.a' ERROR ON EMPTY DEFAULT 'x' ON ERROR), amount FROM events;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &["json_value: empty result for path 'lax $.a'"],
+    );
+}
+
 #[test]
 fn malformed_record_fails_the_job_with_file_and_line() {
     let bad = "2024-01-01 00:00:01,alice,1\n2024-01-01 00:00:02,bob,two\n";

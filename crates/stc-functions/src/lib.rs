@@ -1,4 +1,5 @@
-//! Flink's built-in scalar functions as DataFusion [`ScalarUDF`]s, with Flink's semantics.
+//! Flink's built-in scalar functions as DataFusion [`ScalarUDF`]s (and the aggregates whose
+//! semantics differ from DataFusion's as [`AggregateUDF`](datafusion::logical_expr::AggregateUDF)s), with Flink's semantics.
 //!
 //! # Use
 //!
@@ -48,6 +49,7 @@
 //! | `IF(c, a, b)` | ours | rewritten to `CASE` by the optimizer (lazy branches). |
 //! | `IFNULL(a, b)`, `NULLIF(a, b)` | DataFusion | same semantics (`ifnull` is DF's `nvl` alias). |
 //! | `REGEXP_EXTRACT(s, re[, i])` | ours | default group 0 (whole match) as Flink's source; Rust regex syntax: look-around/back-references are invalid → NULL. |
+//! | `REGEXP(s, re)` | ours | BOOLEAN: whether `re` matches part of `s` (`Matcher.find`); empty or invalid `re` → FALSE. |
 //! | `REGEXP_REPLACE(s, re, r)` | ours (DF's replaces the first match only) | all matches; replacement is literal (`$1` is text) as Flink quotes it. |
 //! | `SPLIT_INDEX(s, sep, i)` | ours | 0-based; NULL if out of range. |
 //! | `CONCAT(...)` | ours (DF's skips NULLs) | NULL if any argument is NULL. |
@@ -57,7 +59,8 @@
 //! | `SUBSTR(s, pos[, len])`, `SUBSTRING(...)` | ours | `pos` 0 = 1, negative counts from the end, `len < 0` → NULL. |
 //! | `POSITION(a IN b)` | DataFusion (`strpos`) | same semantics. |
 //! | `LOCATE(a, b[, from])` | ours | INT, 0 if absent. |
-//! | `CHAR_LENGTH`, `REVERSE`, `REPEAT`, `UPPER`, `LOWER`, `TRIM`, `REPLACE` | DataFusion | same semantics (REPEAT of n ≤ 0 is `''`). Lengths count Unicode characters where Java counts UTF-16 units. |
+//! | `REPLACE(s, a, b)` | ours (DF's gives `''` for `REPLACE('', '', b)`) | Java's `String.replace`: an empty `a` inserts `b` around every character (`'#a#b#'`). |
+//! | `CHAR_LENGTH`, `REVERSE`, `REPEAT`, `UPPER`, `LOWER`, `TRIM` | DataFusion | same semantics (REPEAT of n ≤ 0 is `''`). Lengths count Unicode characters where Java counts UTF-16 units. |
 //! | `TO_BASE64(s)`, `FROM_BASE64(s)` | ours | invalid Base64 fails the query, as it fails the Flink job. |
 //! | `HASH_CODE(s)` | ours | `Math.abs(String.hashCode())`. |
 //! | `MD5(s)` | ours (the workspace builds DataFusion without `crypto_expressions`) | lower-case hex. |
@@ -65,12 +68,24 @@
 //! | `POWER/POW(a, b)` | ours (DF's `power(int, int)` is an integer) | DOUBLE. |
 //! | `LOG(x)`, `LOG(b, x)` | ours (DF's one-argument `log` is base 10) | natural log; `ln x / ln b`. |
 //! | `LOG2(x)` | ours | `ln x / ln 2`, bit-identical to Flink. |
+//! | `SIGN(x)` | ours (DF's `signum` returns DOUBLE for integers and 1.0 for 0.0) | the argument's type; `Math.signum` for floats (±0.0 and NaN unchanged). |
 //! | `LN`, `LOG10`, `EXP`, `SQRT`, `ABS` … | DataFusion | same semantics. |
-//! | `JSON_VALUE(json, path)` | ours | STRING, `$.a.b`, `$.a[0]`, `$['a']`; NULL on missing path, invalid JSON or non-scalar. |
+//! | `JSON_VALUE(json, path [RETURNING t] [… ON EMPTY] [… ON ERROR])` | ours | STRING (RETURNING is a CAST of it, added by the SQL parser); `$.a.b`, `$.a[0]`, `$['a']`; a path without `lax` is strict; `NULL`/`ERROR`/`DEFAULT x` behaviours as Flink (see the `json` module). |
+//! | `flink_ltz_to_timestamp(x)`, `flink_timestamp_to_ltz(x)` | ours | `CAST` between TIMESTAMP_LTZ and TIMESTAMP through the session zone (the planner substitutes them for the casts). |
+//! | `flink_string_to(s, 'INT'\|'DATE'\|'TIMESTAMP'…, strict)` | ours | `CAST`/`TRY_CAST` of STRING to integers (trimmed, fraction dropped), DATE (a bare year is January 1st) and TIMESTAMP (day of month clamped: `2024-02-30` → `2024-02-29`) with Flink's parsers. |
+//! | `flink_float_to_int(x, 'INT')` | ours | `CAST` of FLOAT/DOUBLE to an integer type as Java's `(int)`: truncating, saturating, NaN → 0 (Arrow's cast fails out of range). |
 //!
-//! Not provided: `RAND` (not needed), `JSON_VALUE ... RETURNING <type>` (the parser can wrap a
-//! CAST).
+//! Aggregates:
+//!
+//! | Function | Impl | Notes |
+//! |---|---|---|
+//! | `AVG(x)` | ours (DF's returns DOUBLE for integers) | the argument's type: INT → INT (`long` sum / count, truncated), FLOAT → FLOAT, DECIMAL(p, s) → DECIMAL(38, max(6, s)) rounded half-up; `AVG(DISTINCT x)`. |
+//! | `LISTAGG(x[, sep])` | DataFusion's `string_agg` (the SQL rewriter renames it) | separator `,` by default; NULLs skipped; arrival order. |
+//!
+//! Not provided: `RAND` (not needed).
 
+mod aggregate;
+mod cast;
 mod control;
 mod datetime;
 mod error;
@@ -88,6 +103,7 @@ use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+pub use aggregate::avg_udaf;
 pub use error::FunctionError;
 pub use pattern::{Dialect, JavaPattern, Parsed};
 pub use zone::Zone;
@@ -128,6 +144,13 @@ pub fn flink_functions() -> Vec<ScalarUDF> {
         udf(math::Double(math::DoubleFn::Log)),
         udf(math::Double(math::DoubleFn::Log2)),
         udf(json::JsonValue),
+        udf(math::Sign),
+        udf(string::Regexp),
+        udf(string::Replace),
+        udf(cast::LtzToTimestamp),
+        udf(cast::TimestampToLtz),
+        udf(cast::FloatToInt),
+        udf(cast::StringTo),
     ];
     for f in [
         Field::Year,
@@ -152,6 +175,7 @@ pub fn register_flink_functions_in(registry: &mut dyn FunctionRegistry) -> Resul
     for f in flink_functions() {
         registry.register_udf(Arc::new(f))?;
     }
+    registry.register_udaf(Arc::new(aggregate::avg_udaf()))?;
     registry.register_function_rewrite(Arc::new(string::SubstrRewrite))?;
     Ok(())
 }

@@ -124,3 +124,76 @@ impl FlinkFunction for Double {
         finish(Arc::new(out.finish()), scalar)
     }
 }
+
+/// `SIGN(x)`: -1, 0 or 1 in the argument's own type (Flink keeps INT as INT, DECIMAL(p, s) as
+/// DECIMAL(p, s), DOUBLE as DOUBLE); for floating point `Math.signum`: NaN and ±0.0 are
+/// returned unchanged. DataFusion's `signum` turns integers into DOUBLE and gives 1.0 for 0.0.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Sign;
+
+impl FlinkFunction for Sign {
+    fn name(&self) -> &'static str {
+        "sign"
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        arity(self.name(), args, 1..=1)?;
+        match &args[0] {
+            DataType::Null => Ok(vec![DataType::Int32]),
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                Ok(vec![DataType::Int64])
+            }
+            DataType::Float16 => Ok(vec![DataType::Float32]),
+            t if t.is_numeric() => Ok(vec![t.clone()]),
+            t => sig_err(self.name(), format!("expected a numeric argument, got {t}")),
+        }
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn invoke(&self, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
+        use arrow::datatypes as t;
+        let (n, scalar) = rows(args);
+        let a = args.args[0].to_array(n)?;
+        fn float<T: arrow::datatypes::ArrowPrimitiveType>(
+            a: &dyn Array,
+            f: impl Fn(T::Native) -> T::Native,
+        ) -> ArrayRef {
+            let p: &PrimitiveArray<T> = a.as_primitive();
+            Arc::new(p.unary::<_, T>(f))
+        }
+        let out: ArrayRef = match a.data_type() {
+            DataType::Int8 => float::<t::Int8Type>(&a, i8::signum),
+            DataType::Int16 => float::<t::Int16Type>(&a, i16::signum),
+            DataType::Int32 => float::<t::Int32Type>(&a, i32::signum),
+            DataType::Int64 => float::<t::Int64Type>(&a, i64::signum),
+            DataType::Float32 => float::<t::Float32Type>(&a, |v| {
+                if v == 0.0 || v.is_nan() {
+                    v
+                } else {
+                    v.signum()
+                }
+            }),
+            DataType::Float64 => float::<t::Float64Type>(&a, |v| {
+                if v == 0.0 || v.is_nan() {
+                    v
+                } else {
+                    v.signum()
+                }
+            }),
+            DataType::Decimal128(p, s) => {
+                let one = 10i128.pow((*s).max(0) as u32);
+                let d = a.as_primitive::<t::Decimal128Type>();
+                Arc::new(
+                    d.unary::<_, t::Decimal128Type>(|v| v.signum() * one)
+                        .with_precision_and_scale(*p, *s)?,
+                )
+            }
+            other => return sig_err(self.name(), format!("unsupported argument type {other}")),
+        };
+        finish(out, scalar)
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int32Builder, StringBuilder};
+use arrow::array::{BooleanBuilder, Int32Builder, StringBuilder};
 use arrow::datatypes::DataType;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
@@ -135,6 +135,82 @@ impl FlinkFunction for RegexpReplace {
                     Some(re) => out.append_value(re.replace_all(s, NoExpand(r))),
                     None => out.append_null(),
                 },
+                _ => out.append_null(),
+            }
+        }
+        finish(Arc::new(out.finish()), scalar)
+    }
+}
+
+/// `REGEXP(str, regex)`: whether `regex` matches **part** of `str` (`Matcher.find`, Flink's
+/// `SqlFunctionUtils.regExp`); FALSE for an empty or invalid regex (Flink logs and returns
+/// false), NULL when an argument is NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Regexp;
+
+impl FlinkFunction for Regexp {
+    fn name(&self) -> &'static str {
+        "regexp"
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        arity(self.name(), args, 2..=2)?;
+        Ok(strings(args))
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke(&self, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (n, scalar) = rows(args);
+        let s = Strs::new(&args.args[0])?;
+        let re = Strs::new(&args.args[1])?;
+        let mut cache = RegexCache::new();
+        let mut out = BooleanBuilder::with_capacity(n);
+        for i in 0..n {
+            match (s.get(i), re.get(i)) {
+                (Some(s), Some(p)) => {
+                    out.append_value(!p.is_empty() && cache.get(p).is_some_and(|r| r.is_match(s)))
+                }
+                _ => out.append_null(),
+            }
+        }
+        finish(Arc::new(out.finish()), scalar)
+    }
+}
+
+/// `REPLACE(str, search, replacement)`: Java's `String.replace`, which also replaces an empty
+/// `search` (before every character and at the end: `REPLACE('ab', '', '#')` is `'#a#b#'`,
+/// `REPLACE('', '', '#')` is `'#'`); DataFusion's returns `''` for an empty input.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Replace;
+
+impl FlinkFunction for Replace {
+    fn name(&self) -> &'static str {
+        "replace"
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        arity(self.name(), args, 3..=3)?;
+        Ok(strings(args))
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        utf8(args)
+    }
+
+    fn invoke(&self, args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (n, scalar) = rows(args);
+        let s = Strs::new(&args.args[0])?;
+        let from = Strs::new(&args.args[1])?;
+        let to = Strs::new(&args.args[2])?;
+        let mut out = StringBuilder::with_capacity(n, n * 8);
+        for i in 0..n {
+            match (s.get(i), from.get(i), to.get(i)) {
+                // Rust's `str::replace` with an empty pattern matches at every character
+                // boundary, start and end included: Java's behaviour.
+                (Some(s), Some(f), Some(t)) => out.append_value(s.replace(f, t)),
                 _ => out.append_null(),
             }
         }

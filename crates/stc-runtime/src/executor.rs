@@ -188,7 +188,29 @@ async fn run_chain(
     metrics: Arc<TaskMetrics>,
 ) -> Result<()> {
     let mut final_watermark_seen = false;
-    while let Some(ev) = gate.next().await {
+    loop {
+        // Processing-time timers (processing-time windows) fire between input events; a due
+        // timer goes first so that a busy input cannot starve it.
+        let timer = chain.next_timer();
+        if let Some(t) = timer
+            && t <= crate::time::now_ms()
+        {
+            let out = chain.fire_timers(crate::time::now_ms()).await?;
+            send_all(&mut output, out, &metrics).await?;
+            continue;
+        }
+        let ev = match timer {
+            None => gate.next().await,
+            Some(t) => {
+                let wait = Duration::from_millis((t - crate::time::now_ms()).max(0) as u64 + 1);
+                // `InputGate::next` is cancel-safe: a message is only taken when it is returned.
+                tokio::select! {
+                    ev = gate.next() => ev,
+                    _ = tokio::time::sleep(wait) => continue,
+                }
+            }
+        };
+        let Some(ev) = ev else { break };
         let out = match ev {
             GateEvent::Data(input, b) => {
                 metrics.add_in(b.num_rows());

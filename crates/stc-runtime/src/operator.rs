@@ -87,6 +87,20 @@ pub trait Operator: Send {
     async fn finish(&mut self, _ctx: &mut OperatorContext) -> Result<()> {
         Ok(())
     }
+
+    /// The wall-clock time (epoch milliseconds) at which this operator wants
+    /// [`on_processing_time`](Operator::on_processing_time) to be called, if any: processing-time
+    /// windows ask for their earliest window end. Asked again after every call into the
+    /// operator. Only honoured for operators after an exchange (not in a source's chain).
+    fn next_timer(&self) -> Option<i64> {
+        None
+    }
+
+    /// Called once the wall clock has reached [`next_timer`](Operator::next_timer), with the
+    /// current time (epoch milliseconds).
+    async fn on_processing_time(&mut self, _now: i64, _ctx: &mut OperatorContext) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Creates an operator instance per subtask.
@@ -143,6 +157,32 @@ impl Chain {
             pending = next;
         }
         Ok(pending)
+    }
+
+    /// The earliest processing-time timer of any operator of the chain.
+    pub fn next_timer(&self) -> Option<i64> {
+        self.ops.iter().filter_map(|o| o.next_timer()).min()
+    }
+
+    /// Calls every operator whose timer is due at `now`; what they emit flows down the rest of
+    /// the chain.
+    pub async fn fire_timers(&mut self, now: i64) -> Result<Vec<Message>> {
+        let mut out = Vec::new();
+        for i in 0..self.ops.len() {
+            if self.ops[i].next_timer().is_none_or(|t| t > now) {
+                continue;
+            }
+            let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
+            op.on_processing_time(now, ctx).await?;
+            for m in ctx.take_output() {
+                if i + 1 < self.ops.len() {
+                    out.extend(self.push(m, i + 1).await?);
+                } else {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// End of input: each operator in turn finishes, and what it emits flows through the

@@ -1,5 +1,12 @@
 //! Event-time helpers: window arithmetic that must match Flink's exactly.
 
+/// The wall clock as epoch milliseconds: processing time, the same clock `PROCTIME()` reads.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Start of the window of size `size` (and `offset`) that contains `ts`.
 ///
 /// Same as Flink's `TimeWindow.getWindowStartWithOffset`, including for negative

@@ -58,6 +58,7 @@ pub fn new_session_state(time_zone: &str) -> Result<SessionState> {
     for (name, _) in crate::functions::GROUP_WINDOWS {
         state.register_udf(Arc::new(crate::functions::GroupWindowFn::udf(name)))?;
     }
+    state.register_udf(Arc::new(crate::functions::NamedCast::udf()))?;
     stc_functions::register_flink_functions_in(&mut state)?;
     // Physical expressions take their config (the session time zone, read by Flink's time
     // functions) from the execution props; without this they would see the defaults.
@@ -533,8 +534,16 @@ impl RelationPlanner for WindowTvfPlanner {
             .iter()
             .map(|(q, f)| (q.cloned(), Arc::clone(f)))
             .collect();
+        // The window columns of a processing-time TVF stay marked as processing time, which
+        // is how the aggregation above knows to fire on the wall clock.
+        let time_metadata = schema.field(time_column).metadata().clone();
         for name in ["window_start", "window_end", "window_time"] {
-            fields.push((None, Arc::new(Field::new(name, ts_type.clone(), false))));
+            fields.push((
+                None,
+                Arc::new(
+                    Field::new(name, ts_type.clone(), false).with_metadata(time_metadata.clone()),
+                ),
+            ));
         }
         let out_schema = Arc::new(DFSchema::new_with_metadata(fields, HashMap::new())?);
         let node = WindowTvfNode {

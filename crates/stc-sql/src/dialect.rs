@@ -5,15 +5,21 @@
 //! (statement-level):
 //!
 //! * `TABLE t` as a function argument (window TVFs: `TUMBLE(TABLE t, DESCRIPTOR(ts), …)`),
-//!   optionally followed by `PARTITION BY k, …` (the SESSION TVF). It becomes a call of the
+//!   optionally followed by `PARTITION BY k` or `PARTITION BY (k1, k2)` (the SESSION TVF). It becomes a call of the
 //!   marker function [`TABLE_ARG_FN`] whose first argument names the table.
+//! * `JSON_VALUE(json, path [RETURNING type] [{NULL | ERROR | DEFAULT x} ON EMPTY]
+//!   [{NULL | ERROR | DEFAULT x} ON ERROR])`: becomes `json_value(json, path, on_empty,
+//!   empty_default, on_error, error_default)` (behaviours as string literals, defaults cast to
+//!   STRING), inside a `CAST(… AS type)` for RETURNING.
+//! * `MAP[k1, v1, k2, v2, …]`, Flink's map constructor: becomes sqlparser's map literal, which
+//!   DataFusion plans as `map(make_array(keys), make_array(values))`.
 //! * `FOR SYSTEM_TIME AS OF` after a table (temporal joins): enabled through
 //!   `supports_table_versioning`, so it is parsed and can be rejected explicitly instead of
 //!   being silently dropped.
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, ObjectNamePart,
+    CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, Map, MapEntry, ObjectName, ObjectNamePart, Value,
 };
 use sqlparser::dialect::Dialect;
 use sqlparser::keywords::Keyword;
@@ -52,6 +58,12 @@ impl Dialect for FlinkDialect {
     }
 
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if word_is(parser, 0, "JSON_VALUE") && parser.peek_nth_token(1).token == Token::LParen {
+            return Some(parse_json_value(parser));
+        }
+        if word_is(parser, 0, "MAP") && parser.peek_nth_token(1).token == Token::LBracket {
+            return Some(parse_map_constructor(parser));
+        }
         // `TABLE name [PARTITION BY a, b]` inside a function's argument list.
         let is_table_arg = matches!(parser.peek_token().token, Token::Word(ref w) if w.keyword == Keyword::TABLE)
             && matches!(parser.peek_nth_token(1).token, Token::Word(_));
@@ -60,6 +72,132 @@ impl Dialect for FlinkDialect {
         }
         Some(parse_table_arg(parser))
     }
+}
+
+/// Whether the `n`-th next token is the (unquoted) word `w`.
+fn word_is(parser: &Parser, n: usize, w: &str) -> bool {
+    matches!(&parser.peek_nth_token(n).token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+}
+
+/// Consumes the word `w` if it is next.
+fn eat_word(parser: &mut Parser, w: &str) -> bool {
+    if word_is(parser, 0, w) {
+        parser.next_token();
+        true
+    } else {
+        false
+    }
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+fn cast(expr: Expr, data_type: DataType) -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type,
+        array: false,
+        format: None,
+    }
+}
+
+fn parse_json_value(parser: &mut Parser) -> Result<Expr, ParserError> {
+    parser.next_token(); // JSON_VALUE
+    parser.expect_token(&Token::LParen)?;
+    let doc = parser.parse_expr()?;
+    parser.expect_token(&Token::Comma)?;
+    let path = parser.parse_expr()?;
+    let returning = if parser.parse_keyword(Keyword::RETURNING) {
+        Some(parser.parse_data_type()?)
+    } else {
+        None
+    };
+    let null = || Expr::Value(Value::Null.into());
+    // (behaviour, default) for ON EMPTY and ON ERROR, in this order as Flink requires.
+    let mut clauses: [Option<(&str, Expr)>; 2] = [None, None];
+    loop {
+        let (behaviour, default) = if parser.parse_keyword(Keyword::NULL) {
+            ("NULL", null())
+        } else if eat_word(parser, "ERROR") {
+            ("ERROR", null())
+        } else if parser.parse_keyword(Keyword::DEFAULT) {
+            (
+                "DEFAULT",
+                cast(parser.parse_expr()?, DataType::String(None)),
+            )
+        } else {
+            break;
+        };
+        parser.expect_keyword_is(Keyword::ON)?;
+        let slot = if eat_word(parser, "EMPTY") {
+            if clauses[0].is_some() || clauses[1].is_some() {
+                return parser.expected("ON EMPTY before ON ERROR, once", parser.peek_token());
+            }
+            0
+        } else if eat_word(parser, "ERROR") {
+            if clauses[1].is_some() {
+                return parser.expected("a single ON ERROR clause", parser.peek_token());
+            }
+            1
+        } else {
+            return parser.expected("EMPTY or ERROR", parser.peek_token());
+        };
+        clauses[slot] = Some((behaviour, default));
+    }
+    parser.expect_token(&Token::RParen)?;
+    let mut args = vec![doc, path];
+    if clauses.iter().any(Option::is_some) {
+        for c in clauses {
+            let (b, d) = c.unwrap_or(("NULL", null()));
+            args.push(Expr::Value(Value::SingleQuotedString(b.to_string()).into()));
+            args.push(d);
+        }
+    }
+    let call = call("json_value", args);
+    Ok(match returning {
+        Some(t) => cast(call, t),
+        None => call,
+    })
+}
+
+fn parse_map_constructor(parser: &mut Parser) -> Result<Expr, ParserError> {
+    parser.next_token(); // MAP
+    parser.expect_token(&Token::LBracket)?;
+    let items = parser.parse_comma_separated(Parser::parse_expr)?;
+    parser.expect_token(&Token::RBracket)?;
+    if items.len() % 2 != 0 {
+        return Err(ParserError::ParserError(
+            "MAP[...] needs an even number of arguments: MAP[key1, value1, key2, value2, ...]"
+                .into(),
+        ));
+    }
+    let mut it = items.into_iter();
+    let mut entries = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        entries.push(MapEntry {
+            key: Box::new(k),
+            value: Box::new(v),
+        });
+    }
+    Ok(Expr::Map(Map { entries }))
 }
 
 fn parse_table_arg(parser: &mut Parser) -> Result<Expr, ParserError> {
@@ -74,7 +212,15 @@ fn parse_table_arg(parser: &mut Parser) -> Result<Expr, ParserError> {
         ),
     ))];
     if parser.parse_keywords(&[Keyword::PARTITION, Keyword::BY]) {
-        let keys = parser.parse_comma_separated(Parser::parse_expr)?;
+        // `PARTITION BY k` or `PARTITION BY (k1, k2)`: an unparenthesised list would swallow
+        // the TVF's following arguments.
+        let keys = if parser.consume_token(&Token::LParen) {
+            let keys = parser.parse_comma_separated(Parser::parse_expr)?;
+            parser.expect_token(&Token::RParen)?;
+            keys
+        } else {
+            vec![parser.parse_expr()?]
+        };
         args.extend(
             keys.into_iter()
                 .map(|k| FunctionArg::Unnamed(FunctionArgExpr::Expr(k))),

@@ -1,4 +1,5 @@
-//! Marker UDFs for Flink's legacy group windows.
+//! Marker UDFs for Flink's legacy group windows, and Flink's cast rules (`CAST(x AS STRING)`
+//! text, zone-aware TIMESTAMP_LTZ casts, Java's numeric narrowing).
 //!
 //! `GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)` plans, in DataFusion, to an aggregate whose
 //! group expression is a call of the `tumble` UDF below. The planner recognises the call and
@@ -7,9 +8,11 @@
 //! which is what the rewritten `TUMBLE_START(…)`/`TUMBLE_END(…)`/`TUMBLE_ROWTIME(…)` read.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, plan_err};
+use std::sync::Arc;
+
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use stc_runtime::ops::window::window_struct_type;
 
@@ -97,7 +100,146 @@ pub fn needs_flink_text(t: &DataType) -> bool {
             | DataType::Float32
             | DataType::Float64
             | DataType::Decimal128(_, _)
+            | DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::Map(_, _)
+            | DataType::Struct(_)
     )
+}
+
+/// Flink's cast rules where Arrow's cast kernel differs, for a `CAST(inner AS target)` whose
+/// argument has type `from` (string targets are handled by [`FlinkToString`]). `try_cast`
+/// says whether the cast was a TRY_CAST. Returns the replacement expression, if any:
+///
+/// * TIMESTAMP_LTZ ↔ TIMESTAMP through the session zone (`flink_ltz_to_timestamp` /
+///   `flink_timestamp_to_ltz`, then Arrow's cast for a change of precision);
+/// * FLOAT/DOUBLE → TINYINT…BIGINT as Java's `(int)` (`flink_float_to_int`);
+/// * STRING → integers, DATE and TIMESTAMP with Flink's parsers (`flink_string_to`);
+/// * any numeric → DECIMAL gives NULL on overflow (Flink's `DecimalData.fromBigDecimal`),
+///   i.e. Arrow's safe cast, where DataFusion's CAST fails.
+pub fn flink_cast(
+    inner: &Expr,
+    from: &DataType,
+    target: &DataType,
+    try_cast: bool,
+) -> Option<Expr> {
+    use datafusion::logical_expr::{Cast, TryCast, lit};
+    let call = |name: &str, args: Vec<Expr>| -> Expr {
+        // The functions are registered in every session (`stc_functions`), so the look-up
+        // cannot miss; falling back to the argument keeps this infallible.
+        match stc_functions::flink_functions()
+            .into_iter()
+            .find(|f| f.name() == name)
+        {
+            Some(f) => Arc::new(f).call(args),
+            None => args.into_iter().next().unwrap_or(lit(ScalarValue::Null)),
+        }
+    };
+    let recast = |e: Expr| -> Expr {
+        if try_cast {
+            Expr::TryCast(TryCast::new(Box::new(e), target.clone()))
+        } else {
+            Expr::Cast(Cast::new(Box::new(e), target.clone()))
+        }
+    };
+    match (from, target) {
+        (DataType::Timestamp(_, Some(_)), DataType::Timestamp(_, None)) => {
+            Some(recast(call("flink_ltz_to_timestamp", vec![inner.clone()])))
+        }
+        (DataType::Timestamp(_, None), DataType::Timestamp(_, Some(_))) => {
+            Some(recast(call("flink_timestamp_to_ltz", vec![inner.clone()])))
+        }
+        (
+            DataType::Float16 | DataType::Float32 | DataType::Float64,
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64,
+        ) => {
+            let name = match target {
+                DataType::Int8 => "TINYINT",
+                DataType::Int16 => "SMALLINT",
+                DataType::Int32 => "INT",
+                _ => "BIGINT",
+            };
+            Some(call("flink_float_to_int", vec![inner.clone(), lit(name)]))
+        }
+        (
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Date32
+            | DataType::Timestamp(_, None),
+        ) => {
+            let name = match target {
+                DataType::Int8 => "TINYINT",
+                DataType::Int16 => "SMALLINT",
+                DataType::Int32 => "INT",
+                DataType::Int64 => "BIGINT",
+                DataType::Date32 => "DATE",
+                _ => "TIMESTAMP",
+            };
+            let parsed = call(
+                "flink_string_to",
+                vec![inner.clone(), lit(name), lit(!try_cast)],
+            );
+            Some(match target {
+                // The parser gives nanoseconds; the precision is the cast's.
+                DataType::Timestamp(..) => Expr::Cast(Cast::new(Box::new(parsed), target.clone())),
+                _ => parsed,
+            })
+        }
+        (f, DataType::Decimal128(_, _)) if f.is_numeric() && !try_cast => Some(Expr::TryCast(
+            TryCast::new(Box::new(inner.clone()), target.clone()),
+        )),
+        _ => None,
+    }
+}
+
+/// `flink_named_cast(CAST(x AS t))`: the cast itself, named `CAST(x AS t)` rather than `x`
+/// (DataFusion's name for a cast), so that two aggregates over casts of one column to
+/// different types get different column names (see `rewrite.rs`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct NamedCast {
+    signature: Signature,
+}
+
+impl NamedCast {
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(NamedCast {
+            signature: Signature::any(1, Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for NamedCast {
+    fn name(&self) -> &str {
+        "flink_named_cast"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        Ok(match args {
+            [Expr::Cast(c)] => format!(
+                "CAST({} AS {})",
+                c.expr.schema_name(),
+                crate::types::flink_type_name(c.field.data_type())
+            ),
+            [Expr::TryCast(c)] => format!(
+                "TRY_CAST({} AS {})",
+                c.expr.schema_name(),
+                crate::types::flink_type_name(c.field.data_type())
+            ),
+            [other] => other.schema_name().to_string(),
+            _ => return plan_err!("flink_named_cast takes one argument"),
+        })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(args.args[0].clone())
+    }
 }
 
 impl ScalarUDFImpl for FlinkToString {

@@ -15,7 +15,7 @@ use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::{Column as PhysColumn, Literal};
+use datafusion::physical_expr::expressions::Column as PhysColumn;
 // The builder that replaces this helper needs the whole physical planner; the helper is
 // exactly the lowering one aggregate call needs.
 #[allow(deprecated)]
@@ -28,8 +28,8 @@ use stc_runtime::ops::lookup_join::LookupJoin;
 use stc_runtime::ops::over::{OverAggregate, OverFrame};
 use stc_runtime::ops::rank::{SortKey, TopN};
 use stc_runtime::ops::window::{
-    AggregateSpec, AggregationSpec, OutputColumn, SessionWindowAggregate, WindowAggregate,
-    WindowAssigner, WindowKind,
+    AggregateSpec, AggregationSpec, OutputColumn, ProctimeSessionWindowAggregate,
+    ProctimeWindowAggregate, SessionWindowAggregate, WindowAggregate, WindowAssigner, WindowKind,
 };
 use stc_runtime::{JobGraph, NodeId, NodeSpec, OperatorFactory, Partitioning, SourceSpec};
 
@@ -305,7 +305,9 @@ impl Translator {
                     }
                     TvfKind::Session { .. } => {
                         // Session windows only exist together with their aggregation (see
-                        // `aggregate`); the window columns are placeholders until then.
+                        // `aggregate`); until then the window columns carry the row's time,
+                        // which the session aggregation reads from its window_start key (the
+                        // time column itself may be pruned before the aggregation).
                         let n = tvf.input.schema().fields().len();
                         let mut exprs: Vec<Arc<dyn PhysicalExpr>> = (0..n)
                             .map(|i| {
@@ -313,10 +315,8 @@ impl Translator {
                                     as Arc<dyn PhysicalExpr>
                             })
                             .collect();
-                        for i in n..n + 3 {
-                            let null =
-                                ScalarValue::try_from(schema.field(i).data_type()).map_err(df)?;
-                            exprs.push(Arc::new(Literal::new(null)));
+                        for _ in n..n + 3 {
+                            exprs.push(Arc::clone(&time));
                         }
                         self.push(
                             &s,
@@ -565,18 +565,34 @@ impl Translator {
             ));
         }
         let n_input = input_arrow.fields().len();
+        // A window over a PROCTIME() column fires on the wall clock (the time argument of a
+        // legacy window, or the window_start key of a TVF, carries the proctime mark).
+        let proctime = {
+            let time_key = match (&legacy, tvf_start) {
+                (Some((_, f)), _) => f.args.first(),
+                (None, Some(i)) => groups.get(i),
+                _ => None,
+            };
+            match time_key {
+                Some(e) => crate::types::is_proctime(e.to_field(&input_df).map_err(df)?.1.as_ref()),
+                None => false,
+            }
+        };
         let op: Arc<dyn OperatorFactory> = if let Some((_, f)) = legacy {
             let args = &f.args;
             let time = self.physical(&args[0], &input_df)?;
             let ts_type = args[0].get_type(&input_df).map_err(df)?;
             let ms = |e: &Expr, what: &str| interval_literal_ms(e, what, f.name());
             match f.name() {
-                "session" => Arc::new(SessionWindowAggregate {
-                    name: "SessionWindowAggregate".into(),
-                    time,
-                    gap: ms(&args[1], "gap")?,
-                    agg,
-                }),
+                "session" => session_op(
+                    SessionWindowAggregate {
+                        name: "SessionWindowAggregate".into(),
+                        time,
+                        gap: ms(&args[1], "gap")?,
+                        agg,
+                    },
+                    proctime,
+                ),
                 name => {
                     let kind = if name == "tumble" {
                         WindowKind::Tumble {
@@ -607,34 +623,57 @@ impl Translator {
                         &ts_type,
                     ));
                     self.push_assigner(&s, time, kind, schema);
-                    Arc::new(WindowAggregate {
-                        name: format!("WindowAggregate({kind:?})"),
-                        window_start: Arc::new(PhysColumn::new("window_start", n_input)),
-                        window_end: Arc::new(PhysColumn::new("window_end", n_input + 1)),
-                        agg,
-                    })
+                    window_op(
+                        WindowAggregate {
+                            name: format!("WindowAggregate({kind:?})"),
+                            window_start: Arc::new(PhysColumn::new("window_start", n_input)),
+                            window_end: Arc::new(PhysColumn::new("window_end", n_input + 1)),
+                            agg,
+                        },
+                        proctime,
+                    )
                 }
             }
-        } else if let Some((time_name, gap)) = session_tvf {
-            let idx = input_df
-                .fields()
+        } else if let Some((gap, partition)) = session_tvf {
+            // Sessions are computed per group key, which is Flink's per-PARTITION-BY-key
+            // session only when the two agree.
+            let mut grouped: Vec<String> = key_exprs
                 .iter()
-                .position(|f| f.name() == &time_name)
-                .ok_or_else(|| unsupported("a SESSION window TVF whose time attribute is projected away before the aggregation"))?;
-            Arc::new(SessionWindowAggregate {
-                name: "SessionWindowAggregate".into(),
-                time: Arc::new(PhysColumn::new(&time_name, idx)),
-                gap,
-                agg,
-            })
+                .map(|k| match k {
+                    Expr::Column(c) => c.name.clone(),
+                    other => other.schema_name().to_string(),
+                })
+                .collect();
+            let mut partition = partition;
+            grouped.sort();
+            partition.sort();
+            if grouped != partition {
+                return Err(unsupported(format!(
+                    "a SESSION window TVF grouped by keys [{}] other than its PARTITION BY keys [{}]",
+                    grouped.join(", "),
+                    partition.join(", ")
+                )));
+            }
+            session_op(
+                SessionWindowAggregate {
+                    name: "SessionWindowAggregate".into(),
+                    time: self.physical(&groups[tvf_start.unwrap_or_default()], &input_df)?,
+                    gap,
+                    agg,
+                },
+                proctime,
+            )
         } else {
             let (si, ei) = (tvf_start.unwrap_or_default(), tvf_end.unwrap_or_default());
-            Arc::new(WindowAggregate {
-                name: "WindowAggregate".into(),
-                window_start: self.physical(&groups[si], &input_df)?,
-                window_end: self.physical(&groups[ei], &input_df)?,
-                agg,
-            })
+            window_op(
+                WindowAggregate {
+                    name: "WindowAggregate".into(),
+                    window_start: self.physical(&groups[si], &input_df)?,
+                    window_end: self.physical(&groups[ei], &input_df)?,
+                    agg,
+                },
+                proctime,
+            )
         };
         let id = self.exchange(&s, op.name(), parallelism, partitioning);
         self.graph.push_operator(id, op);
@@ -655,7 +694,7 @@ impl Translator {
         let input_arrow = input_df.as_arrow().clone();
         let mut aggregates = Vec::new();
         for (i, e) in a.aggr_expr.iter().enumerate() {
-            let e = &flink_aggregate(e);
+            let e = &flink_casts(flink_aggregate(e), &input_df)?;
             #[allow(deprecated)]
             let (expr, filter, order) = create_aggregate_expr_and_maybe_filter(
                 e,
@@ -1428,9 +1467,25 @@ fn unsupported_or_validation(msg: String) -> SqlError {
     }
 }
 
+fn session_op(spec: SessionWindowAggregate, proctime: bool) -> Arc<dyn OperatorFactory> {
+    if proctime {
+        Arc::new(ProctimeSessionWindowAggregate(spec))
+    } else {
+        Arc::new(spec)
+    }
+}
+
+fn window_op(spec: WindowAggregate, proctime: bool) -> Arc<dyn OperatorFactory> {
+    if proctime {
+        Arc::new(ProctimeWindowAggregate(spec))
+    } else {
+        Arc::new(spec)
+    }
+}
+
 /// Flink's cast rules where Arrow's differ: `CAST(x AS STRING)` of a type whose Flink text
-/// differs from Arrow's becomes `flink_to_string(x)`. (Casts between TIMESTAMP and
-/// TIMESTAMP_LTZ through the session zone are still Arrow's: a pending golden case.)
+/// differs from Arrow's becomes `flink_to_string(x)`; the other differences are listed at
+/// `functions::flink_cast`.
 fn flink_casts(e: Expr, schema: &DFSchema) -> Result<Expr> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -1450,7 +1505,13 @@ fn flink_casts(e: Expr, schema: &DFSchema) -> Result<Expr> {
             {
                 Ok(Transformed::yes(to_string.call(vec![(**inner).clone()])))
             }
-            _ => Ok(Transformed::no(e)),
+            _ => {
+                let is_try = matches!(e, Expr::TryCast(_));
+                match crate::functions::flink_cast(inner, &from, &target, is_try) {
+                    Some(x) => Ok(Transformed::yes(x)),
+                    None => Ok(Transformed::no(e)),
+                }
+            }
         }
     })
     .map(|t| t.data)
@@ -1478,8 +1539,9 @@ fn flink_aggregate(e: &Expr) -> Expr {
     }
 }
 
-/// The SESSION TVF feeding an aggregate (through aliases, projections and filters).
-fn find_session_tvf(plan: &LogicalPlan) -> Option<(String, i64)> {
+/// The SESSION TVF feeding an aggregate (through aliases, projections and filters): its gap
+/// and the names of its PARTITION BY columns.
+fn find_session_tvf(plan: &LogicalPlan) -> Option<(i64, Vec<String>)> {
     match plan {
         LogicalPlan::SubqueryAlias(a) => find_session_tvf(&a.input),
         LogicalPlan::Projection(p) => find_session_tvf(&p.input),
@@ -1488,8 +1550,14 @@ fn find_session_tvf(plan: &LogicalPlan) -> Option<(String, i64)> {
             let tvf = e.node.as_any().downcast_ref::<WindowTvfNode>()?;
             match tvf.kind {
                 TvfKind::Session { gap } => Some((
-                    tvf.input.schema().field(tvf.time_column).name().clone(),
                     gap,
+                    tvf.partition_keys
+                        .iter()
+                        .map(|k| match k {
+                            Expr::Column(c) => c.name.clone(),
+                            other => other.schema_name().to_string(),
+                        })
+                        .collect(),
                 )),
                 _ => None,
             }

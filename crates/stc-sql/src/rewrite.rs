@@ -9,6 +9,13 @@
 //!   string literal argument.
 //! * `FLOOR(ts TO HOUR)` / `CEIL(ts TO HOUR)` become `flink_floor_time(ts, 'HOUR')` /
 //!   `flink_ceil_time(ts, 'HOUR')`.
+//! * `LISTAGG(x[, sep])` becomes DataFusion's `string_agg(x, sep)` (separator `,` by default).
+//! * A `CAST` argument of an aggregate call is wrapped in `flink_named_cast(…)`, whose column
+//!   name keeps the target type: DataFusion names `AVG(CAST(a AS DOUBLE))` like `AVG(a)` and
+//!   rejects the two side by side.
+//! * `LIKE` patterns: Flink has no default escape character (a backslash is literal) while
+//!   DataFusion escapes with a backslash, and DataFusion accepts no other `ESCAPE` character;
+//!   a literal pattern is rewritten into DataFusion's backslash form.
 
 use std::ops::ControlFlow;
 
@@ -60,6 +67,50 @@ fn plain_args(f: &Function) -> Option<Vec<Expr>> {
 }
 
 struct FlinkRewriter;
+
+/// Aggregate functions whose `CAST` arguments get a distinct column name.
+const AGGREGATES: [&str; 10] = [
+    "avg",
+    "sum",
+    "min",
+    "max",
+    "count",
+    "first_value",
+    "last_value",
+    "listagg",
+    "string_agg",
+    "stddev",
+];
+
+/// A Flink LIKE pattern with escape character `escape` (none: every character literal but `%`
+/// and `_`) in DataFusion's form, where a backslash escapes the next character. `None` when
+/// the pattern ends in the escape character (Flink rejects that too).
+fn like_pattern(pattern: &str, escape: Option<char>) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            let next = chars.next()?;
+            out.push('\\');
+            out.push(next);
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+fn literal_string(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 /// Names unaliased expression columns of a SELECT list `EXPR$<position>`, as Flink does.
 /// Besides matching Flink's column names, this keeps DataFusion from rejecting two
@@ -123,6 +174,27 @@ impl VisitorMut for FlinkRewriter {
                     *expr = func("get_field", vec![func(group_fn, args), string_lit(field)]);
                     return ControlFlow::Continue(());
                 }
+                if AGGREGATES.contains(&name.as_str())
+                    && let FunctionArguments::List(l) = &mut f.args
+                {
+                    for a in l.args.iter_mut() {
+                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a
+                            && matches!(e, Expr::Cast { .. })
+                        {
+                            *e = func("flink_named_cast", vec![e.clone()]);
+                        }
+                    }
+                }
+                if name == "listagg"
+                    && let FunctionArguments::List(l) = &mut f.args
+                {
+                    f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("string_agg"))]);
+                    if l.args.len() == 1 {
+                        l.args
+                            .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(string_lit(","))));
+                    }
+                    return ControlFlow::Continue(());
+                }
                 if (name == "timestampadd" || name == "timestampdiff")
                     && let FunctionArguments::List(l) = &mut f.args
                     && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(unit)))) =
@@ -130,6 +202,25 @@ impl VisitorMut for FlinkRewriter {
                 {
                     let u = unit.value.to_ascii_uppercase();
                     l.args[0] = FunctionArg::Unnamed(FunctionArgExpr::Expr(string_lit(&u)));
+                }
+            }
+            Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            } => {
+                let escape = match escape_char.as_ref().map(|v| &v.value) {
+                    None => Some(None),
+                    Some(Value::SingleQuotedString(e)) if e.chars().count() == 1 => {
+                        Some(e.chars().next())
+                    }
+                    _ => None,
+                };
+                if let (Some(escape), Some(p)) = (escape, literal_string(pattern))
+                    && let Some(rewritten) = like_pattern(p, escape)
+                {
+                    **pattern = string_lit(&rewritten);
+                    *escape_char = Some(Value::SingleQuotedString("\\".into()).into());
                 }
             }
             // DataFusion's date_part counts days of the week from Sunday = 0, Flink from
@@ -144,14 +235,14 @@ impl VisitorMut for FlinkRewriter {
             Expr::Floor {
                 expr: inner,
                 field: CeilFloorKind::DateTimeField(unit),
-            } => {
+            } if *unit != DateTimeField::NoDateTime => {
                 let u = unit.to_string().to_ascii_uppercase();
                 *expr = func("flink_floor_time", vec![(**inner).clone(), string_lit(&u)]);
             }
             Expr::Ceil {
                 expr: inner,
                 field: CeilFloorKind::DateTimeField(unit),
-            } => {
+            } if *unit != DateTimeField::NoDateTime => {
                 let u = unit.to_string().to_ascii_uppercase();
                 *expr = func("flink_ceil_time", vec![(**inner).clone(), string_lit(&u)]);
             }
@@ -164,4 +255,19 @@ impl VisitorMut for FlinkRewriter {
 /// Applies every rewrite to a statement or query in place.
 pub fn rewrite<T: VisitMut>(node: &mut T) {
     let _ = node.visit(&mut FlinkRewriter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_move_to_backslash_escapes() {
+        assert_eq!(like_pattern("%!%%", Some('!')).as_deref(), Some("%\\%%"));
+        assert_eq!(like_pattern("a!_%", Some('!')).as_deref(), Some("a\\_%"));
+        assert_eq!(like_pattern("a!!b", Some('!')).as_deref(), Some("a\\!b"));
+        // Without ESCAPE a backslash is an ordinary character in Flink.
+        assert_eq!(like_pattern("a\\b%", None).as_deref(), Some("a\\\\b%"));
+        assert_eq!(like_pattern("ab!", Some('!')), None);
+    }
 }

@@ -650,7 +650,11 @@ impl Compiler<'_> {
                             .1;
                         (f.data_type().clone(), f.is_nullable())
                     };
-                    fields.push(Field::new(&c.name.value, dt, nullable));
+                    let mut field = Field::new(&c.name.value, dt, nullable);
+                    if matches!(&expr, Expr::ScalarFunction(f) if f.name() == "proctime") {
+                        field = field.with_metadata(crate::types::proctime_metadata());
+                    }
+                    fields.push(field);
                     columns.push(ResolvedColumn::Computed(expr));
                 }
             }

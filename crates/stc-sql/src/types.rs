@@ -1,6 +1,26 @@
 //! Flink's names for Arrow types, and which conversions Flink does implicitly.
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use std::collections::HashMap;
+
+use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
+
+/// Field metadata key marking a processing-time attribute (a `PROCTIME()` column). Field
+/// metadata travels with the column through DataFusion's projections, views and window TVFs,
+/// so the planner can tell processing-time windows from event-time windows.
+pub const TIME_ATTRIBUTE_KEY: &str = "stc.time_attribute";
+
+/// The metadata of a `PROCTIME()` column.
+pub fn proctime_metadata() -> HashMap<String, String> {
+    HashMap::from([(TIME_ATTRIBUTE_KEY.to_string(), "proctime".to_string())])
+}
+
+/// Whether `field` is a processing-time attribute.
+pub fn is_proctime(field: &Field) -> bool {
+    field
+        .metadata()
+        .get(TIME_ATTRIBUTE_KEY)
+        .is_some_and(|v| v == "proctime")
+}
 
 /// The Flink SQL name of an Arrow type, for messages.
 pub fn flink_type_name(t: &DataType) -> String {

@@ -1,5 +1,14 @@
-//! Event-time windows: assignment (TUMBLE, HOP, CUMULATE), windowed aggregation, and
-//! session windows.
+//! Event-time and processing-time windows: assignment (TUMBLE, HOP, CUMULATE), windowed
+//! aggregation, and session windows.
+//!
+//! Processing-time windows ([`ProctimeWindowAggregate`], [`ProctimeSessionWindowAggregate`])
+//! take their time from a `PROCTIME()` column, evaluated when the source read the row. They
+//! fire on the wall clock through the operator timers (`Operator::next_timer`), ignore
+//! event-time watermarks except the final one of a bounded input (which fires every window
+//! still open, as Flink does at end of input), and never drop a row as late: a row that
+//! reaches the aggregation after its window has fired (a delay between source and
+//! aggregation longer than the rest of the window) is emitted in a further result for that
+//! window rather than moved to the current one.
 //!
 //! Semantics follow Flink's:
 //! * a window `[start, end)` fires when the watermark reaches `end - 1` (its max timestamp);
@@ -404,6 +413,25 @@ impl OperatorFactory for WindowAggregate {
             spec: self.clone(),
             windows: BTreeMap::new(),
             scratch: Vec::new(),
+            proctime: false,
+        }))
+    }
+}
+
+/// A [`WindowAggregate`] over processing-time windows (see the module docs).
+#[derive(Clone)]
+pub struct ProctimeWindowAggregate(pub WindowAggregate);
+
+impl OperatorFactory for ProctimeWindowAggregate {
+    fn name(&self) -> String {
+        format!("{} [processing time]", self.0.name)
+    }
+    fn create(&self, _: usize, _: usize) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(WindowAggregateOp {
+            spec: self.0.clone(),
+            windows: BTreeMap::new(),
+            scratch: Vec::new(),
+            proctime: true,
         }))
     }
 }
@@ -424,6 +452,28 @@ struct WindowAggregateOp {
     spec: WindowAggregate,
     windows: BTreeMap<(i64, i64), WindowGroups>,
     scratch: Vec<usize>,
+    /// Windows are processing-time windows: fired by timers, never late.
+    proctime: bool,
+}
+
+impl WindowAggregateOp {
+    /// Emits every window whose last millisecond is `<= t`, in end order.
+    fn fire(&mut self, t: i64, ctx: &mut OperatorContext) -> Result<()> {
+        while let Some(entry) = self.windows.first_entry() {
+            let (end, start) = *entry.key();
+            if end - 1 > t {
+                break;
+            }
+            let state = entry.remove();
+            let (n, keys, aggs) = state.emit()?;
+            let out = self
+                .spec
+                .agg
+                .build(vec![start; n], vec![end; n], keys, aggs)?;
+            ctx.emit(StreamBatch::inserts(out));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -442,7 +492,11 @@ impl Operator for WindowAggregateOp {
         let rows = b.num_rows();
         let starts = event_times(&self.spec.window_start.evaluate(b)?.into_array(rows)?)?;
         let ends = event_times(&self.spec.window_end.evaluate(b)?.into_array(rows)?)?;
-        let wm = ctx.current_watermark;
+        let wm = if self.proctime {
+            i64::MIN
+        } else {
+            ctx.current_watermark
+        };
         let keys = self.spec.agg.eval_keys(b)?;
         let args = self.spec.agg.eval_args(b)?;
 
@@ -486,23 +540,24 @@ impl Operator for WindowAggregateOp {
     }
 
     async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
-        if let Watermark::EventTime(t) = wm {
-            while let Some(entry) = self.windows.first_entry() {
-                let (end, start) = *entry.key();
-                if end - 1 > t {
-                    break;
-                }
-                let state = entry.remove();
-                let (n, keys, aggs) = state.emit()?;
-                let out = self
-                    .spec
-                    .agg
-                    .build(vec![start; n], vec![end; n], keys, aggs)?;
-                ctx.emit(StreamBatch::inserts(out));
-            }
+        if let Watermark::EventTime(t) = wm
+            && (!self.proctime || t == i64::MAX)
+        {
+            self.fire(t, ctx)?;
         }
         ctx.emit_watermark(wm);
         Ok(())
+    }
+
+    fn next_timer(&self) -> Option<i64> {
+        if !self.proctime {
+            return None;
+        }
+        self.windows.first_key_value().map(|((end, _), _)| end - 1)
+    }
+
+    async fn on_processing_time(&mut self, now: i64, ctx: &mut OperatorContext) -> Result<()> {
+        self.fire(now, ctx)
     }
 }
 
@@ -531,6 +586,26 @@ impl OperatorFactory for SessionWindowAggregate {
             spec: self.clone(),
             buffer: Vec::new(),
             earliest_end: i64::MAX,
+            proctime: false,
+        }))
+    }
+}
+
+/// A [`SessionWindowAggregate`] over processing time (see the module docs): a session closes
+/// when the wall clock passes its last row's time plus the gap.
+#[derive(Clone)]
+pub struct ProctimeSessionWindowAggregate(pub SessionWindowAggregate);
+
+impl OperatorFactory for ProctimeSessionWindowAggregate {
+    fn name(&self) -> String {
+        format!("{} [processing time]", self.0.name)
+    }
+    fn create(&self, _: usize, _: usize) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(SessionOp {
+            spec: self.0.clone(),
+            buffer: Vec::new(),
+            earliest_end: i64::MAX,
+            proctime: true,
         }))
     }
 }
@@ -540,6 +615,8 @@ struct SessionOp {
     buffer: Vec<RecordBatch>,
     /// Lower bound of every buffered session's end.
     earliest_end: i64,
+    /// Sessions over processing time: closed by timers, never late.
+    proctime: bool,
 }
 
 impl SessionOp {
@@ -653,7 +730,11 @@ impl Operator for SessionOp {
         let b = batch.batch;
         let rows = b.num_rows();
         let times = event_times(&self.spec.time.evaluate(&b)?.into_array(rows)?)?;
-        let wm = ctx.current_watermark;
+        let wm = if self.proctime {
+            i64::MIN
+        } else {
+            ctx.current_watermark
+        };
         let gap = self.spec.gap;
         let on_time: Vec<u32> = (0..rows)
             .filter(|r| times[*r] + gap - 1 > wm)
@@ -682,11 +763,21 @@ impl Operator for SessionOp {
     }
 
     async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
-        if let Watermark::EventTime(t) = wm {
+        if let Watermark::EventTime(t) = wm
+            && (!self.proctime || t == i64::MAX)
+        {
             self.fire(t, ctx)?;
         }
         ctx.emit_watermark(wm);
         Ok(())
+    }
+
+    fn next_timer(&self) -> Option<i64> {
+        (self.proctime && !self.buffer.is_empty()).then(|| self.earliest_end - 1)
+    }
+
+    async fn on_processing_time(&mut self, now: i64, ctx: &mut OperatorContext) -> Result<()> {
+        self.fire(now, ctx)
     }
 }
 
