@@ -197,12 +197,16 @@ pub(crate) enum FetchError {
     Schema(String),
 }
 
+/// Encoded key (arrow row format) → the key's rows (empty: known to have none).
+type KeyCache = moka::sync::Cache<Box<[u8]>, RecordBatch>;
+
 /// Wraps a fetcher with the cache, NULL-key handling, retries and result assembly.
 pub(crate) struct CachedLookup<F> {
     fetcher: F,
     schema: SchemaRef,
     converter: RowConverter,
-    cache: Option<(moka::sync::Cache<Box<[u8]>, RecordBatch>, bool)>,
+    /// The cache and whether it keeps missing keys.
+    cache: Option<(KeyCache, bool)>,
     max_retries: u32,
     /// For errors: `jdbc 'postgresql://127.0.0.1:5432/test' table 'dim'`.
     describe: String,

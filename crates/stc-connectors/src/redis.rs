@@ -303,7 +303,7 @@ impl RedisConfig {
     fn keys_of(&self, keys: &[ArrayRef]) -> std::result::Result<Vec<Option<String>>, FetchError> {
         let texts = keys
             .iter()
-            .map(|c| text_column(c))
+            .map(text_column)
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let n = keys.first().map_or(0, |c| c.len());
         Ok((0..n)

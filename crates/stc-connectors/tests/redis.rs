@@ -215,7 +215,9 @@ async fn unreachable_server_is_retried_then_named() {
 
 #[test]
 fn bad_options_are_rejected() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    /// (primary key, options, expected error text)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&[], &[], "needs a PRIMARY KEY"),
         (&["id"], &[("data-type", "list")], "'data-type'"),
         (&["id"], &[("format", "raw")], "format 'raw'"),
