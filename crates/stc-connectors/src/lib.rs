@@ -3,7 +3,8 @@
 //!
 //! * [`table`]: the contract with the SQL front-end ([`ConnectorTable`]) and the one list of
 //!   connectors ([`create_source`], [`create_sink`], [`validate`]).
-//! * Connectors: [`datagen_source`], [`filesystem`], [`print`] (also `blackhole`).
+//! * Connectors: [`datagen_source`], [`nexmark`] (the Nexmark benchmark's events),
+//!   [`filesystem`], [`print`] (also `blackhole`).
 //! * [`format`]: `csv`, `json`, `parquet`; [`text`]: Flink's textual rendering of values
 //!   (print lines, the SQL client's tableau view, JSON values for `stc run --output json`).
 
@@ -11,6 +12,7 @@ pub mod datagen;
 pub mod datagen_source;
 pub mod filesystem;
 pub mod format;
+pub mod nexmark;
 pub mod print;
 pub mod table;
 pub mod text;

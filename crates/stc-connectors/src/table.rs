@@ -49,7 +49,7 @@ impl Classified for ConnectorError {
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
 /// Every connector, in the order documentation lists them.
-pub const CONNECTORS: &[&str] = &["datagen", "filesystem", "print", "blackhole"];
+pub const CONNECTORS: &[&str] = &["datagen", "nexmark", "filesystem", "print", "blackhole"];
 
 /// Metadata keys a connector offers (`col TYPE METADATA FROM 'key'`).
 pub fn metadata_keys(connector: &str) -> Vec<(&'static str, DataType)> {
@@ -83,6 +83,7 @@ fn connector_name(t: &ConnectorTable) -> Result<&str> {
 pub fn validate(t: &ConnectorTable) -> Result<()> {
     match connector_name(t)? {
         "datagen" => crate::datagen_source::validate(t),
+        "nexmark" => crate::nexmark::validate(t),
         "filesystem" => crate::filesystem::validate(t),
         "print" => crate::print::validate(t),
         "blackhole" => Ok(()),
@@ -94,6 +95,7 @@ pub fn validate(t: &ConnectorTable) -> Result<()> {
 pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
     match connector_name(t)? {
         "datagen" => Ok(Arc::new(crate::datagen_source::DatagenSource::new(t)?)),
+        "nexmark" => Ok(Arc::new(crate::nexmark::NexmarkSource::new(t)?)),
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSource::new(t)?)),
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
@@ -108,9 +110,9 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSink::new(t)?)),
         "print" => Ok(Arc::new(crate::print::PrintSink::new(t)?)),
         "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
-        "datagen" => Err(ConnectorError::Options(
-            "connector 'datagen' can only be used as a source, not written to".into(),
-        )),
+        c @ ("datagen" | "nexmark") => Err(ConnectorError::Options(format!(
+            "connector '{c}' can only be used as a source, not written to"
+        ))),
         _ => unreachable!(),
     }
 }
