@@ -46,6 +46,9 @@ TEST_OPTIONS = {
     "base-time": "1700000000000",
 }
 NONDETERMINISTIC = {"q12": "processing-time windows", "q13": "processing-time lookup join"}
+# What stc says about a query it rejects, besides "not supported yet" (the Rust test checks the
+# same strings).
+REJECTIONS = {"q10": "unsupported option 'partition.time-extractor.timestamp-pattern'"}
 
 
 def test_job(q):
@@ -99,7 +102,7 @@ def main(argv):
                 f.write(job)
             r = run_stc(stc, "job.sql", trial)
             if r.returncode != 0:
-                if "not supported yet" in r.stderr:
+                if "not supported yet" in r.stderr or REJECTIONS.get(q, "\0") in r.stderr:
                     shutil.rmtree(case, ignore_errors=True)
                     print("skip  %-4s stc: %s" % (q, r.stderr.strip().splitlines()[-1]), flush=True)
                     continue

@@ -18,7 +18,7 @@ _NEXMARK_WITH = re.compile(r"\)\s*WITH\s*\(\s*'connector'\s*=\s*'nexmark'[^)]*\)
 _BLACKHOLE_SINK = re.compile(
     r"CREATE TABLE (\w+)(\s*\((?:[^;])*?\))\s*WITH\s*\(\s*'connector'\s*=\s*'blackhole'\s*\)", re.S
 )
-_EVENT_COLUMNS = re.compile(r"CREATE TABLE nexmark \((.*?),\s*dateTime AS", re.S)
+_EVENT_COLUMNS = re.compile(r"CREATE TABLE nexmark \((.*?),\s*`dateTime` AS", re.S)
 
 
 def query_path(q):

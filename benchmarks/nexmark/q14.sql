@@ -12,7 +12,7 @@ CREATE TABLE nexmark (
         creditCard VARCHAR,
         city VARCHAR,
         state VARCHAR,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         extra VARCHAR>,
     auction ROW<
         id BIGINT,
@@ -20,7 +20,7 @@ CREATE TABLE nexmark (
         description VARCHAR,
         initialBid BIGINT,
         reserve BIGINT,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         expires TIMESTAMP(3),
         seller BIGINT,
         category BIGINT,
@@ -31,15 +31,15 @@ CREATE TABLE nexmark (
         price BIGINT,
         channel VARCHAR,
         url VARCHAR,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         extra VARCHAR>,
-    dateTime AS
+    `dateTime` AS
         CASE
-            WHEN event_type = 0 THEN person.dateTime
-            WHEN event_type = 1 THEN auction.dateTime
-            ELSE bid.dateTime
+            WHEN event_type = 0 THEN person.`dateTime`
+            WHEN event_type = 1 THEN auction.`dateTime`
+            ELSE bid.`dateTime`
         END,
-    WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
 ) WITH (
     'connector' = 'nexmark',
     'events.num' = '10000000',
@@ -53,22 +53,22 @@ CREATE TABLE nexmark (
 
 CREATE VIEW person AS
 SELECT person.id, person.name, person.emailAddress, person.creditCard, person.city,
-       person.state, dateTime, person.extra
+       person.state, `dateTime`, person.extra
 FROM nexmark WHERE event_type = 0;
 
 CREATE VIEW auction AS
 SELECT auction.id, auction.itemName, auction.description, auction.initialBid,
-       auction.reserve, dateTime, auction.expires, auction.seller, auction.category,
+       auction.reserve, `dateTime`, auction.expires, auction.seller, auction.category,
        auction.extra
 FROM nexmark WHERE event_type = 1;
 
 CREATE VIEW bid AS
-SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, dateTime, bid.extra
+SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, `dateTime`, bid.extra
 FROM nexmark WHERE event_type = 2;
 
 CREATE TABLE nexmark_q14 (
     auction BIGINT, bidder BIGINT, price DECIMAL(23, 3), bidTimeType VARCHAR,
-    dateTime TIMESTAMP(3), extra VARCHAR, c_counts BIGINT
+    `dateTime` TIMESTAMP(3), extra VARCHAR, c_counts BIGINT
 ) WITH ('connector' = 'blackhole');
 
 INSERT INTO nexmark_q14
@@ -76,11 +76,11 @@ SELECT auction,
        bidder,
        0.908 * price AS price,
        CASE
-           WHEN HOUR(dateTime) >= 8 AND HOUR(dateTime) <= 18 THEN 'dayTime'
-           WHEN HOUR(dateTime) <= 6 OR HOUR(dateTime) >= 20 THEN 'nightTime'
+           WHEN HOUR(`dateTime`) >= 8 AND HOUR(`dateTime`) <= 18 THEN 'dayTime'
+           WHEN HOUR(`dateTime`) <= 6 OR HOUR(`dateTime`) >= 20 THEN 'nightTime'
            ELSE 'otherTime'
        END AS bidTimeType,
-       dateTime,
+       `dateTime`,
        extra,
        CAST(CHAR_LENGTH(extra) - CHAR_LENGTH(REPLACE(extra, 'c', '')) AS BIGINT) AS c_counts
 FROM bid

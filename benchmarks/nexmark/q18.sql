@@ -11,7 +11,7 @@ CREATE TABLE nexmark (
         creditCard VARCHAR,
         city VARCHAR,
         state VARCHAR,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         extra VARCHAR>,
     auction ROW<
         id BIGINT,
@@ -19,7 +19,7 @@ CREATE TABLE nexmark (
         description VARCHAR,
         initialBid BIGINT,
         reserve BIGINT,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         expires TIMESTAMP(3),
         seller BIGINT,
         category BIGINT,
@@ -30,15 +30,15 @@ CREATE TABLE nexmark (
         price BIGINT,
         channel VARCHAR,
         url VARCHAR,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         extra VARCHAR>,
-    dateTime AS
+    `dateTime` AS
         CASE
-            WHEN event_type = 0 THEN person.dateTime
-            WHEN event_type = 1 THEN auction.dateTime
-            ELSE bid.dateTime
+            WHEN event_type = 0 THEN person.`dateTime`
+            WHEN event_type = 1 THEN auction.`dateTime`
+            ELSE bid.`dateTime`
         END,
-    WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
 ) WITH (
     'connector' = 'nexmark',
     'events.num' = '10000000',
@@ -52,28 +52,28 @@ CREATE TABLE nexmark (
 
 CREATE VIEW person AS
 SELECT person.id, person.name, person.emailAddress, person.creditCard, person.city,
-       person.state, dateTime, person.extra
+       person.state, `dateTime`, person.extra
 FROM nexmark WHERE event_type = 0;
 
 CREATE VIEW auction AS
 SELECT auction.id, auction.itemName, auction.description, auction.initialBid,
-       auction.reserve, dateTime, auction.expires, auction.seller, auction.category,
+       auction.reserve, `dateTime`, auction.expires, auction.seller, auction.category,
        auction.extra
 FROM nexmark WHERE event_type = 1;
 
 CREATE VIEW bid AS
-SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, dateTime, bid.extra
+SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, `dateTime`, bid.extra
 FROM nexmark WHERE event_type = 2;
 
 CREATE TABLE nexmark_q18 (
     auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
-    dateTime TIMESTAMP(3), extra VARCHAR
+    `dateTime` TIMESTAMP(3), extra VARCHAR
 ) WITH ('connector' = 'blackhole');
 
 INSERT INTO nexmark_q18
-SELECT auction, bidder, price, channel, url, dateTime, extra
+SELECT auction, bidder, price, channel, url, `dateTime`, extra
 FROM (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY dateTime DESC) AS rank_number
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY `dateTime` DESC) AS rank_number
     FROM bid
 )
 WHERE rank_number <= 1;

@@ -12,7 +12,7 @@ CREATE TABLE nexmark (
         creditCard VARCHAR,
         city VARCHAR,
         state VARCHAR,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         extra VARCHAR>,
     auction ROW<
         id BIGINT,
@@ -20,7 +20,7 @@ CREATE TABLE nexmark (
         description VARCHAR,
         initialBid BIGINT,
         reserve BIGINT,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         expires TIMESTAMP(3),
         seller BIGINT,
         category BIGINT,
@@ -31,15 +31,15 @@ CREATE TABLE nexmark (
         price BIGINT,
         channel VARCHAR,
         url VARCHAR,
-        dateTime TIMESTAMP(3),
+        `dateTime` TIMESTAMP(3),
         extra VARCHAR>,
-    dateTime AS
+    `dateTime` AS
         CASE
-            WHEN event_type = 0 THEN person.dateTime
-            WHEN event_type = 1 THEN auction.dateTime
-            ELSE bid.dateTime
+            WHEN event_type = 0 THEN person.`dateTime`
+            WHEN event_type = 1 THEN auction.`dateTime`
+            ELSE bid.`dateTime`
         END,
-    WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
 ) WITH (
     'connector' = 'nexmark',
     'events.num' = '10000000',
@@ -53,31 +53,32 @@ CREATE TABLE nexmark (
 
 CREATE VIEW person AS
 SELECT person.id, person.name, person.emailAddress, person.creditCard, person.city,
-       person.state, dateTime, person.extra
+       person.state, `dateTime`, person.extra
 FROM nexmark WHERE event_type = 0;
 
 CREATE VIEW auction AS
 SELECT auction.id, auction.itemName, auction.description, auction.initialBid,
-       auction.reserve, dateTime, auction.expires, auction.seller, auction.category,
+       auction.reserve, `dateTime`, auction.expires, auction.seller, auction.category,
        auction.extra
 FROM nexmark WHERE event_type = 1;
 
 CREATE VIEW bid AS
-SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, dateTime, bid.extra
+SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, `dateTime`, bid.extra
 FROM nexmark WHERE event_type = 2;
 
-CREATE TABLE nexmark_q6 (seller VARCHAR, avg_price BIGINT) WITH ('connector' = 'blackhole');
+CREATE TABLE nexmark_q6 (seller BIGINT, avg_price BIGINT) WITH ('connector' = 'blackhole');
 
 INSERT INTO nexmark_q6
 SELECT Q.seller,
-       AVG(Q.price) OVER (PARTITION BY Q.seller ORDER BY Q.dateTime
+       AVG(Q.price) OVER (PARTITION BY Q.seller ORDER BY Q.`dateTime`
                           ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)
 FROM (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY A.id, A.seller ORDER BY B.price DESC) AS rownum
+    SELECT *
     FROM (
-        SELECT A.id, A.seller, B.price, B.dateTime
+        SELECT A.id, A.seller, B.price, B.`dateTime`,
+               ROW_NUMBER() OVER (PARTITION BY A.id, A.seller ORDER BY B.price DESC) AS rownum
         FROM auction AS A, bid AS B
-        WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires
+        WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires
     )
     WHERE rownum <= 1
 ) AS Q;

@@ -14,8 +14,9 @@ events="${1:-10000000}"
 [ $# -gt 0 ] && shift
 profile="${STC_BENCH_PROFILE:-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-cargo build --profile "$profile" --bin stc -q
-bin="$CARGO_TARGET_DIR/$profile/stc"
-[ "$profile" = dev ] && bin="$CARGO_TARGET_DIR/debug/stc"
+# The path of the binary as cargo reports it (the target directory may be remapped).
+bin="$(cargo build --profile "$profile" --bin stc --message-format=json 2>/dev/null \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
+[ -x "$bin" ] || { echo "run.sh: building stc failed" >&2; cargo build --profile "$profile" --bin stc; exit 1; }
 exec python3 benchmarks/nexmark/bench.py --stc "$bin" --events "$events" \
   --command "benchmarks/nexmark/run.sh ${flags[*]:-}${flags[*]:+ }$events${*:+ $*}" "${flags[@]}" "$@"
