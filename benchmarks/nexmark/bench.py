@@ -74,7 +74,9 @@ def fmt_rate(x):
         return "–"
     if x >= 1e6:
         return "%.2f M" % (x / 1e6)
-    return "%.0f K" % (x / 1e3)
+    if x >= 1e4:
+        return "%.0f K" % (x / 1e3)
+    return "%.1f K" % (x / 1e3)
 
 
 def per_core(events, r):

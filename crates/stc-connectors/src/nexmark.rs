@@ -122,9 +122,9 @@ fn same_shape(a: &DataType, b: &DataType) -> bool {
     match (a, b) {
         (DataType::Struct(x), DataType::Struct(y)) => {
             x.len() == y.len()
-                && x.iter().zip(y.iter()).all(|(f, g)| {
-                    f.name() == g.name() && same_shape(f.data_type(), g.data_type())
-                })
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(f, g)| f.name() == g.name() && same_shape(f.data_type(), g.data_type()))
         }
         (DataType::Utf8 | DataType::Utf8View, DataType::Utf8 | DataType::Utf8View) => true,
         _ => a == b,
@@ -209,7 +209,11 @@ fn parse_settings(t: &ConnectorTable) -> Result<Settings> {
         // both, and a lone first-event.rate meaning "constant rate" is the useful reading.
         c.next_rate = c.first_rate;
     }
-    c.rate_shape = match t.options.get("rate.shape").map(|s| s.trim().to_ascii_lowercase()) {
+    c.rate_shape = match t
+        .options
+        .get("rate.shape")
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         None => RateShape::Square,
         Some(s) if s == "square" => RateShape::Square,
         Some(s) if s == "sine" => RateShape::Sine,
@@ -232,7 +236,11 @@ fn parse_settings(t: &ConnectorTable) -> Result<Settings> {
             }
         },
     };
-    let rate_limited = match t.options.get("rate.limited").map(|s| s.trim().to_ascii_lowercase()) {
+    let rate_limited = match t
+        .options
+        .get("rate.limited")
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         None => false,
         Some(s) if s == "true" => true,
         Some(s) if s == "false" => false,
