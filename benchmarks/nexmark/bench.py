@@ -52,8 +52,9 @@ def run_stc(stc, sql, parallelism, scratch):
     )
     err = proc.stderr.strip()
     if proc.returncode != 0:
-        last = [l for l in err.splitlines() if l.strip()]
-        msg = last[-1] if last else "exit code %d" % proc.returncode
+        lines = [l for l in err.splitlines() if l.strip()]
+        first_error = [l for l in lines if l.startswith("error:")]
+        msg = (first_error or lines[-1:] or ["exit code %d" % proc.returncode])[0]
         msg = re.sub(r"^error:\s*", "", msg)
         kind = "unsupported" if "not supported yet" in err else "failed"
         return {"status": kind, "error": msg[:400]}

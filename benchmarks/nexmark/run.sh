@@ -19,4 +19,4 @@ bin="$(cargo build --profile "$profile" --bin stc --message-format=json 2>/dev/n
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
 [ -x "$bin" ] || { echo "run.sh: building stc failed" >&2; cargo build --profile "$profile" --bin stc; exit 1; }
 exec python3 benchmarks/nexmark/bench.py --stc "$bin" --events "$events" --profile "$profile" \
-  --command "benchmarks/nexmark/run.sh ${flags[*]:-}${flags[*]:+ }$events${*:+ $*}" "${flags[@]}" "$@"
+  --command "${STC_BENCH_PROFILE:+STC_BENCH_PROFILE=$profile }benchmarks/nexmark/run.sh ${flags[*]:-}${flags[*]:+ }$events${*:+ $*}" "${flags[@]}" "$@"
