@@ -133,8 +133,10 @@ def render(events, queries, stc_gen, stc_file, flink, flink_note, command, elaps
     out.append(
         "* events/s = events / wall time of the job (stc: the whole process; Flink: from job "
         "submission to its end, JVM start excluded); **/core** = events / CPU seconds of the "
-        "process (Nexmark's Throughput/Cores); RSS = peak resident set; rows = rows written by "
-        "the sink. Ratio = stc per core / Flink per core, on the same files.\n"
+        "process (Nexmark's Throughput/Cores); RSS = peak resident set (Flink: the JVM's peak so "
+        "far, VmHWM, as all queries of one parallelism share a JVM and the kernel may not reset "
+        "it per job); rows = rows written by the sink. Ratio = stc per core / Flink per core, on "
+        "the same files.\n"
     )
     if flink_note:
         out.append("%s\n" % flink_note)
