@@ -3,9 +3,9 @@
 //!
 //! * [`table`]: the contract with the SQL front-end ([`ConnectorTable`]) and the one list of
 //!   connectors ([`create_source`], [`create_sink`], [`validate`]).
-//! * Connectors: [`datagen_source`], [`filesystem`], [`print`] (also `blackhole`), [`jdbc`]
-//!   and [`redis`] (lookup tables and buffered upsert sinks; shared parts in `lookup_cache`
-//!   and `sink_buffer`).
+//! * Connectors: [`datagen_source`], [`nexmark`] (the Nexmark benchmark's events),
+//!   [`filesystem`], [`print`] (also `blackhole`), [`jdbc`] and [`redis`] (lookup tables and
+//!   buffered upsert sinks; shared parts in `lookup_cache` and `sink_buffer`).
 //! * [`format`]: `csv`, `json`, `parquet`; [`text`]: Flink's textual rendering of values
 //!   (print lines, the SQL client's tableau view, JSON values for `stc run --output json`).
 
@@ -15,6 +15,7 @@ pub mod filesystem;
 pub mod format;
 pub mod jdbc;
 pub(crate) mod lookup_cache;
+pub mod nexmark;
 pub mod print;
 pub mod redis;
 pub(crate) mod sink_buffer;

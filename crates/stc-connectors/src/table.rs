@@ -51,6 +51,7 @@ pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 /// Every connector, in the order documentation lists them.
 pub const CONNECTORS: &[&str] = &[
     "datagen",
+    "nexmark",
     "filesystem",
     "print",
     "blackhole",
@@ -90,6 +91,7 @@ fn connector_name(t: &ConnectorTable) -> Result<&str> {
 pub fn validate(t: &ConnectorTable) -> Result<()> {
     match connector_name(t)? {
         "datagen" => crate::datagen_source::validate(t),
+        "nexmark" => crate::nexmark::validate(t),
         "filesystem" => crate::filesystem::validate(t),
         "print" => crate::print::validate(t),
         "blackhole" => Ok(()),
@@ -103,6 +105,7 @@ pub fn validate(t: &ConnectorTable) -> Result<()> {
 pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
     match connector_name(t)? {
         "datagen" => Ok(Arc::new(crate::datagen_source::DatagenSource::new(t)?)),
+        "nexmark" => Ok(Arc::new(crate::nexmark::NexmarkSource::new(t)?)),
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSource::new(t)?)),
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
@@ -123,9 +126,9 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
         "jdbc" => Ok(Arc::new(crate::jdbc::JdbcSink::new(t)?)),
         "redis" => Ok(Arc::new(crate::redis::RedisSink::new(t)?)),
-        "datagen" => Err(ConnectorError::Options(
-            "connector 'datagen' can only be used as a source, not written to".into(),
-        )),
+        c @ ("datagen" | "nexmark") => Err(ConnectorError::Options(format!(
+            "connector '{c}' can only be used as a source, not written to"
+        ))),
         _ => unreachable!(),
     }
 }

@@ -116,9 +116,37 @@ fn literal_string(e: &Expr) -> Option<&str> {
 /// Besides matching Flink's column names, this keeps DataFusion from rejecting two
 /// expressions whose display names coincide (e.g. `TRY_CAST(s AS INT)` and
 /// `TRY_CAST(s AS DOUBLE)`).
+///
+/// An unaliased field access `row_col.field` (a compound identifier) is named after its last
+/// part, as Flink names it (`SELECT person.id` gives a column `id`; DataFusion would call it
+/// `person[id]`), unless another item of the list gets that name too (`A.dateTime,
+/// B.dateTime`), where DataFusion's qualified names keep the two apart.
 fn name_expression_columns(body: &mut SetExpr) {
     match body {
         SetExpr::Select(sel) => {
+            let mut names: Vec<String> = Vec::new();
+            for item in &sel.projection {
+                match item {
+                    SelectItem::UnnamedExpr(Expr::Identifier(id)) => names.push(id.value.clone()),
+                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                        names.extend(parts.last().map(|p| p.value.clone()))
+                    }
+                    SelectItem::ExprWithAlias { alias, .. } => names.push(alias.value.clone()),
+                    _ => {}
+                }
+            }
+            for item in sel.projection.iter_mut() {
+                if let SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) = item
+                    && let Some(last) = parts.last()
+                    && parts.len() >= 2
+                    && names.iter().filter(|n| **n == last.value).count() == 1
+                {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: Expr::CompoundIdentifier(parts.clone()),
+                        alias: last.clone(),
+                    };
+                }
+            }
             for (i, item) in sel.projection.iter_mut().enumerate() {
                 if let SelectItem::UnnamedExpr(e) = item
                     && !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
