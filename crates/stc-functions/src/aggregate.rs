@@ -230,6 +230,36 @@ impl AvgState {
         Ok(())
     }
 
+    /// Removes `values` (of the argument type) from group 0: the retraction of an updating
+    /// input (`-U`/`-D` rows) or of rows leaving an OVER frame.
+    fn retract(&mut self, values: &ArrayRef) -> Result<()> {
+        self.resize(1);
+        match &self.kind {
+            Kind::Int(_) => {
+                let v = cast(values, &DataType::Int64)?;
+                for x in v.as_primitive::<Int64Type>().iter().flatten() {
+                    self.isums[0] = i128::from((self.isums[0] as i64).wrapping_sub(x));
+                    self.counts[0] -= 1;
+                }
+            }
+            Kind::Float(_) => {
+                let v = cast(values, &DataType::Float64)?;
+                for x in v.as_primitive::<Float64Type>().iter().flatten() {
+                    self.fsums[0] -= x;
+                    self.counts[0] -= 1;
+                }
+            }
+            Kind::Decimal { scale, .. } => {
+                let v = cast(values, &DataType::Decimal128(38, *scale))?;
+                for x in v.as_primitive::<Decimal128Type>().iter().flatten() {
+                    self.isums[0] -= x;
+                    self.counts[0] -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn take<T: Clone>(v: &mut Vec<T>, emit_to: EmitTo) -> Vec<T> {
         match emit_to {
             EmitTo::All => std::mem::take(v),
@@ -360,9 +390,16 @@ impl Accumulator for RowAvg {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        // `averages` drains the group; an updating aggregation or an OVER frame evaluates
+        // after every row and keeps accumulating, so the state is put back.
         self.0.resize(1);
+        let kept = (
+            self.0.isums.clone(),
+            self.0.fsums.clone(),
+            self.0.counts.clone(),
+        );
         let a = self.0.averages(EmitTo::All)?;
-        self.0.resize(1);
+        (self.0.isums, self.0.fsums, self.0.counts) = kept;
         ScalarValue::try_from_array(&a, 0)
     }
 
@@ -383,6 +420,14 @@ impl Accumulator for RowAvg {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let groups = vec![0; states[0].len()];
         self.0.merge_batch(states, &groups, 1)
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.retract(&values[0])
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
     }
 }
 

@@ -1250,7 +1250,7 @@ impl Translator {
                 0,
                 None,
                 format!(
-                    "OVER aggregation doesn't support consuming update and delete changes which is produced by node {origin}"
+                    "not supported yet (nor by Flink): OVER aggregation consuming update and delete changes, which are produced by node {origin}"
                 ),
             ));
         }

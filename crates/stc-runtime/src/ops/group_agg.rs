@@ -87,7 +87,10 @@ fn create_accumulator(a: &AggregateSpec, updating: bool) -> Result<Box<dyn Accum
         "min" => Ok(Box::new(RetractMultiset::new(MultisetResult::Min))),
         "max" => Ok(Box::new(RetractMultiset::new(MultisetResult::Max))),
         _ => {
-            let acc = a.expr.create_sliding_accumulator()?;
+            let acc = a
+                .expr
+                .create_sliding_accumulator()
+                .map_err(|_| not_retractable())?;
             if acc.supports_retract_batch() {
                 Ok(acc)
             } else {
