@@ -145,14 +145,20 @@ struct ServerArgs {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A server logs what it does (seizes, take-overs, failures); the other commands only
+    // warnings, so their stderr stays readable.
+    let default_level = match cli.command {
+        Command::Server(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STC_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { job, output } => run(job, output),
         Command::Explain { job } => explain(job),

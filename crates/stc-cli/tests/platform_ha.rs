@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 const LEASE_MS: u64 = 1500;
 const HEARTBEAT_MS: u64 = 250;
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// 40 rows at 10 a second: the job runs about four seconds.
 const SLOW_BOUNDED_SQL: &str = "CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', \
@@ -90,9 +89,12 @@ fn call(http: &reqwest::blocking::Client, method: reqwest::Method, url: &str, to
 
 #[test]
 fn a_job_survives_the_sigkill_of_its_node() {
+    // A role per run with a schema of its own name: PostgreSQL's default search path
+    // ("$user", public) puts every table of this run in that schema.
     let schema = format!("stc_ha_{}", uuid_like());
-    psql(&format!("CREATE SCHEMA {schema}"));
-    let url = format!("{PG}?options=-c%20search_path%3D{schema}");
+    psql(&format!("CREATE ROLE {schema} LOGIN"));
+    psql(&format!("CREATE SCHEMA {schema} AUTHORIZATION {schema}"));
+    let url = format!("postgres://{schema}@127.0.0.1:5432/test");
     let dir = tempfile::tempdir().unwrap();
     let a = start_node("node-a", &url, dir.path());
     let b = start_node("node-b", &url, dir.path());
@@ -164,6 +166,7 @@ fn a_job_survives_the_sigkill_of_its_node() {
     assert!(takeover["detail"].as_str().unwrap().contains("lease expired"), "{takeover}");
     drop(nodes);
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    psql(&format!("DROP ROLE {schema}"));
 }
 
 fn uuid_like() -> String {

@@ -183,6 +183,16 @@ impl Store {
         Ok(Store { pool, dialect })
     }
 
+    /// A transaction. SQLite's starts IMMEDIATE, taking the write lock up front: a deferred
+    /// one that reads and then writes fails with SQLITE_BUSY when another writer committed
+    /// in between, instead of waiting.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
@@ -366,7 +376,7 @@ impl Store {
         owner: &User,
     ) -> Result<Project> {
         let id = new_id();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let r = sqlx::query(&self.q(
             "INSERT INTO projects (id, name, description, created_by, created_at) \
              VALUES ($1, $2, $3, $4, {now}) RETURNING created_at",
@@ -491,7 +501,7 @@ impl Store {
     }
 
     pub async fn set_member(&self, project_id: &str, user_id: &str, role: Role) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
             .bind(project_id)
             .bind(user_id)
@@ -664,7 +674,7 @@ impl Store {
     ) -> Result<Instance> {
         let instance_id = new_id();
         let version_id = new_id();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let claimed = sqlx::query(&self.q(
             "UPDATE jobs SET active_instance_id = $1, updated_at = {now} \
              WHERE id = $2 AND active_instance_id IS NULL",
@@ -855,7 +865,7 @@ impl Store {
                 Bind::Int(i) => query.bind(i),
             };
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let updated = query.execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
             tx.rollback().await?;
@@ -1012,7 +1022,7 @@ impl Store {
         if lines.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for (stream, line) in lines {
             sqlx::query(&self.q(
                 "INSERT INTO instance_logs (instance_id, node_id, stream, line, at) \
