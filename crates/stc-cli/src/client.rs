@@ -146,7 +146,12 @@ impl Client {
         })
     }
 
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}/api/v1{path}", self.base);
         let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
@@ -235,8 +240,14 @@ pub fn login(conn: Connection, user: String, password: Option<String>) -> anyhow
         token: None,
         ..conn
     })?;
-    let v = client.post("/auth/login", json!({"username": user, "password": password}))?;
-    let token = v["token"].as_str().context("no token in the answer")?.to_string();
+    let v = client.post(
+        "/auth/login",
+        json!({"username": user, "password": password}),
+    )?;
+    let token = v["token"]
+        .as_str()
+        .context("no token in the answer")?
+        .to_string();
     let path = config_path();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -248,7 +259,11 @@ pub fn login(conn: Connection, user: String, password: Option<String>) -> anyhow
     std::fs::write(&path, toml::to_string(&cfg)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     if !client.print_json(&json!({"user": v["user"], "config": path})) {
-        println!("logged in to {} as {user}; token saved in {}", client.base, path.display());
+        println!(
+            "logged in to {} as {user}; token saved in {}",
+            client.base,
+            path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -257,7 +272,10 @@ pub fn project(conn: Connection, cmd: ProjectCommand) -> anyhow::Result<ExitCode
     let c = Client::new(&conn)?;
     match cmd {
         ProjectCommand::Create { name, description } => {
-            let v = c.post("/projects", json!({"name": name, "description": description}))?;
+            let v = c.post(
+                "/projects",
+                json!({"name": name, "description": description}),
+            )?;
             if !c.print_json(&v) {
                 println!("project {name} created");
             }
@@ -279,7 +297,11 @@ pub fn project(conn: Connection, cmd: ProjectCommand) -> anyhow::Result<ExitCode
 }
 
 fn latest_instance(c: &Client, project: &str, job: &str) -> anyhow::Result<Option<Instance>> {
-    let v = c.get(&format!("/projects/{}/jobs/{}/instances", enc(project), enc(job)))?;
+    let v = c.get(&format!(
+        "/projects/{}/jobs/{}/instances",
+        enc(project),
+        enc(job)
+    ))?;
     let list: Vec<Instance> = serde_json::from_value(v)?;
     Ok(list.into_iter().last())
 }
@@ -287,16 +309,26 @@ fn latest_instance(c: &Client, project: &str, job: &str) -> anyhow::Result<Optio
 fn print_instance(c: &Client, v: Value, verb: &str) -> anyhow::Result<()> {
     if !c.print_json(&v) {
         let i: Instance = serde_json::from_value(v)?;
-        println!("{verb}: instance {} (version {}) is {}", i.id, i.version, i.state);
+        println!(
+            "{verb}: instance {} (version {}) is {}",
+            i.id, i.version, i.state
+        );
     }
     Ok(())
 }
 
 pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
     let c = Client::new(&conn)?;
-    let path = |r: &JobRef, rest: &str| format!("/projects/{}/jobs/{}{rest}", enc(&r.project), enc(&r.name));
+    let path = |r: &JobRef, rest: &str| {
+        format!("/projects/{}/jobs/{}{rest}", enc(&r.project), enc(&r.name))
+    };
     match cmd {
-        JobCommand::Create { project, name, file, parallelism } => {
+        JobCommand::Create {
+            project,
+            name,
+            file,
+            parallelism,
+        } => {
             let sql = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read '{}'", file.display()))?;
             let v = c.post(
@@ -332,7 +364,9 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                 Some(i) => c.get(&path(&r, &format!("/instances/{}/transitions", i.id)))?,
                 None => Value::Array(vec![]),
             };
-            if !c.print_json(&json!({"job": job, "instances": instances, "transitions": transitions})) {
+            if !c.print_json(
+                &json!({"job": job, "instances": instances, "transitions": transitions}),
+            ) {
                 let j: Job = serde_json::from_value(job)?;
                 println!("job {} in project {}", j.name, j.project);
                 println!("settings: {}", serde_json::to_string(&j.settings)?);
@@ -344,12 +378,16 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                             i.id,
                             i.version,
                             i.state,
-                            i.error.as_ref().map(|e| format!(" ({} error: {})", e.domain, e.message)).unwrap_or_default(),
+                            i.error
+                                .as_ref()
+                                .map(|e| format!(" ({} error: {})", e.domain, e.message))
+                                .unwrap_or_default(),
                             i.node.as_deref().unwrap_or("-"),
                             i.restarts
                         );
                         println!("counters: {}", i.counters);
-                        let ts: Vec<stc_server::model::Transition> = serde_json::from_value(transitions)?;
+                        let ts: Vec<stc_server::model::Transition> =
+                            serde_json::from_value(transitions)?;
                         print_table(
                             &["AT", "ACTION", "FROM", "TO", "BY", "DETAIL"],
                             ts.into_iter()
@@ -369,10 +407,18 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        JobCommand::Start(r) => print_instance(&c, c.post(&path(&r, "/start"), json!({}))?, "started")?,
-        JobCommand::Pause(r) => print_instance(&c, c.post(&path(&r, "/pause"), json!({}))?, "paused")?,
-        JobCommand::Resume(r) => print_instance(&c, c.post(&path(&r, "/resume"), json!({}))?, "resumed")?,
-        JobCommand::Stop(r) => print_instance(&c, c.post(&path(&r, "/stop"), json!({}))?, "stopped")?,
+        JobCommand::Start(r) => {
+            print_instance(&c, c.post(&path(&r, "/start"), json!({}))?, "started")?
+        }
+        JobCommand::Pause(r) => {
+            print_instance(&c, c.post(&path(&r, "/pause"), json!({}))?, "paused")?
+        }
+        JobCommand::Resume(r) => {
+            print_instance(&c, c.post(&path(&r, "/resume"), json!({}))?, "resumed")?
+        }
+        JobCommand::Stop(r) => {
+            print_instance(&c, c.post(&path(&r, "/stop"), json!({}))?, "stopped")?
+        }
         JobCommand::Delete(r) => {
             c.call(reqwest::Method::DELETE, &path(&r, ""), None)?;
             if !c.print_json(&json!({"deleted": r.name})) {
@@ -385,7 +431,10 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
             };
             let mut after = 0i64;
             loop {
-                let v = c.get(&path(&r, &format!("/instances/{}/logs?after={after}", instance.id)))?;
+                let v = c.get(&path(
+                    &r,
+                    &format!("/instances/{}/logs?after={after}", instance.id),
+                ))?;
                 let lines: Vec<LogLine> = serde_json::from_value(v)?;
                 let mut stdout = std::io::stdout().lock();
                 for l in &lines {
@@ -401,10 +450,15 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                     break;
                 }
                 if lines.is_empty() {
-                    let i: Instance = serde_json::from_value(c.get(&path(&r, &format!("/instances/{}", instance.id)))?)?;
+                    let i: Instance = serde_json::from_value(
+                        c.get(&path(&r, &format!("/instances/{}", instance.id)))?,
+                    )?;
                     if !i.state.needs_worker() {
                         // One last read: lines written just before the state changed.
-                        let v = c.get(&path(&r, &format!("/instances/{}/logs?after={after}", instance.id)))?;
+                        let v = c.get(&path(
+                            &r,
+                            &format!("/instances/{}/logs?after={after}", instance.id),
+                        ))?;
                         for l in serde_json::from_value::<Vec<LogLine>>(v)? {
                             println!("{}", l.line);
                         }

@@ -266,7 +266,9 @@ fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
         if let Some(p) = &server.generated_admin_password {
             // Shown once: only its hash is stored.
             println!("created the account 'admin' with password: {p}");
-            println!("(shown only now; set STC_ADMIN_PASSWORD before the first start to choose it)");
+            println!(
+                "(shown only now; set STC_ADMIN_PASSWORD before the first start to choose it)"
+            );
         }
         println!(
             "StreamCompute server (node {}) listening on http://{}",

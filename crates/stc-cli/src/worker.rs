@@ -155,4 +155,3 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         }
     })
 }
-

@@ -55,7 +55,11 @@ async fn the_cli_drives_a_job_from_login_to_logs() {
     let job_file = dir.path().join("job.sql");
     std::fs::write(&job_file, BOUNDED_SQL).unwrap();
     let bad_file = dir.path().join("bad.sql");
-    std::fs::write(&bad_file, "CREATE TABLE t (a INT) WITH ('connector' = 'datagen');\nSELEC a FROM t;").unwrap();
+    std::fs::write(
+        &bad_file,
+        "CREATE TABLE t (a INT) WITH ('connector' = 'datagen');\nSELEC a FROM t;",
+    )
+    .unwrap();
     let job = job_file.to_str().unwrap().to_string();
     let bad = bad_file.to_str().unwrap().to_string();
 
@@ -63,31 +67,79 @@ async fn the_cli_drives_a_job_from_login_to_logs() {
         // Without a token: a clear message pointing at `stc login`.
         let out = cli.run(&["project", "list", "--server", &cli.server]);
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("stc login"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("stc login"),
+            "{out:?}"
+        );
         // A wrong password.
         let out = cli.run(&["login", "--server", &cli.server, "--password", "wrong"]);
-        assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"), "{out:?}");
-        cli.ok(&["login", "--server", &cli.server, "--password", ADMIN_PASSWORD]);
-        assert!(std::fs::read_to_string(&cli.config).unwrap().contains("token"));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"),
+            "{out:?}"
+        );
+        cli.ok(&[
+            "login",
+            "--server",
+            &cli.server,
+            "--password",
+            ADMIN_PASSWORD,
+        ]);
+        assert!(
+            std::fs::read_to_string(&cli.config)
+                .unwrap()
+                .contains("token")
+        );
         // From here on the server and token come from the config file.
         cli.ok(&["project", "create", "demo", "--description", "CLI test"]);
         let projects = cli.json(&["project", "list"]);
-        let names: Vec<&str> = projects.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = projects
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["demo", "examples"]);
         let table = cli.ok(&["project", "list"]);
         assert!(table.starts_with("NAME"), "{table}");
         // SQL errors name line and column, locally and at submit.
         let out = cli.run(&["sql", "validate", &bad]);
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 1"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("line 2, column 1"),
+            "{out:?}"
+        );
         let v = cli.run(&["sql", "validate", &bad, "--output", "json"]);
         let v: Value = serde_json::from_slice(&v.stdout).unwrap();
-        assert_eq!((v["valid"].as_bool(), v["error"]["line"].as_u64()), (Some(false), Some(2)));
+        assert_eq!(
+            (v["valid"].as_bool(), v["error"]["line"].as_u64()),
+            (Some(false), Some(2))
+        );
         assert!(cli.ok(&["sql", "validate", &job]).contains("valid"));
-        let out = cli.run(&["job", "create", "--project", "demo", "--name", "bad", "--file", &bad]);
+        let out = cli.run(&[
+            "job",
+            "create",
+            "--project",
+            "demo",
+            "--name",
+            "bad",
+            "--file",
+            &bad,
+        ]);
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 1"), "{out:?}");
-        cli.ok(&["job", "create", "--project", "demo", "--name", "numbers", "--file", &job]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("line 2, column 1"),
+            "{out:?}"
+        );
+        cli.ok(&[
+            "job",
+            "create",
+            "--project",
+            "demo",
+            "--name",
+            "numbers",
+            "--file",
+            &job,
+        ]);
         let list = cli.json(&["job", "list", "--project", "demo"]);
         assert_eq!(list[0]["state"], "never started");
         let started = cli.json(&["job", "start", "--project", "demo", "numbers"]);
@@ -108,11 +160,17 @@ async fn the_cli_drives_a_job_from_login_to_logs() {
             assert!(logs.contains(&format!("out> +I[{i}]")), "{logs}");
         }
         let human = cli.ok(&["job", "show", "--project", "demo", "numbers"]);
-        assert!(human.contains("finished") && human.contains("node:test-node"), "{human}");
+        assert!(
+            human.contains("finished") && human.contains("node:test-node"),
+            "{human}"
+        );
         // Illegal actions are explained.
         let out = cli.run(&["job", "pause", "--project", "demo", "numbers"]);
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("no active instance"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no active instance"),
+            "{out:?}"
+        );
         cli.ok(&["job", "delete", "--project", "demo", "numbers"]);
         let list = cli.json(&["job", "list", "--project", "demo"]);
         assert_eq!(list, serde_json::json!([]));

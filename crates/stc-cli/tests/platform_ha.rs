@@ -35,21 +35,41 @@ impl Drop for Node {
 
 fn psql(sql: &str) {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql runs");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn start_node(name: &str, url: &str, dir: &std::path::Path) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stc"))
         .args([
             "server",
-            "--listen", "127.0.0.1:0",
-            "--database-url", url,
-            "--node-id", name,
-            "--lease-timeout-ms", &LEASE_MS.to_string(),
-            "--heartbeat-interval-ms", &HEARTBEAT_MS.to_string(),
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            url,
+            "--node-id",
+            name,
+            "--lease-timeout-ms",
+            &LEASE_MS.to_string(),
+            "--heartbeat-interval-ms",
+            &HEARTBEAT_MS.to_string(),
             "--data-dir",
         ])
         .arg(dir.join(name))
@@ -69,10 +89,20 @@ fn start_node(name: &str, url: &str, dir: &std::path::Path) -> Node {
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Node { name: name.into(), child, base }
+    Node {
+        name: name.into(),
+        child,
+        base,
+    }
 }
 
-fn call(http: &reqwest::blocking::Client, method: reqwest::Method, url: &str, token: Option<&str>, body: Option<Value>) -> Value {
+fn call(
+    http: &reqwest::blocking::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Value {
     let mut req = http.request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -101,14 +131,36 @@ fn a_job_survives_the_sigkill_of_its_node() {
     let mut nodes = vec![a, b];
     let http = reqwest::blocking::Client::new();
     let base = nodes[0].base.clone();
-    let login = call(&http, reqwest::Method::POST, &format!("{base}/auth/login"), None,
-        Some(json!({"username": "admin", "password": "ha-admin-password"})));
+    let login = call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/auth/login"),
+        None,
+        Some(json!({"username": "admin", "password": "ha-admin-password"})),
+    );
     let token = login["token"].as_str().unwrap().to_string();
     let t = Some(token.as_str());
-    call(&http, reqwest::Method::POST, &format!("{base}/projects"), t, Some(json!({"name": "ha"})));
-    call(&http, reqwest::Method::POST, &format!("{base}/projects/ha/jobs"), t,
-        Some(json!({"name": "j", "sql": SLOW_BOUNDED_SQL, "settings": {"parallelism": 1}})));
-    let started = call(&http, reqwest::Method::POST, &format!("{base}/projects/ha/jobs/j/start"), t, None);
+    call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/projects"),
+        t,
+        Some(json!({"name": "ha"})),
+    );
+    call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/projects/ha/jobs"),
+        t,
+        Some(json!({"name": "j", "sql": SLOW_BOUNDED_SQL, "settings": {"parallelism": 1}})),
+    );
+    let started = call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/projects/ha/jobs/j/start"),
+        t,
+        None,
+    );
     let id = started["id"].as_str().unwrap().to_string();
     let instance_url = |base: &str| format!("{base}/projects/ha/jobs/j/instances/{id}");
 
@@ -120,7 +172,10 @@ fn a_job_survives_the_sigkill_of_its_node() {
             if pred(&v) {
                 return (v, start.elapsed());
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}: {v}");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}: {v}"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     };
@@ -135,27 +190,52 @@ fn a_job_survives_the_sigkill_of_its_node() {
     let (taken, took) = wait(&survivor.base, "take-over", &|v| {
         v["state"] == "running" && v["node"] == survivor.name.as_str()
     });
-    eprintln!("take-over by {} {took:?} after SIGKILL of {holder} (lease {LEASE_MS} ms)", survivor.name);
+    eprintln!(
+        "take-over by {} {took:?} after SIGKILL of {holder} (lease {LEASE_MS} ms)",
+        survivor.name
+    );
     assert!(
         took < Duration::from_millis(LEASE_MS + 2 * HEARTBEAT_MS + 2000),
         "take-over took {took:?}"
     );
-    assert!(taken["lease_epoch"].as_i64().unwrap() >= 2, "a new epoch fences the old holder: {taken}");
+    assert!(
+        taken["lease_epoch"].as_i64().unwrap() >= 2,
+        "a new epoch fences the old holder: {taken}"
+    );
     // The orphaned worker of the dead node exited (its stdin closed with the node).
     let (done, _) = wait(&survivor.base, "finish", &|v| v["state"] == "finished");
     assert_eq!(done["counters"]["records_written"], 40, "{done}");
-    let logs = call(&http, reqwest::Method::GET, &format!("{}/logs?limit=10000", instance_url(&survivor.base)), t, None);
+    let logs = call(
+        &http,
+        reqwest::Method::GET,
+        &format!("{}/logs?limit=10000", instance_url(&survivor.base)),
+        t,
+        None,
+    );
     let mut rows: Vec<i64> = logs
         .as_array()
         .unwrap()
         .iter()
         .filter(|l| l["node"] == survivor.name.as_str())
-        .filter_map(|l| l["line"].as_str()?.strip_prefix("out> +I[")?.strip_suffix(']')?.parse().ok())
+        .filter_map(|l| {
+            l["line"]
+                .as_str()?
+                .strip_prefix("out> +I[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
         .collect();
     rows.sort();
     // No checkpoints yet: the survivor reran the job from the start, so its output is complete.
     assert_eq!(rows, (1..=40).collect::<Vec<_>>());
-    let history = call(&http, reqwest::Method::GET, &format!("{}/transitions", instance_url(&survivor.base)), t, None);
+    let history = call(
+        &http,
+        reqwest::Method::GET,
+        &format!("{}/transitions", instance_url(&survivor.base)),
+        t,
+        None,
+    );
     let takeover = history
         .as_array()
         .unwrap()
@@ -163,7 +243,13 @@ fn a_job_survives_the_sigkill_of_its_node() {
         .find(|h| h["action"] == "restart")
         .unwrap_or_else(|| panic!("a take-over transition: {history}"));
     assert_eq!(takeover["actor"], format!("node:{}", survivor.name));
-    assert!(takeover["detail"].as_str().unwrap().contains("lease expired"), "{takeover}");
+    assert!(
+        takeover["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lease expired"),
+        "{takeover}"
+    );
     drop(nodes);
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
     psql(&format!("DROP ROLE {schema}"));

@@ -41,8 +41,8 @@ pub mod time;
 
 pub use error::{Result, RuntimeError};
 pub use graph::{EdgeSpec, JobGraph, NodeId, NodeSpec, Partitioning};
-pub use message::{Message, StreamBatch, Watermark};
 pub use lookup::{LookupResult, LookupSource, LookupSourceFactory};
+pub use message::{Message, StreamBatch, Watermark};
 pub use metrics::{JobMetrics, TaskMetrics};
 pub use operator::{Operator, OperatorContext, OperatorFactory};
 pub use source::{SourceFactory, SourceReader, SourceSpec};

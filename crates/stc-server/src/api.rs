@@ -21,8 +21,8 @@ use crate::auth::{self, Permission, Principal, authorize};
 use crate::error::{ErrorBody, Result, ServerError, SqlProblem};
 use crate::lifecycle::Action;
 use crate::model::{
-    AccessKey, Instance, Job, JobSettings, JobVersion, LogLine, Member, Project, Role,
-    Transition, User,
+    AccessKey, Instance, Job, JobSettings, JobVersion, LogLine, Member, Project, Role, Transition,
+    User,
 };
 use crate::store::{ActionExtras, Store};
 
@@ -200,11 +200,10 @@ pub async fn check_sql(sql: &str, settings: &JobSettings) -> Result<()> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     };
-    let outcome = tokio::task::spawn_blocking(move || {
-        stc_sql::compile_script(&sql, &options).map(|_| ())
-    })
-    .await
-    .map_err(|e| ServerError::Internal(format!("SQL validation task failed: {e}")))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || stc_sql::compile_script(&sql, &options).map(|_| ()))
+            .await
+            .map_err(|e| ServerError::Internal(format!("SQL validation task failed: {e}")))?;
     outcome.map_err(|e| {
         let location = e.location.filter(|l| l.line > 0);
         ServerError::InvalidSql(SqlProblem {
@@ -350,7 +349,13 @@ async fn create_access_key(
     let secret = auth::new_secret("stck_");
     let key = state
         .store
-        .insert_token(&auth::token_hash(&secret), &who.user.id, "key", &req.name, None)
+        .insert_token(
+            &auth::token_hash(&secret),
+            &who.user.id,
+            "key",
+            &req.name,
+            None,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedAccessKey { key, secret })))
 }
@@ -672,7 +677,15 @@ async fn resume_job(
     who: Principal,
     Path((project, job)): Path<(String, String)>,
 ) -> Result<Json<Instance>> {
-    act_on_active(&state, &who, &project, &job, Action::Resume, ActionExtras::default()).await
+    act_on_active(
+        &state,
+        &who,
+        &project,
+        &job,
+        Action::Resume,
+        ActionExtras::default(),
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/stop", tag = "lifecycle",
@@ -690,7 +703,15 @@ async fn stop_job(
             "stopping with a savepoint: checkpoints are not implemented yet".into(),
         ));
     }
-    act_on_active(&state, &who, &project, &job, Action::Stop, ActionExtras::default()).await
+    act_on_active(
+        &state,
+        &who,
+        &project,
+        &job,
+        Action::Stop,
+        ActionExtras::default(),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}/instances", tag = "lifecycle",
@@ -732,7 +753,13 @@ async fn delete_instance(
     Ok(Json(
         state
             .store
-            .apply_action(&i.id, Action::Delete, &who.user.name, None, ActionExtras::default())
+            .apply_action(
+                &i.id,
+                Action::Delete,
+                &who.user.name,
+                None,
+                ActionExtras::default(),
+            )
             .await?,
     ))
 }
@@ -829,11 +856,20 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login", post(login))
         .route("/auth/whoami", get(whoami))
-        .route("/access-keys", get(list_access_keys).post(create_access_key))
-        .route("/access-keys/{id}", axum::routing::delete(delete_access_key))
+        .route(
+            "/access-keys",
+            get(list_access_keys).post(create_access_key),
+        )
+        .route(
+            "/access-keys/{id}",
+            axum::routing::delete(delete_access_key),
+        )
         .route("/users", get(list_users).post(create_user))
         .route("/projects", get(list_projects).post(create_project))
-        .route("/projects/{project}", get(get_project).delete(delete_project))
+        .route(
+            "/projects/{project}",
+            get(get_project).delete(delete_project),
+        )
         .route("/projects/{project}/members", get(list_members))
         .route(
             "/projects/{project}/members/{user}",
@@ -844,12 +880,18 @@ pub fn router(state: AppState) -> Router {
             "/projects/{project}/jobs/{job}",
             get(get_job).put(update_job).delete(delete_job),
         )
-        .route("/projects/{project}/jobs/{job}/versions", get(list_versions))
+        .route(
+            "/projects/{project}/jobs/{job}/versions",
+            get(list_versions),
+        )
         .route("/projects/{project}/jobs/{job}/start", post(start_job))
         .route("/projects/{project}/jobs/{job}/pause", post(pause_job))
         .route("/projects/{project}/jobs/{job}/resume", post(resume_job))
         .route("/projects/{project}/jobs/{job}/stop", post(stop_job))
-        .route("/projects/{project}/jobs/{job}/instances", get(list_instances))
+        .route(
+            "/projects/{project}/jobs/{job}/instances",
+            get(list_instances),
+        )
         .route(
             "/projects/{project}/jobs/{job}/instances/{id}",
             get(get_instance).delete(delete_instance),

@@ -8,9 +8,9 @@
 //!   about to do ([`Permission`]) and get the caller's role back or a 403. Condition-based
 //!   policies (source IP, MFA, time windows) will be added there and only there.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rand::Rng;

@@ -185,7 +185,10 @@ mod tests {
         std::fs::write(&f, "listen = \"0.0.0.0:9000\"\nlease_timeout_ms = 5000\n").unwrap();
         let mut c: ServerConfig = toml::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000");
-        assert_eq!(c.heartbeat_interval_ms, 2000, "unset keys keep their default");
+        assert_eq!(
+            c.heartbeat_interval_ms, 2000,
+            "unset keys keep their default"
+        );
         c.apply_env(|k| (k == "STC_LEASE_TIMEOUT_MS").then(|| "7000".to_string()))
             .unwrap();
         assert_eq!(c.lease_timeout_ms, 7000);
@@ -197,7 +200,10 @@ mod tests {
         let err = ServerConfig::default()
             .apply_env(|k| (k == "STC_MAX_INSTANCES").then(|| "many".to_string()))
             .unwrap_err();
-        assert!(err.to_string().contains("STC_MAX_INSTANCES='many'"), "{err}");
+        assert!(
+            err.to_string().contains("STC_MAX_INSTANCES='many'"),
+            "{err}"
+        );
         let err = toml::from_str::<ServerConfig>("listn = \"x\"").unwrap_err();
         assert!(err.to_string().contains("listn"), "{err}");
         let c = ServerConfig {

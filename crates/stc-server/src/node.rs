@@ -84,7 +84,9 @@ impl Node {
                 Err(e) => {
                     warn!(error = %e, "scheduler tick failed");
                     if last_renewal.elapsed() >= self.config.lease {
-                        warn!("leases could not be renewed for a whole lease timeout; stopping all workers");
+                        warn!(
+                            "leases could not be renewed for a whole lease timeout; stopping all workers"
+                        );
                         self.stop_all();
                     }
                 }
@@ -198,12 +200,20 @@ impl Node {
         let script = dir.join(format!("v{}.sql", version.version));
         tokio::fs::write(&script, &version.sql).await?;
         loop {
-            let outcome = self.run_worker(&id, &guard, &script, &version.settings, &mut stop).await?;
+            let outcome = self
+                .run_worker(&id, &guard, &script, &version.settings, &mut stop)
+                .await?;
             let error = match outcome {
                 Outcome::Stopped | Outcome::Fenced => return Ok(()),
                 Outcome::Finished => {
                     self.store
-                        .apply_action(&id, Action::Finish, &self.actor(), Some(&guard), ActionExtras::default())
+                        .apply_action(
+                            &id,
+                            Action::Finish,
+                            &self.actor(),
+                            Some(&guard),
+                            ActionExtras::default(),
+                        )
                         .await?;
                     return Ok(());
                 }
@@ -391,7 +401,9 @@ async fn write_logs(
     if left_out > 0 {
         let note = vec![(
             "stderr",
-            format!("[stc] {left_out} further log lines of this worker attempt were not stored (limit {MAX_LOG_LINES_PER_ATTEMPT})"),
+            format!(
+                "[stc] {left_out} further log lines of this worker attempt were not stored (limit {MAX_LOG_LINES_PER_ATTEMPT})"
+            ),
         )];
         let _ = store.append_logs(&instance, &node, &note).await;
     }

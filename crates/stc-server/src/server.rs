@@ -54,7 +54,10 @@ async fn bootstrap(
     }
     let (password, generated) = match admin_password {
         Some(p) if !p.is_empty() => (p, false),
-        _ => (auth::new_secret("").chars().take(20).collect::<String>(), true),
+        _ => (
+            auth::new_secret("").chars().take(20).collect::<String>(),
+            true,
+        ),
     };
     let admin = match store
         .create_user("admin", &auth::hash_password(&password)?, true)

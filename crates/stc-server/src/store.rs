@@ -592,9 +592,11 @@ impl Store {
 
     /// Replaces the job's draft. Running instances keep the version they started with.
     pub async fn update_job(&self, job: &Job, sql: &str, settings: &JobSettings) -> Result<()> {
-        sqlx::query(&self.q(
-            "UPDATE jobs SET sql_text = $1, settings = $2, updated_at = {now} WHERE id = $3",
-        ))
+        sqlx::query(
+            &self.q(
+                "UPDATE jobs SET sql_text = $1, settings = $2, updated_at = {now} WHERE id = $3",
+            ),
+        )
         .bind(sql)
         .bind(settings_text(settings))
         .bind(&job.id)
@@ -691,10 +693,9 @@ impl Store {
                     state: i.state,
                     allowed: i.allowed_actions,
                 },
-                None => ServerError::Conflict(format!(
-                    "job '{}' changed concurrently; retry",
-                    job.name
-                )),
+                None => {
+                    ServerError::Conflict(format!("job '{}' changed concurrently; retry", job.name))
+                }
             });
         }
         // The draft is read inside the transaction, so the version is what the job held
@@ -723,8 +724,16 @@ impl Store {
         .bind(start_from)
         .execute(&mut *tx)
         .await?;
-        self.record_transition(&mut tx, &instance_id, None, InstanceState::Starting, Action::Start, actor, None)
-            .await?;
+        self.record_transition(
+            &mut tx,
+            &instance_id,
+            None,
+            InstanceState::Starting,
+            Action::Start,
+            actor,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         self.get_instance(&instance_id).await
     }
@@ -834,7 +843,10 @@ impl Store {
             let e = extras.error.clone();
             let d = param(&mut binds, Bind::Text(e.as_ref().map(|e| e.domain.clone())));
             let r = param(&mut binds, Bind::Text(e.as_ref().map(|e| e.retry.clone())));
-            let m = param(&mut binds, Bind::Text(e.as_ref().map(|e| e.message.clone())));
+            let m = param(
+                &mut binds,
+                Bind::Text(e.as_ref().map(|e| e.message.clone())),
+            );
             sets.push(format!("error_domain = {d}"));
             sets.push(format!("error_retry = {r}"));
             sets.push(format!("error_message = {m}"));
@@ -885,8 +897,16 @@ impl Store {
         let detail = extras
             .detail
             .or_else(|| extras.error.as_ref().map(|e| e.message.clone()));
-        self.record_transition(&mut tx, instance_id, Some(from), to, action, actor, detail.as_deref())
-            .await?;
+        self.record_transition(
+            &mut tx,
+            instance_id,
+            Some(from),
+            to,
+            action,
+            actor,
+            detail.as_deref(),
+        )
+        .await?;
         if !to.is_active() {
             sqlx::query("UPDATE jobs SET active_instance_id = NULL WHERE active_instance_id = $1")
                 .bind(instance_id)
@@ -959,12 +979,10 @@ impl Store {
     /// that still need a worker, and returns them with their epochs. An instance missing
     /// from the answer was paused, stopped or taken over: its worker must stop.
     pub async fn heartbeat(&self, node: &str, lease_ms: i64) -> Result<Vec<Seized>> {
-        let rows = sqlx::query(&self.q(
-            "UPDATE instances SET lease_expires = {now} + $2 \
+        let rows = sqlx::query(&self.q("UPDATE instances SET lease_expires = {now} + $2 \
              WHERE lease_owner = $1 AND state IN ('starting', 'running') \
                AND lease_expires >= {now} \
-             RETURNING id, lease_epoch",
-        ))
+             RETURNING id, lease_epoch"))
         .bind(node)
         .bind(lease_ms)
         .fetch_all(&self.pool)
@@ -1040,7 +1058,12 @@ impl Store {
     }
 
     /// Log lines with an id greater than `after`, oldest first.
-    pub async fn read_logs(&self, instance_id: &str, after: i64, limit: i64) -> Result<Vec<LogLine>> {
+    pub async fn read_logs(
+        &self,
+        instance_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<LogLine>> {
         let rows = sqlx::query(
             "SELECT id, node_id, stream, line, at FROM instance_logs \
              WHERE instance_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -1063,4 +1086,3 @@ impl Store {
             .collect()
     }
 }
-

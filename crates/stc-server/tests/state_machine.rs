@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use stc_server::ServerError;
 use stc_server::lifecycle::{
     ALL_ACTIONS, ALL_STATES, Action, InstanceState, USER_ACTIONS, allowed_actions, transition,
 };
 use stc_server::model::JobSettings;
 use stc_server::store::{ActionExtras, Store};
-use stc_server::ServerError;
 
 fn action() -> impl Strategy<Value = Action> {
     proptest::sample::select(ALL_ACTIONS.to_vec())
@@ -24,7 +24,10 @@ fn allowed_actions_are_exactly_the_legal_user_actions() {
         for a in USER_ACTIONS {
             assert_eq!(allowed.contains(&a), transition(s, a).is_some(), "{s} {a}");
         }
-        assert!(transition(s, Action::Start).is_none(), "start never applies to an instance");
+        assert!(
+            transition(s, Action::Start).is_none(),
+            "start never applies to an instance"
+        );
     }
     assert!(allowed_actions(InstanceState::Deleted).is_empty());
 }
@@ -79,7 +82,12 @@ fn fixture() -> &'static Fixture {
             let project = store.create_project("p", "", &admin).await.unwrap();
             (store, project)
         });
-        Fixture { runtime, store, project, _dir: dir }
+        Fixture {
+            runtime,
+            store,
+            project,
+            _dir: dir,
+        }
     })
 }
 

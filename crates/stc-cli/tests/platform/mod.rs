@@ -70,7 +70,12 @@ impl TestServer {
 
     pub async fn login(&self, user: &str, password: &str) -> String {
         let (s, v) = self
-            .call("POST", "/auth/login", None, Some(json!({"username": user, "password": password})))
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({"username": user, "password": password})),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "login of {user}: {v}");
         v["token"].as_str().unwrap().to_string()
@@ -149,7 +154,11 @@ impl TestServer {
         let start = Instant::now();
         loop {
             let v = self
-                .ok("GET", &format!("/projects/{project}/jobs/{job}/instances/{id}"), None)
+                .ok(
+                    "GET",
+                    &format!("/projects/{project}/jobs/{job}/instances/{id}"),
+                    None,
+                )
                 .await;
             if pred(&v) {
                 return v;
