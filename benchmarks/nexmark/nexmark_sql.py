@@ -58,11 +58,12 @@ def with_file_source(sql, path):
     return out
 
 
-def with_file_sinks(sql):
-    """Blackhole sinks replaced by CSV filesystem sinks at output/<sink name> (for checking)."""
+def with_file_sinks(sql, fmt="csv"):
+    """Blackhole sinks replaced by filesystem sinks at output/<sink name> (for checking); an
+    updating query's sinks use `debezium-json` (a changelog)."""
     return _BLACKHOLE_SINK.sub(
-        lambda m: "CREATE TABLE %s%s WITH (\n    'connector' = 'filesystem',\n    'path' = 'output/%s',\n    'format' = 'csv'\n)"
-        % (m.group(1), m.group(2), m.group(1)),
+        lambda m: "CREATE TABLE %s%s WITH (\n    'connector' = 'filesystem',\n    'path' = 'output/%s',\n    'format' = '%s'\n)"
+        % (m.group(1), m.group(2), m.group(1), fmt),
         sql,
     )
 

@@ -4,6 +4,13 @@
 //! * `stc run FILE.sql` runs a Flink SQL script on the embedded engine until its bounded
 //!   sources are exhausted (or until Ctrl-C), printing the result of a final `SELECT`.
 //! * `stc explain FILE.sql` prints the job graph the script compiles to.
+//! * `stc server` starts a platform node (`stc_server`); `stc worker` is the process a node
+//!   starts for each running job instance.
+//! * `stc login`, `stc project …`, `stc job …` are the client of a server (`client.rs`);
+//!   `stc sql validate FILE` compiles a script locally and reports the first error.
+
+mod client;
+mod worker;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -64,20 +71,109 @@ enum Command {
         #[command(flatten)]
         job: JobArgs,
     },
+    /// Start a platform node: REST API, scheduler, worker processes.
+    Server(ServerArgs),
+    /// Run one job instance for a node (started by `stc server`, not by hand).
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
+    /// Log in to a server and save the token in the CLI config file.
+    Login {
+        #[command(flatten)]
+        conn: client::Connection,
+        /// User name.
+        #[arg(long, short = 'u', default_value = "admin")]
+        user: String,
+        /// Password (default: $STC_PASSWORD, else read from stdin).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Projects on a server.
+    Project {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::ProjectCommand,
+    },
+    /// Jobs on a server.
+    Job {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::JobCommand,
+    },
+    /// SQL tools that need no server.
+    Sql {
+        #[command(subcommand)]
+        cmd: SqlCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SqlCommand {
+    /// Parse and plan a script; print the first error with statement, line and column.
+    Validate {
+        #[command(flatten)]
+        job: JobArgs,
+        #[arg(long, value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// TOML configuration file (every option; `STC_*` variables and flags override it).
+    #[arg(long, env = "STC_CONFIG_FILE")]
+    config: Option<PathBuf>,
+    /// Address of the REST API [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory of the SQLite metadata database and instance files [default: ./stc-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A shared PostgreSQL (postgres://…) instead of SQLite, for several nodes.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// This node's id in leases [default: host name + random suffix].
+    #[arg(long)]
+    node_id: Option<String>,
+    /// How long a lease lasts without a heartbeat [default: 10000].
+    #[arg(long)]
+    lease_timeout_ms: Option<u64>,
+    /// How often leases are renewed and free instances seized [default: 2000].
+    #[arg(long)]
+    heartbeat_interval_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A server logs what it does (seizes, take-overs, failures); the other commands only
+    // warnings, so their stderr stays readable.
+    let default_level = match cli.command {
+        Command::Server(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STC_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { job, output } => run(job, output),
         Command::Explain { job } => explain(job),
+        Command::Server(args) => server(args),
+        Command::Worker(args) => Ok(worker::run(args)),
+        Command::Login {
+            conn,
+            user,
+            password,
+        } => client::login(conn, user, password),
+        Command::Project { conn, cmd } => client::project(conn, cmd),
+        Command::Job { conn, cmd } => client::job(conn, cmd),
+        Command::Sql {
+            cmd: SqlCommand::Validate { job, output },
+        } => validate(job, output),
     };
     match result {
         Ok(code) => code,
@@ -112,6 +208,83 @@ fn explain(job: JobArgs) -> anyhow::Result<ExitCode> {
     let compiled = compile_script(&sql, &compile_options(&job)?)?;
     print!("{}", compiled.graph.explain());
     Ok(ExitCode::SUCCESS)
+}
+
+fn validate(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let sql = read_script(&job.file)?;
+    let result = compile_script(&sql, &compile_options(&job)?);
+    let ok = result.is_ok();
+    match (output, result) {
+        (OutputFormat::Json, Ok(_)) => println!("{}", serde_json::json!({"valid": true})),
+        (OutputFormat::Json, Err(e)) => {
+            let loc = e.location.filter(|l| l.line > 0);
+            println!(
+                "{}",
+                serde_json::json!({"valid": false, "error": {
+                    "message": e.to_string(), "statement": e.statement,
+                    "line": loc.map(|l| l.line), "column": loc.map(|l| l.column)}})
+            );
+        }
+        (OutputFormat::Table, Ok(_)) => println!("{}: valid", job.file.display()),
+        (OutputFormat::Table, Err(e)) => eprintln!("{}: {e}", job.file.display()),
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let mut config = stc_server::ServerConfig::load(args.config.as_deref())?;
+    if let Some(v) = args.listen {
+        config.listen = v;
+    }
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.database_url {
+        config.database_url = Some(v);
+    }
+    if let Some(v) = args.node_id {
+        config.node_id = Some(v);
+    }
+    if let Some(v) = args.lease_timeout_ms {
+        config.lease_timeout_ms = v;
+    }
+    if let Some(v) = args.heartbeat_interval_ms {
+        config.heartbeat_interval_ms = v;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("stc-server")
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let admin_password = std::env::var("STC_ADMIN_PASSWORD").ok();
+        let server = stc_server::start(config, admin_password).await?;
+        if let Some(p) = &server.generated_admin_password {
+            // Shown once: only its hash is stored.
+            println!("created the account 'admin' with password: {p}");
+            println!(
+                "(shown only now; set STC_ADMIN_PASSWORD before the first start to choose it)"
+            );
+        }
+        println!(
+            "StreamCompute server (node {}) listening on http://{}",
+            server.node_id, server.addr
+        );
+        std::io::stdout().flush()?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot install the SIGTERM handler")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("shutting down: stopping workers and releasing leases");
+        server.shutdown().await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {

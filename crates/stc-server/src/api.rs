@@ -1,0 +1,912 @@
+//! The REST API under `/api/v1`, described by the OpenAPI document at
+//! `/api/v1/openapi.json` (generated from these handlers by utoipa).
+//!
+//! **Where an HTTP request is authorised:** every handler except `login` and the OpenAPI
+//! document takes a [`Principal`] (401 without valid credentials) and, before touching a
+//! project, calls [`authorize`] with what it is about to do (403/404 otherwise).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::auth::{self, Permission, Principal, authorize};
+use crate::error::{ErrorBody, Result, ServerError, SqlProblem};
+use crate::lifecycle::Action;
+use crate::model::{
+    AccessKey, Instance, Job, JobSettings, JobVersion, LogLine, Member, Project, Role, Transition,
+    User,
+};
+use crate::store::{ActionExtras, Store};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub token_ttl_ms: i64,
+    /// Wakes this node's scheduler after an instance changed, so a start or pause takes
+    /// effect now rather than at the next heartbeat.
+    pub wake_scheduler: Arc<Notify>,
+}
+
+/// `Json<T>` whose rejections (malformed JSON, wrong content type, missing fields) are our
+/// JSON errors (400) instead of axum's plain-text ones.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ServerError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ServerError::BadRequest(format!(
+                "invalid request body: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
+/// An optional JSON body: an empty body means `T::default()`.
+pub struct OptBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptBody<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ServerError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ServerError::BadRequest(format!("cannot read the body: {e}")))?;
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(OptBody(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptBody)
+            .map_err(|e| ServerError::BadRequest(format!("invalid request body: {e}")))
+    }
+}
+
+// ---- request and response bodies -----------------------------------------------------------
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub user: User,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccessKeyRequest {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedAccessKey {
+    pub key: AccessKey,
+    /// The secret, shown only in this response.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetMemberRequest {
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJobRequest {
+    pub name: String,
+    pub sql: String,
+    #[serde(default)]
+    pub settings: JobSettings,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateJobRequest {
+    pub sql: Option<String>,
+    pub settings: Option<JobSettings>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StartRequest {
+    /// Start from this checkpoint or savepoint path instead of from scratch.
+    pub start_from: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StopRequest {
+    /// Take a savepoint before stopping.
+    pub savepoint: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    pub sql: String,
+    #[serde(default)]
+    pub settings: JobSettings,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValidateResponse {
+    pub valid: bool,
+    pub error: Option<SqlProblem>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogQuery {
+    /// Only lines with an id greater than this.
+    #[serde(default)]
+    pub after: i64,
+    /// At most this many lines (default 1000, at most 10000).
+    pub limit: Option<i64>,
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+/// Compiles a script as the worker will (same options), off the async threads: planning is
+/// CPU work.
+pub async fn check_sql(sql: &str, settings: &JobSettings) -> Result<()> {
+    let sql = sql.to_string();
+    let options = stc_sql::CompileOptions {
+        parallelism: settings.parallelism.map(|p| p as usize),
+        config: settings
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    let outcome =
+        tokio::task::spawn_blocking(move || stc_sql::compile_script(&sql, &options).map(|_| ()))
+            .await
+            .map_err(|e| ServerError::Internal(format!("SQL validation task failed: {e}")))?;
+    outcome.map_err(|e| {
+        let location = e.location.filter(|l| l.line > 0);
+        ServerError::InvalidSql(SqlProblem {
+            message: e.to_string(),
+            statement: e.statement,
+            line: location.map(|l| l.line),
+            column: location.map(|l| l.column),
+        })
+    })
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ServerError::BadRequest(format!(
+            "invalid {what} name '{name}': use 1-100 letters, digits, '_', '-' or '.'"
+        )))
+    }
+}
+
+/// Which project permission a handler needs (see [`Permission`]).
+#[derive(Debug, Clone, Copy)]
+enum Level {
+    Read,
+    Write,
+    Administer,
+}
+
+async fn project_for(
+    state: &AppState,
+    who: &Principal,
+    name: &str,
+    level: Level,
+) -> Result<Project> {
+    let project = state.store.get_project(name).await?;
+    let perm = match level {
+        Level::Read => Permission::ReadProject(&project),
+        Level::Write => Permission::WriteProject(&project),
+        Level::Administer => Permission::AdministerProject(&project),
+    };
+    authorize(&state.store, who, perm).await?;
+    Ok(project)
+}
+
+async fn job_for(
+    state: &AppState,
+    who: &Principal,
+    project: &str,
+    job: &str,
+    level: Level,
+) -> Result<Job> {
+    let project = project_for(state, who, project, level).await?;
+    state.store.get_job(&project, job).await
+}
+
+async fn instance_of(state: &AppState, job: &Job, id: &str) -> Result<Instance> {
+    let i = state.store.get_instance(id).await?;
+    if i.job_id != job.id {
+        return Err(ServerError::not_found("instance", id));
+    }
+    Ok(i)
+}
+
+// ---- handlers ------------------------------------------------------------------------------
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
+    request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    Body(req): Body<LoginRequest>,
+) -> Result<Json<LoginResponse>> {
+    let found = state.store.find_user(&req.username).await?;
+    // Verify against a real hash even for unknown users, so response time does not reveal
+    // which user names exist.
+    let (user, ok) = match found {
+        Some((user, hash)) => {
+            let ok = auth::verify_password(&req.password, &hash);
+            (Some(user), ok)
+        }
+        None => {
+            auth::verify_password(&req.password, DUMMY_HASH.get_or_init(dummy_hash));
+            (None, false)
+        }
+    };
+    match (user, ok) {
+        (Some(user), true) => {
+            let token = auth::new_secret("stct_");
+            state
+                .store
+                .insert_token(
+                    &auth::token_hash(&token),
+                    &user.id,
+                    "session",
+                    "login",
+                    Some(state.token_ttl_ms),
+                )
+                .await?;
+            Ok(Json(LoginResponse { token, user }))
+        }
+        _ => Err(ServerError::Unauthenticated(
+            "wrong user name or password".into(),
+        )),
+    }
+}
+
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn dummy_hash() -> String {
+    auth::hash_password("dummy").unwrap_or_default()
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "auth",
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+async fn whoami(who: Principal) -> Json<User> {
+    Json(who.user)
+}
+
+#[utoipa::path(get, path = "/api/v1/access-keys", tag = "auth",
+    responses((status = 200, body = Vec<AccessKey>), (status = 401, body = ErrorBody)))]
+async fn list_access_keys(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<AccessKey>>> {
+    Ok(Json(state.store.list_access_keys(&who.user.id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/access-keys", tag = "auth",
+    request_body = CreateAccessKeyRequest,
+    responses((status = 201, body = CreatedAccessKey), (status = 401, body = ErrorBody)))]
+async fn create_access_key(
+    State(state): State<AppState>,
+    who: Principal,
+    Body(req): Body<CreateAccessKeyRequest>,
+) -> Result<(StatusCode, Json<CreatedAccessKey>)> {
+    check_name("access key", &req.name)?;
+    let secret = auth::new_secret("stck_");
+    let key = state
+        .store
+        .insert_token(
+            &auth::token_hash(&secret),
+            &who.user.id,
+            "key",
+            &req.name,
+            None,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedAccessKey { key, secret })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/access-keys/{id}", tag = "auth",
+    params(("id" = String, Path, description = "access key id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_access_key(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    if state.store.delete_access_key(&who.user.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ServerError::not_found("access key", id))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "auth",
+    responses((status = 200, body = Vec<User>), (status = 403, body = ErrorBody)))]
+async fn list_users(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<User>>> {
+    authorize(&state.store, &who, Permission::ManageUsers).await?;
+    Ok(Json(state.store.list_users().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth", request_body = CreateUserRequest,
+    responses((status = 201, body = User), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn create_user(
+    State(state): State<AppState>,
+    who: Principal,
+    Body(req): Body<CreateUserRequest>,
+) -> Result<(StatusCode, Json<User>)> {
+    authorize(&state.store, &who, Permission::ManageUsers).await?;
+    check_name("user", &req.username)?;
+    if req.password.len() < 8 {
+        return Err(ServerError::BadRequest(
+            "the password must have at least 8 characters".into(),
+        ));
+    }
+    let hash = auth::hash_password(&req.password)?;
+    let user = state
+        .store
+        .create_user(&req.username, &hash, req.admin)
+        .await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
+    responses((status = 200, body = Vec<Project>), (status = 401, body = ErrorBody)))]
+async fn list_projects(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<Project>>> {
+    Ok(Json(state.store.list_projects(&who.user).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects",
+    request_body = CreateProjectRequest,
+    responses((status = 201, body = Project), (status = 409, body = ErrorBody)))]
+async fn create_project(
+    State(state): State<AppState>,
+    who: Principal,
+    Body(req): Body<CreateProjectRequest>,
+) -> Result<(StatusCode, Json<Project>)> {
+    authorize(&state.store, &who, Permission::CreateProject).await?;
+    check_name("project", &req.name)?;
+    let p = state
+        .store
+        .create_project(&req.name, &req.description, &who.user)
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}", tag = "projects",
+    params(("project" = String, Path)),
+    responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
+async fn get_project(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<String>,
+) -> Result<Json<Project>> {
+    Ok(Json(
+        project_for(&state, &who, &project, Level::Read).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{project}", tag = "projects",
+    params(("project" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_project(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<String>,
+) -> Result<StatusCode> {
+    let p = project_for(&state, &who, &project, Level::Administer).await?;
+    state.store.delete_project(&p).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/members", tag = "projects",
+    params(("project" = String, Path)),
+    responses((status = 200, body = Vec<Member>), (status = 404, body = ErrorBody)))]
+async fn list_members(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<String>,
+) -> Result<Json<Vec<Member>>> {
+    let p = project_for(&state, &who, &project, Level::Read).await?;
+    Ok(Json(state.store.list_members(&p.id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/projects/{project}/members/{user}", tag = "projects",
+    params(("project" = String, Path), ("user" = String, Path)),
+    request_body = SetMemberRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_member(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, user)): Path<(String, String)>,
+    Body(req): Body<SetMemberRequest>,
+) -> Result<StatusCode> {
+    let p = project_for(&state, &who, &project, Level::Administer).await?;
+    let (u, _) = state
+        .store
+        .find_user(&user)
+        .await?
+        .ok_or_else(|| ServerError::not_found("user", &user))?;
+    state.store.set_member(&p.id, &u.id, req.role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/members/{user}", tag = "projects",
+    params(("project" = String, Path), ("user" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, user)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let p = project_for(&state, &who, &project, Level::Administer).await?;
+    let (u, _) = state
+        .store
+        .find_user(&user)
+        .await?
+        .ok_or_else(|| ServerError::not_found("user", &user))?;
+    if state.store.remove_member(&p.id, &u.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ServerError::NotFound(format!(
+            "user '{user}' is not a member of project '{project}'"
+        )))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs", tag = "jobs",
+    params(("project" = String, Path)),
+    responses((status = 200, body = Vec<Job>), (status = 404, body = ErrorBody)))]
+async fn list_jobs(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<String>,
+) -> Result<Json<Vec<Job>>> {
+    let p = project_for(&state, &who, &project, Level::Read).await?;
+    Ok(Json(state.store.list_jobs(&p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{project}/jobs", tag = "jobs",
+    params(("project" = String, Path)), request_body = CreateJobRequest,
+    responses((status = 201, body = Job), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<String>,
+    Body(req): Body<CreateJobRequest>,
+) -> Result<(StatusCode, Json<Job>)> {
+    let p = project_for(&state, &who, &project, Level::Write).await?;
+    check_name("job", &req.name)?;
+    req.settings.validate()?;
+    check_sql(&req.sql, &req.settings).await?;
+    let job = state
+        .store
+        .create_job(&p, &req.name, &req.sql, &req.settings)
+        .await?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}", tag = "jobs",
+    params(("project" = String, Path), ("job" = String, Path)),
+    responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
+async fn get_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+) -> Result<Json<Job>> {
+    Ok(Json(
+        job_for(&state, &who, &project, &job, Level::Read).await?,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/projects/{project}/jobs/{job}", tag = "jobs",
+    params(("project" = String, Path), ("job" = String, Path)), request_body = UpdateJobRequest,
+    responses((status = 200, body = Job), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn update_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+    Body(req): Body<UpdateJobRequest>,
+) -> Result<Json<Job>> {
+    let p = project_for(&state, &who, &project, Level::Write).await?;
+    let j = state.store.get_job(&p, &job).await?;
+    let sql = req.sql.unwrap_or_else(|| j.sql.clone());
+    let settings = req.settings.unwrap_or_else(|| j.settings.clone());
+    settings.validate()?;
+    check_sql(&sql, &settings).await?;
+    state.store.update_job(&j, &sql, &settings).await?;
+    Ok(Json(state.store.get_job(&p, &job).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/jobs/{job}", tag = "jobs",
+    params(("project" = String, Path), ("job" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let j = job_for(&state, &who, &project, &job, Level::Write).await?;
+    state.store.delete_job(&j).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}/versions", tag = "jobs",
+    params(("project" = String, Path), ("job" = String, Path)),
+    responses((status = 200, body = Vec<JobVersion>), (status = 404, body = ErrorBody)))]
+async fn list_versions(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+) -> Result<Json<Vec<JobVersion>>> {
+    let j = job_for(&state, &who, &project, &job, Level::Read).await?;
+    Ok(Json(state.store.list_versions(&j).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/start", tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path)), request_body = StartRequest,
+    responses((status = 201, body = Instance), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 501, body = ErrorBody)))]
+async fn start_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+    OptBody(req): OptBody<StartRequest>,
+) -> Result<(StatusCode, Json<Instance>)> {
+    let j = job_for(&state, &who, &project, &job, Level::Write).await?;
+    if let Some(path) = &req.start_from {
+        return Err(ServerError::Unsupported(format!(
+            "starting from checkpoint or savepoint '{path}': checkpoints are not implemented yet"
+        )));
+    }
+    // The draft may have been valid when saved but refer to something that changed since
+    // (a file, a function); a version that cannot compile is never created.
+    check_sql(&j.sql, &j.settings).await?;
+    let i = state.store.start_job(&j, &who.user.name, None).await?;
+    state.wake_scheduler.notify_one();
+    Ok((StatusCode::CREATED, Json(i)))
+}
+
+async fn act_on_active(
+    state: &AppState,
+    who: &Principal,
+    project: &str,
+    job: &str,
+    action: Action,
+    extras: ActionExtras,
+) -> Result<Json<Instance>> {
+    let j = job_for(state, who, project, job, Level::Write).await?;
+    let Some(active) = state.store.active_instance(&j.id).await? else {
+        return Err(ServerError::Conflict(format!(
+            "job '{job}' has no active instance to {action}; start it first"
+        )));
+    };
+    let i = state
+        .store
+        .apply_action(&active.id, action, &who.user.name, None, extras)
+        .await?;
+    state.wake_scheduler.notify_one();
+    Ok(Json(i))
+}
+
+/// Until checkpoints exist, pausing records no savepoint and resuming restarts the job
+/// from the beginning of its sources; the transition says so.
+const NO_SAVEPOINT_YET: &str =
+    "no savepoint taken: checkpoints are not implemented yet, so resume restarts from scratch";
+
+#[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/pause", tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path)),
+    responses((status = 200, body = Instance), (status = 409, body = ErrorBody)))]
+async fn pause_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+) -> Result<Json<Instance>> {
+    let extras = ActionExtras {
+        detail: Some(NO_SAVEPOINT_YET.into()),
+        ..Default::default()
+    };
+    act_on_active(&state, &who, &project, &job, Action::Pause, extras).await
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/resume", tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path)),
+    responses((status = 200, body = Instance), (status = 409, body = ErrorBody)))]
+async fn resume_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+) -> Result<Json<Instance>> {
+    act_on_active(
+        &state,
+        &who,
+        &project,
+        &job,
+        Action::Resume,
+        ActionExtras::default(),
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/stop", tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path)), request_body = StopRequest,
+    responses((status = 200, body = Instance), (status = 409, body = ErrorBody),
+              (status = 501, body = ErrorBody)))]
+async fn stop_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+    OptBody(req): OptBody<StopRequest>,
+) -> Result<Json<Instance>> {
+    if req.savepoint {
+        return Err(ServerError::Unsupported(
+            "stopping with a savepoint: checkpoints are not implemented yet".into(),
+        ));
+    }
+    act_on_active(
+        &state,
+        &who,
+        &project,
+        &job,
+        Action::Stop,
+        ActionExtras::default(),
+    )
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}/instances", tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path)),
+    responses((status = 200, body = Vec<Instance>), (status = 404, body = ErrorBody)))]
+async fn list_instances(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job)): Path<(String, String)>,
+) -> Result<Json<Vec<Instance>>> {
+    let j = job_for(&state, &who, &project, &job, Level::Read).await?;
+    Ok(Json(state.store.list_instances(&j).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}/instances/{id}",
+    tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Instance), (status = 404, body = ErrorBody)))]
+async fn get_instance(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job, id)): Path<(String, String, String)>,
+) -> Result<Json<Instance>> {
+    let j = job_for(&state, &who, &project, &job, Level::Read).await?;
+    Ok(Json(instance_of(&state, &j, &id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/jobs/{job}/instances/{id}",
+    tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Instance), (status = 409, body = ErrorBody)))]
+async fn delete_instance(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job, id)): Path<(String, String, String)>,
+) -> Result<Json<Instance>> {
+    let j = job_for(&state, &who, &project, &job, Level::Write).await?;
+    let i = instance_of(&state, &j, &id).await?;
+    Ok(Json(
+        state
+            .store
+            .apply_action(
+                &i.id,
+                Action::Delete,
+                &who.user.name,
+                None,
+                ActionExtras::default(),
+            )
+            .await?,
+    ))
+}
+
+#[utoipa::path(get,
+    path = "/api/v1/projects/{project}/jobs/{job}/instances/{id}/transitions",
+    tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Vec<Transition>), (status = 404, body = ErrorBody)))]
+async fn list_transitions(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job, id)): Path<(String, String, String)>,
+) -> Result<Json<Vec<Transition>>> {
+    let j = job_for(&state, &who, &project, &job, Level::Read).await?;
+    let i = instance_of(&state, &j, &id).await?;
+    Ok(Json(state.store.transitions(&i.id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}/instances/{id}/logs",
+    tag = "lifecycle",
+    params(("project" = String, Path), ("job" = String, Path), ("id" = String, Path),
+           LogQuery),
+    responses((status = 200, body = Vec<LogLine>), (status = 404, body = ErrorBody)))]
+async fn instance_logs(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, job, id)): Path<(String, String, String)>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Vec<LogLine>>> {
+    let j = job_for(&state, &who, &project, &job, Level::Read).await?;
+    let i = instance_of(&state, &j, &id).await?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    Ok(Json(state.store.read_logs(&i.id, q.after, limit).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/sql/validate", tag = "sql", request_body = ValidateRequest,
+    responses((status = 200, body = ValidateResponse), (status = 401, body = ErrorBody)))]
+async fn validate_sql(
+    _who: Principal,
+    Body(req): Body<ValidateRequest>,
+) -> Result<Json<ValidateResponse>> {
+    req.settings.validate()?;
+    match check_sql(&req.sql, &req.settings).await {
+        Ok(()) => Ok(Json(ValidateResponse {
+            valid: true,
+            error: None,
+        })),
+        Err(ServerError::InvalidSql(p)) => Ok(Json(ValidateResponse {
+            valid: false,
+            error: Some(p),
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn no_route() -> ServerError {
+    ServerError::NotFound("no such API route; see /api/v1/openapi.json".into())
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "StreamCompute API", description = "Projects, jobs and their instances. \
+        Every route except login needs `Authorization: Bearer <token or access key>`."),
+    paths(login, whoami, list_access_keys, create_access_key, delete_access_key, list_users,
+          create_user, list_projects, create_project, get_project, delete_project,
+          list_members, set_member, remove_member, list_jobs, create_job, get_job, update_job,
+          delete_job, list_versions, start_job, pause_job, resume_job, stop_job,
+          list_instances, get_instance, delete_instance, list_transitions, instance_logs,
+          validate_sql),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("token" = []))
+)]
+pub struct ApiDoc;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/whoami", get(whoami))
+        .route(
+            "/access-keys",
+            get(list_access_keys).post(create_access_key),
+        )
+        .route(
+            "/access-keys/{id}",
+            axum::routing::delete(delete_access_key),
+        )
+        .route("/users", get(list_users).post(create_user))
+        .route("/projects", get(list_projects).post(create_project))
+        .route(
+            "/projects/{project}",
+            get(get_project).delete(delete_project),
+        )
+        .route("/projects/{project}/members", get(list_members))
+        .route(
+            "/projects/{project}/members/{user}",
+            put(set_member).delete(remove_member),
+        )
+        .route("/projects/{project}/jobs", get(list_jobs).post(create_job))
+        .route(
+            "/projects/{project}/jobs/{job}",
+            get(get_job).put(update_job).delete(delete_job),
+        )
+        .route(
+            "/projects/{project}/jobs/{job}/versions",
+            get(list_versions),
+        )
+        .route("/projects/{project}/jobs/{job}/start", post(start_job))
+        .route("/projects/{project}/jobs/{job}/pause", post(pause_job))
+        .route("/projects/{project}/jobs/{job}/resume", post(resume_job))
+        .route("/projects/{project}/jobs/{job}/stop", post(stop_job))
+        .route(
+            "/projects/{project}/jobs/{job}/instances",
+            get(list_instances),
+        )
+        .route(
+            "/projects/{project}/jobs/{job}/instances/{id}",
+            get(get_instance).delete(delete_instance),
+        )
+        .route(
+            "/projects/{project}/jobs/{job}/instances/{id}/transitions",
+            get(list_transitions),
+        )
+        .route(
+            "/projects/{project}/jobs/{job}/instances/{id}/logs",
+            get(instance_logs),
+        )
+        .route("/sql/validate", post(validate_sql))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(no_route)
+        .with_state(state);
+    Router::new().nest("/api/v1", api).fallback(no_route)
+}

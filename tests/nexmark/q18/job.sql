@@ -1,0 +1,83 @@
+-- Nexmark q18: Last bid of each bidder on each auction (deduplication: ROW_NUMBER ... ORDER BY
+--   dateTime DESC = 1).
+
+-- The standard Nexmark source table and views (as in the Nexmark project's Flink setup).
+CREATE TABLE nexmark (
+    event_type INT,
+    person ROW<
+        id BIGINT,
+        name VARCHAR,
+        emailAddress VARCHAR,
+        creditCard VARCHAR,
+        city VARCHAR,
+        state VARCHAR,
+        `dateTime` TIMESTAMP(3),
+        extra VARCHAR>,
+    auction ROW<
+        id BIGINT,
+        itemName VARCHAR,
+        description VARCHAR,
+        initialBid BIGINT,
+        reserve BIGINT,
+        `dateTime` TIMESTAMP(3),
+        expires TIMESTAMP(3),
+        seller BIGINT,
+        category BIGINT,
+        extra VARCHAR>,
+    bid ROW<
+        auction BIGINT,
+        bidder BIGINT,
+        price BIGINT,
+        channel VARCHAR,
+        url VARCHAR,
+        `dateTime` TIMESTAMP(3),
+        extra VARCHAR>,
+    `dateTime` AS
+        CASE
+            WHEN event_type = 0 THEN person.`dateTime`
+            WHEN event_type = 1 THEN auction.`dateTime`
+            ELSE bid.`dateTime`
+        END,
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+) WITH (
+    'connector' = 'nexmark',
+    'events.num' = '2000',
+    'first-event.rate' = '50',
+    'next-event.rate' = '50',
+    'person.proportion' = '1',
+    'auction.proportion' = '3',
+    'bid.proportion' = '46',
+    'base-time' = '1700000000000'
+);
+
+CREATE VIEW person AS
+SELECT person.id, person.name, person.emailAddress, person.creditCard, person.city,
+       person.state, `dateTime`, person.extra
+FROM nexmark WHERE event_type = 0;
+
+CREATE VIEW auction AS
+SELECT auction.id, auction.itemName, auction.description, auction.initialBid,
+       auction.reserve, `dateTime`, auction.expires, auction.seller, auction.category,
+       auction.extra
+FROM nexmark WHERE event_type = 1;
+
+CREATE VIEW bid AS
+SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url, `dateTime`, bid.extra
+FROM nexmark WHERE event_type = 2;
+
+CREATE TABLE nexmark_q18 (
+    auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
+    `dateTime` TIMESTAMP(3), extra VARCHAR
+) WITH (
+    'connector' = 'filesystem',
+    'path' = 'output/nexmark_q18',
+    'format' = 'debezium-json'
+);
+
+INSERT INTO nexmark_q18
+SELECT auction, bidder, price, channel, url, `dateTime`, extra
+FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY `dateTime` DESC) AS rank_number
+    FROM bid
+)
+WHERE rank_number <= 1;
