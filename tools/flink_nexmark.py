@@ -48,6 +48,10 @@ TEST_OPTIONS = {
 NONDETERMINISTIC = {"q12": "processing-time windows", "q13": "processing-time lookup join"}
 # What stc says about a query it rejects, besides "not supported yet" (the Rust test checks the
 # same strings).
+# Queries whose Flink output is no usable reference (see FLINK_REFERENCE_UNUSABLE in
+# crates/stc-cli/tests/nexmark.rs): no case is written for them.
+UNUSABLE = {"q9": "Flink's Top-1 writes no -U to a debezium-json file"}
+
 REJECTIONS = {"q10": "unsupported option 'partition.time-extractor.timestamp-pattern'"}
 
 
@@ -89,6 +93,10 @@ def main(argv):
         os.chdir(work)  # the JVM resolves 'input/...' against its start directory
         for q in queries:
             case = os.path.join(tests, q)
+            if q in UNUSABLE:
+                shutil.rmtree(case, ignore_errors=True)
+                print("skip  %-4s (%s)" % (q, UNUSABLE[q]), flush=True)
+                continue
             if q in NONDETERMINISTIC:
                 shutil.rmtree(case, ignore_errors=True)
                 print("skip  %-4s (%s)" % (q, NONDETERMINISTIC[q]), flush=True)

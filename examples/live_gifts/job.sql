@@ -59,7 +59,7 @@ SELECT a.pf, (CASE WHEN c.typeId IS NULL THEN '16' WHEN c.typeId = '' THEN '16' 
        a.room_id, a.room_nick, a.`user_id`, a.user_nick, a.gift_cost, a.gift_count, a.dateline,
        DATE_FORMAT(a.dayid, 'yyyyMMdd') AS dayid
 FROM (
-  SELECT d.platform AS pf, g.cate_id, g.room_id, g.room_nick, g.`user_id`, g.user_nick,
+  SELECT COALESCE(d.platform, '0') AS pf, g.cate_id, g.room_id, g.room_nick, g.`user_id`, g.user_nick,
          g.price * g.gift_count AS gift_cost, g.gift_count, g.`datetime` AS dateline, g.`datetime` AS dayid
   FROM gift_v1 g
   LEFT JOIN ods_wb_platform_i_tbl FOR SYSTEM_TIME AS OF PROCTIME() AS d ON g.plat = d.alias

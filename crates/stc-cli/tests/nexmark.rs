@@ -20,6 +20,15 @@ use common::{materialize, render_output};
 /// Queries whose results depend on processing time: never compared.
 const NONDETERMINISTIC: &[&str] = &["q12", "q13"];
 
+/// Queries stc runs whose Flink output cannot serve as the reference, with the reason. The
+/// test only checks that stc plans them.
+const FLINK_REFERENCE_UNUSABLE: &[(&str, &str)] = &[(
+    "q9",
+    "a Top-1 (ROW_NUMBER … rn <= 1 ordered by price): Flink 2.3's FastTop1Function writes only \
+     the +U of each new winner to a debezium-json file, no -U, so Flink's file materialises to \
+     every former winner (see tests/golden/topn_updating/case.toml)",
+)];
+
 /// What stc says about a query without a case, when it is not "not supported yet".
 fn expected_rejection(q: &str) -> &'static str {
     match q {
@@ -107,6 +116,19 @@ fn nexmark_queries_match_flink_or_are_not_supported_yet() {
                 if let Err(e) = run_case(&case, p) {
                     failures.push(format!("{q} [parallelism {p}]: {e}"));
                 }
+            }
+        } else if let Some((_, why)) = FLINK_REFERENCE_UNUSABLE.iter().find(|(n, _)| n == q) {
+            let out = Command::new(env!("CARGO_BIN_EXE_stc"))
+                .arg("explain")
+                .arg(bench.join(format!("{q}.sql")))
+                .current_dir(repo())
+                .output()
+                .unwrap();
+            if !out.status.success() {
+                failures.push(format!(
+                    "{q} (not compared: {why}) does not plan: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
             }
         } else if !NONDETERMINISTIC.contains(&q.as_str()) {
             unsupported += 1;
