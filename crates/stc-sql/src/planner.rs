@@ -786,9 +786,16 @@ impl Translator {
             JoinType::Left => JoinKind::Left,
             JoinType::Right => JoinKind::Right,
             JoinType::Full => JoinKind::Full,
+            JoinType::LeftSemi => JoinKind::LeftSemi,
+            JoinType::LeftAnti if !j.null_aware => JoinKind::LeftAnti,
+            JoinType::LeftAnti => {
+                return Err(unsupported(
+                    "NOT IN (subquery) with its NULL semantics; write NOT EXISTS (… WHERE a = b)",
+                ));
+            }
             other => {
                 return Err(unsupported(format!(
-                    "{other} joins (IN / EXISTS subqueries)"
+                    "{other} joins (IN / EXISTS subqueries with the subquery on the left)"
                 )));
             }
         };
@@ -814,8 +821,10 @@ impl Translator {
             j.on.iter()
                 .map(|(_, r)| self.physical(r, rs))
                 .collect::<Result<Vec<_>>>()?;
+        // The residual condition sees both sides (a semi/anti join outputs only the left).
+        let joined = ls.join(rs).map_err(df)?;
         let filter = match &j.filter {
-            Some(f) => Some(self.physical(f, &j.schema)?),
+            Some(f) => Some(self.physical(f, &joined)?),
             None => None,
         };
         let left = self.translate(&j.left)?;
@@ -866,11 +875,13 @@ impl Translator {
                 left_schema: Arc::new(ls.as_arrow().clone()),
                 right_schema: Arc::new(rs.as_arrow().clone()),
                 schema: Arc::new(j.schema.as_arrow().clone()),
+                joined_schema: Arc::new(joined.as_arrow().clone()),
                 interval,
                 state_ttl_ms: self.state_ttl_ms,
             }),
         );
-        if kind != JoinKind::Inner {
+        // Inner and semi joins of append-only inputs only append.
+        if !matches!(kind, JoinKind::Inner | JoinKind::LeftSemi) {
             self.updating.insert(id, name);
         }
         Ok(Stream::Node(id))

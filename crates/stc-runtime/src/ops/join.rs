@@ -39,10 +39,18 @@ pub enum JoinKind {
     Inner,
     Left,
     Right,
+    /// `WHERE k IN (SELECT …)` / `EXISTS`: left rows with at least one match (left columns).
+    LeftSemi,
+    /// `NOT EXISTS`: left rows without a match (left columns).
+    LeftAnti,
     Full,
 }
 
 impl JoinKind {
+    fn is_semi_or_anti(self) -> bool {
+        matches!(self, JoinKind::LeftSemi | JoinKind::LeftAnti)
+    }
+
     fn is_outer(self, side: usize) -> bool {
         matches!(
             (self, side),
@@ -65,8 +73,10 @@ pub struct StreamingJoin {
     pub filter: Option<Arc<dyn PhysicalExpr>>,
     pub left_schema: SchemaRef,
     pub right_schema: SchemaRef,
-    /// Left columns then right columns.
+    /// The output: left columns then right columns (only left ones for semi/anti joins).
     pub schema: SchemaRef,
+    /// Left columns then right columns: what the residual condition is evaluated on.
+    pub joined_schema: SchemaRef,
     /// Set for an interval join: rows are dropped from state once the watermark shows no
     /// future row of the other side can match them.
     pub interval: Option<IntervalBounds>,
@@ -191,7 +201,108 @@ impl JoinOp {
 
 impl JoinOp {
     fn builder(&self) -> ChangeBuilder {
-        ChangeBuilder::new(Arc::clone(&self.spec.schema), 2, 0)
+        let parts = if self.spec.kind.is_semi_or_anti() {
+            1
+        } else {
+            2
+        };
+        ChangeBuilder::new(Arc::clone(&self.spec.schema), parts, 0)
+    }
+
+    /// Semi and anti joins (Flink's `SemiAntiJoinOperator`): only left rows are emitted; a
+    /// left row remembers how many right rows match it, and is emitted (semi) or retracted
+    /// (anti) when that number leaves zero, and the reverse when it returns to zero.
+    fn process_semi_anti(
+        &mut self,
+        side: usize,
+        kind: RowKind,
+        row: Row<'_>,
+        key: Option<OwnedRow>,
+        out: &mut ChangeBuilder,
+    ) -> Result<()> {
+        let semi = self.spec.kind == JoinKind::LeftSemi;
+        let matched = match &key {
+            Some(k) => self.matches(side, row, k)?,
+            None => vec![],
+        };
+        let state_key = key
+            .clone()
+            .unwrap_or_else(|| self.sides[side].null_row.clone());
+        if side == 0 {
+            let n: i64 = match &key {
+                Some(k) => self.sides[1]
+                    .state
+                    .get(k)
+                    .map_or(0, |es| matched.iter().map(|&m| es[m].count).sum()),
+                None => 0,
+            };
+            if (semi && n > 0) || (!semi && n == 0) {
+                out.push(kind, &[row], &[]);
+            }
+            let entries = self.sides[0].state.entry(state_key.clone()).or_default();
+            if kind.is_addition() {
+                match entries.iter_mut().find(|e| e.row.row() == row) {
+                    Some(e) => e.count += 1,
+                    None => entries.push(Entry {
+                        row: row.owned(),
+                        count: 1,
+                        assoc: n,
+                    }),
+                }
+            } else if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
+                entries[pos].count -= 1;
+                if entries[pos].count <= 0 {
+                    entries.swap_remove(pos);
+                }
+            }
+            if entries.is_empty() {
+                self.sides[0].state.remove(&state_key);
+            }
+            return Ok(());
+        }
+        // A right row: store it, then update the left rows it matches.
+        let add = kind.is_addition();
+        let entries = self.sides[1].state.entry(state_key.clone()).or_default();
+        if add {
+            match entries.iter_mut().find(|e| e.row.row() == row) {
+                Some(e) => e.count += 1,
+                None => entries.push(Entry {
+                    row: row.owned(),
+                    count: 1,
+                    assoc: 0,
+                }),
+            }
+        } else if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
+            entries[pos].count -= 1;
+            if entries[pos].count <= 0 {
+                entries.swap_remove(pos);
+            }
+        }
+        if entries.is_empty() {
+            self.sides[1].state.remove(&state_key);
+        }
+        let Some(k) = &key else {
+            return Ok(());
+        };
+        let Some(lefts) = self.sides[0].state.get_mut(k) else {
+            return Ok(());
+        };
+        for &m in &matched {
+            let e = &mut lefts[m];
+            let before = e.assoc;
+            e.assoc += if add { 1 } else { -1 };
+            let out_kind = match (before, e.assoc, semi) {
+                (0, 1, true) | (1, 0, false) => Some(RowKind::Insert),
+                (1, 0, true) | (0, 1, false) => Some(RowKind::Delete),
+                _ => None,
+            };
+            if let Some(k) = out_kind {
+                for _ in 0..e.count {
+                    out.push(k, &[e.row.row()], &[]);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Indices (into the other side's entries for `key`) of the rows that join with
@@ -220,7 +331,7 @@ impl JoinOp {
             [other_cols, this_cols].concat()
         };
         let joined = RecordBatch::try_new_with_options(
-            Arc::clone(&self.spec.schema),
+            Arc::clone(&self.spec.joined_schema),
             columns,
             &RecordBatchOptions::new().with_row_count(Some(n)),
         )?;
@@ -246,6 +357,9 @@ impl JoinOp {
         key: Option<OwnedRow>,
         out: &mut ChangeBuilder,
     ) -> Result<()> {
+        if self.spec.kind.is_semi_or_anti() {
+            return self.process_semi_anti(side, kind, row, key, out);
+        }
         let this_outer = self.spec.kind.is_outer(side);
         let other_outer = self.spec.kind.is_outer(1 - side);
         let inner = self.spec.kind == JoinKind::Inner;
@@ -464,7 +578,12 @@ impl Operator for JoinOp {
             }
             self.process_row(side, batch.kind(i), rows.row(i), key, &mut out)?;
         }
-        if let Some(b) = out.take(&[&self.sides[0].conv, &self.sides[1].conv])? {
+        let convs: &[&RowConverter] = if self.spec.kind.is_semi_or_anti() {
+            &[&self.sides[0].conv]
+        } else {
+            &[&self.sides[0].conv, &self.sides[1].conv]
+        };
+        if let Some(b) = out.take(convs)? {
             ctx.emit(b);
         }
         Ok(())
