@@ -156,6 +156,37 @@ struct Side {
     written: HashMap<OwnedRow, Instant>,
 }
 
+impl Side {
+    /// Adds one occurrence of `row` under `key`; a new row starts with `assoc` partners.
+    fn add(&mut self, key: OwnedRow, row: Row<'_>, assoc: i64) {
+        let entries = self.state.entry(key).or_default();
+        match entries.iter_mut().find(|e| e.row.row() == row) {
+            Some(e) => e.count += 1,
+            None => entries.push(Entry {
+                row: row.owned(),
+                count: 1,
+                assoc,
+            }),
+        }
+    }
+
+    /// Removes one occurrence of `row` under `key` (nothing if it is not there).
+    fn remove(&mut self, key: &OwnedRow, row: Row<'_>) {
+        let Some(entries) = self.state.get_mut(key) else {
+            return;
+        };
+        if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
+            entries[pos].count -= 1;
+            if entries[pos].count <= 0 {
+                entries.swap_remove(pos);
+            }
+        }
+        if entries.is_empty() {
+            self.state.remove(key);
+        }
+    }
+}
+
 struct JoinOp {
     spec: StreamingJoin,
     key_conv: RowConverter,
@@ -239,47 +270,19 @@ impl JoinOp {
             if (semi && n > 0) || (!semi && n == 0) {
                 out.push(kind, &[row], &[]);
             }
-            let entries = self.sides[0].state.entry(state_key.clone()).or_default();
             if kind.is_addition() {
-                match entries.iter_mut().find(|e| e.row.row() == row) {
-                    Some(e) => e.count += 1,
-                    None => entries.push(Entry {
-                        row: row.owned(),
-                        count: 1,
-                        assoc: n,
-                    }),
-                }
-            } else if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
-                entries[pos].count -= 1;
-                if entries[pos].count <= 0 {
-                    entries.swap_remove(pos);
-                }
-            }
-            if entries.is_empty() {
-                self.sides[0].state.remove(&state_key);
+                self.sides[0].add(state_key, row, n);
+            } else {
+                self.sides[0].remove(&state_key, row);
             }
             return Ok(());
         }
         // A right row: store it, then update the left rows it matches.
         let add = kind.is_addition();
-        let entries = self.sides[1].state.entry(state_key.clone()).or_default();
         if add {
-            match entries.iter_mut().find(|e| e.row.row() == row) {
-                Some(e) => e.count += 1,
-                None => entries.push(Entry {
-                    row: row.owned(),
-                    count: 1,
-                    assoc: 0,
-                }),
-            }
-        } else if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
-            entries[pos].count -= 1;
-            if entries[pos].count <= 0 {
-                entries.swap_remove(pos);
-            }
-        }
-        if entries.is_empty() {
-            self.sides[1].state.remove(&state_key);
+            self.sides[1].add(state_key, row, 0);
+        } else {
+            self.sides[1].remove(&state_key, row);
         }
         let Some(k) = &key else {
             return Ok(());
@@ -413,28 +416,10 @@ impl JoinOp {
                     .map_or(0, |es| matched.iter().map(|&m| es[m].count).sum()),
                 _ => 0,
             };
-            let entries = self.sides[side].state.entry(state_key).or_default();
-            match entries.iter_mut().find(|e| e.row.row() == row) {
-                Some(e) => e.count += 1,
-                None => entries.push(Entry {
-                    row: row.owned(),
-                    count: 1,
-                    assoc,
-                }),
-            }
+            self.sides[side].add(state_key, row, assoc);
         } else {
             // Retraction: remove one occurrence from state first.
-            if let Some(entries) = self.sides[side].state.get_mut(&state_key) {
-                if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
-                    entries[pos].count -= 1;
-                    if entries[pos].count <= 0 {
-                        entries.swap_remove(pos);
-                    }
-                }
-                if entries.is_empty() {
-                    self.sides[side].state.remove(&state_key);
-                }
-            }
+            self.sides[side].remove(&state_key, row);
             let out_kind = if inner { kind } else { RowKind::Delete };
             if matched.is_empty() {
                 if this_outer {
@@ -493,18 +478,7 @@ impl Operator for JoinOp {
                 let keep = side.expiry.split_off(&t.saturating_add(1));
                 let expired = std::mem::replace(&mut side.expiry, keep);
                 for (key, row) in expired.into_values().flatten() {
-                    let Some(entries) = side.state.get_mut(&key) else {
-                        continue;
-                    };
-                    if let Some(pos) = entries.iter().position(|e| e.row == row) {
-                        entries[pos].count -= 1;
-                        if entries[pos].count <= 0 {
-                            entries.swap_remove(pos);
-                        }
-                    }
-                    if entries.is_empty() {
-                        side.state.remove(&key);
-                    }
+                    side.remove(&key, row.row());
                 }
             }
         }
