@@ -119,6 +119,12 @@ impl OverOp {
     fn fire(&mut self, wm: i64, ctx: &mut OperatorContext) -> Result<()> {
         let mut rows: Vec<RowRef> = Vec::new();
         let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.spec.aggregates.len()];
+        // Aggregate arguments of every buffered row, evaluated once per buffered batch.
+        let batch_args = self
+            .pending
+            .iter()
+            .map(|b| self.eval_args(b))
+            .collect::<Result<Vec<_>>>()?;
         let key_list: Vec<Box<[u8]>> = self.keys.keys().cloned().collect();
         for key in key_list {
             let Some((waiting, state)) = self.keys.get_mut(&key) else {
@@ -140,7 +146,7 @@ impl OverOp {
                 // RANGE: all peers enter the frame before any of them is emitted.
                 let mut emitted_from = 0;
                 for (i, r) in group.iter().enumerate() {
-                    let args = self.args_of(*r)?;
+                    let args = args_of(&batch_args, *r);
                     for (acc, a) in st.accs.iter_mut().zip(&args) {
                         acc.update_batch(a)?;
                     }
@@ -217,9 +223,9 @@ impl OverOp {
         Ok(())
     }
 
-    fn args_of(&self, r: RowRef) -> Result<Vec<Vec<ArrayRef>>> {
-        let batch = &self.pending[r.batch];
-        let one = batch.slice(r.row as usize, 1);
+    /// The aggregate arguments of a whole batch: per aggregate, its argument columns.
+    fn eval_args(&self, batch: &RecordBatch) -> Result<Vec<Vec<ArrayRef>>> {
+        let n = batch.num_rows();
         self.spec
             .aggregates
             .iter()
@@ -227,7 +233,7 @@ impl OverOp {
                 a.expr
                     .expressions()
                     .iter()
-                    .map(|e| e.evaluate(&one).and_then(|v| v.into_array(1)))
+                    .map(|e| e.evaluate(batch).and_then(|v| v.into_array(n)))
                     .collect::<datafusion::error::Result<Vec<_>>>()
                     .map_err(RuntimeError::from)
             })
@@ -267,6 +273,14 @@ impl OverOp {
             &RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )?)
     }
+}
+
+/// One row's aggregate arguments (per aggregate, one-row slices of its argument columns).
+fn args_of(batch_args: &[Vec<Vec<ArrayRef>>], r: RowRef) -> Vec<Vec<ArrayRef>> {
+    batch_args[r.batch]
+        .iter()
+        .map(|cols| cols.iter().map(|c| c.slice(r.row as usize, 1)).collect())
+        .collect()
 }
 
 fn retract_oldest(st: &mut KeyState) -> Result<()> {
