@@ -245,6 +245,7 @@ impl InputGate {
                     input.watermark = input.watermark.max(t);
                 }
                 Some(Message::Watermark(Watermark::Idle)) => input.idle = true,
+                Some(Message::Barrier(_)) => {}
                 Some(Message::EndOfStream) | None => {
                     input.finished = true;
                     input.watermark = i64::MAX;

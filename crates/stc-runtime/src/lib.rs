@@ -27,6 +27,7 @@
 //! * Keyed state is addressed by key group (`hash % max_parallelism`), so that a later
 //!   rescale can move whole key groups between subtasks.
 
+pub mod checkpoint;
 pub mod error;
 pub mod exchange;
 pub mod executor;
@@ -39,6 +40,7 @@ pub mod ops;
 pub mod source;
 pub mod time;
 
+pub use checkpoint::{Barrier, BarrierKind, OperatorState, SplitPosition};
 pub use error::{Result, RuntimeError};
 pub use graph::{EdgeSpec, JobGraph, NodeId, NodeSpec, Partitioning};
 pub use lookup::{LookupResult, LookupSource, LookupSourceFactory};

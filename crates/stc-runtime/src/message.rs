@@ -63,6 +63,8 @@ impl Watermark {
 pub enum Message {
     Data(StreamBatch),
     Watermark(Watermark),
+    /// A checkpoint barrier (see [`crate::checkpoint`]).
+    Barrier(crate::checkpoint::Barrier),
     /// The producer has finished; no more messages follow on this channel.
     EndOfStream,
 }

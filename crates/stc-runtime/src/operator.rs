@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::Result;
 use crate::message::{Message, StreamBatch, Watermark};
 use crate::metrics::TaskMetrics;
@@ -96,6 +97,39 @@ pub trait Operator: Send {
         None
     }
 
+    /// Snapshots the operator's state at `barrier`: everything received before the barrier is
+    /// in it. The operator may emit output first (a lookup join drains its in-flight
+    /// lookups); it goes downstream before the barrier. Stateless operators keep the default.
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &Barrier,
+        _ctx: &mut OperatorContext,
+    ) -> Result<Option<OperatorState>> {
+        Ok(None)
+    }
+
+    /// Restores state written by [`snapshot_state`](Operator::snapshot_state) of this operator
+    /// (possibly at another parallelism: `keyed` holds exactly the key groups this subtask
+    /// owns). Called once, after `create` and before any input.
+    async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        if state.is_empty() {
+            return Ok(());
+        }
+        Err(crate::RuntimeError::Internal(format!(
+            "operator {} has no state to restore, but the checkpoint holds some",
+            self.name()
+        )))
+    }
+
+    /// Checkpoint `id` is complete (durable everywhere). Sinks publish what it covers here.
+    async fn notify_checkpoint_complete(
+        &mut self,
+        _id: u64,
+        _ctx: &mut OperatorContext,
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// Called once the wall clock has reached [`next_timer`](Operator::next_timer), with the
     /// current time (epoch milliseconds).
     async fn on_processing_time(&mut self, _now: i64, _ctx: &mut OperatorContext) -> Result<()> {
@@ -151,6 +185,13 @@ impl Chain {
                         op.process_watermark(w, ctx).await?
                     }
                     Message::EndOfStream => op.finish(ctx).await?,
+                    // Barriers are handled by the task (alignment, snapshots), never pushed.
+                    Message::Barrier(b) => {
+                        return Err(crate::RuntimeError::Internal(format!(
+                            "barrier {} pushed into a chain",
+                            b.id
+                        )));
+                    }
                 }
                 next.extend(ctx.take_output());
             }

@@ -12,6 +12,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 
+use crate::checkpoint::SplitPosition;
 use crate::error::Result;
 
 /// What a source subtask reads.
@@ -27,6 +28,21 @@ pub trait SourceReader: Send {
     fn skipped_records(&self) -> u64 {
         0
     }
+
+    /// The reader's position after the last batch it returned, one entry per split it owns
+    /// (finished splits included, so they are not read again). Called between batches when a
+    /// checkpoint barrier is injected. A source that cannot resume returns `None`, which
+    /// fails the checkpoint with its name.
+    fn snapshot_positions(&mut self) -> Option<Vec<SplitPosition>> {
+        None
+    }
+
+    /// Checkpoint `id`, which covers the positions of [`snapshot_positions`](Self::snapshot_positions)
+    /// taken at its barrier, is complete: acknowledge messages, commit offsets to a consumer
+    /// group for monitoring, … The default does nothing.
+    async fn notify_checkpoint_complete(&mut self, _id: u64) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A connector's source side for one table.
@@ -38,6 +54,23 @@ pub trait SourceFactory: Send + Sync {
     fn schema(&self) -> SchemaRef;
     /// Creates the reader of subtask `subtask` out of `parallelism`.
     fn create_reader(&self, subtask: usize, parallelism: usize) -> Result<Box<dyn SourceReader>>;
+
+    /// Creates the reader of subtask `subtask` out of `parallelism`, resuming from a
+    /// checkpoint: `restored` holds the split positions of *every* subtask of the checkpointed
+    /// job (whose parallelism may have been different). The factory must give each split to
+    /// exactly one subtask, deterministically. The default refuses, naming the source.
+    fn restore_reader(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        restored: &[SplitPosition],
+    ) -> Result<Box<dyn SourceReader>> {
+        let _ = (subtask, parallelism, restored);
+        Err(crate::RuntimeError::Internal(format!(
+            "source {} cannot be restored from a checkpoint",
+            self.describe()
+        )))
+    }
 }
 
 /// A source node: the connector plus what the table declaration adds on top of it.

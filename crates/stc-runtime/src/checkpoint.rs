@@ -1,0 +1,73 @@
+//! The checkpoint contract between the runtime and operators, sources and sinks.
+//!
+//! Flink's model (aligned barriers, asynchronous-barrier snapshotting):
+//! * The coordinator asks every source subtask to inject a [`Barrier`] between two batches.
+//!   The source records its position ([`SplitPosition`]s) and sends the barrier downstream
+//!   on every channel.
+//! * A subtask with several input channels *aligns*: once a barrier arrived on a channel,
+//!   that channel is not read again until the barrier arrived on every other channel. Then
+//!   each operator of the chain snapshots its state ([`Operator::snapshot_state`](crate::Operator::snapshot_state)),
+//!   in chain order, and the barrier goes on downstream. Every record before the barrier is
+//!   in the snapshot, every record after it is not.
+//! * A checkpoint is complete when every subtask has acknowledged it and its metadata is
+//!   durable. Only then are sinks told ([`Operator::notify_checkpoint_complete`](crate::Operator::notify_checkpoint_complete))
+//!   so that they publish what the checkpoint covers (two-phase commit).
+//!
+//! State is Arrow record batches, so the on-disk format is Arrow IPC (see `docs/checkpoints.md`).
+//! *Keyed* state rows carry their key group in the column [`KEY_GROUP_COLUMN`]; on restore a
+//! subtask receives exactly the rows of the key groups it owns, whatever the old parallelism
+//! was (rescale). *Shared* state (Flink's union list state: a sink's pending files) is given
+//! to every subtask on restore, and the operator decides what to do with it.
+
+use datafusion::arrow::array::RecordBatch;
+
+/// The column of keyed-state batches that holds each row's key group (`UInt32`).
+pub const KEY_GROUP_COLUMN: &str = "__key_group";
+
+/// What a barrier asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarrierKind {
+    /// A periodic checkpoint.
+    Checkpoint,
+    /// A savepoint; with `stop`, the job stops once the savepoint is complete (Flink's
+    /// stop-with-savepoint: no final watermark, windows stay open in the savepoint).
+    Savepoint { stop: bool },
+}
+
+/// A checkpoint barrier, flowing with the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Barrier {
+    /// Checkpoint ids increase by one per triggered checkpoint, across restores.
+    pub id: u64,
+    /// When the coordinator triggered it (epoch ms).
+    pub timestamp_ms: i64,
+    pub kind: BarrierKind,
+}
+
+/// The state of one operator subtask at a barrier.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorState {
+    /// Rows keyed by key group: each batch has a `UInt32` column named [`KEY_GROUP_COLUMN`].
+    pub keyed: Vec<RecordBatch>,
+    /// Non-keyed state; on restore every subtask of the operator receives every subtask's
+    /// batches.
+    pub shared: Vec<RecordBatch>,
+}
+
+impl OperatorState {
+    pub fn is_empty(&self) -> bool {
+        self.keyed.iter().all(|b| b.num_rows() == 0)
+            && self.shared.iter().all(|b| b.num_rows() == 0)
+    }
+}
+
+/// The position of a source in one of its splits (a file, a partition, a subject), opaque to
+/// the runtime. Splits let a source be restored at another parallelism: on restore, the
+/// factory receives every split of every old subtask and assigns them anew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitPosition {
+    /// Stable identity of the split (a file path, `topic/partition`, ...).
+    pub split: String,
+    /// The connector's encoding of where to resume (e.g. JSON `{"offset": 1234}`).
+    pub position: Vec<u8>,
+}
