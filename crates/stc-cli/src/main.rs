@@ -21,8 +21,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use stc_runtime::StreamBatch;
-use stc_runtime::executor::spawn_job;
+use stc_runtime::checkpoint::storage::{Checkpoint, CheckpointConfig};
+use stc_runtime::executor::{JobOptions, spawn_job_with};
 use stc_runtime::metrics::JobMetrics;
+use stc_runtime::restart::{RestartStrategy, RestartTracker};
 use stc_sql::{CompileOptions, compile_script};
 
 #[derive(Parser)]
@@ -56,12 +58,25 @@ struct JobArgs {
     set: Vec<String>,
 }
 
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// Start from this checkpoint or savepoint (its directory or its `_metadata` file).
+    #[arg(long, value_name = "PATH", conflicts_with = "resume")]
+    restore: Option<PathBuf>,
+    /// Start from the latest complete checkpoint in `execution.checkpointing.dir` (damaged
+    /// ones are skipped, with a warning); from scratch if there is none.
+    #[arg(long)]
+    resume: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a Flink SQL script on the embedded engine.
     Run {
         #[command(flatten)]
         job: JobArgs,
+        #[command(flatten)]
+        restore: RestoreArgs,
         /// How to print the result of a final SELECT.
         #[arg(long, value_enum, default_value = "table")]
         output: OutputFormat,
@@ -160,7 +175,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Run { job, output } => run(job, output),
+        Command::Run {
+            job,
+            restore,
+            output,
+        } => run(job, restore, output),
         Command::Explain { job } => explain(job),
         Command::Server(args) => server(args),
         Command::Worker(args) => Ok(worker::run(args)),
@@ -287,14 +306,33 @@ fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
+fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
     let sql = read_script(&job.file)?;
-    let compiled = compile_script(&sql, &compile_options(&job)?)?;
+    let options = compile_options(&job)?;
+    let mut compiled = compile_script(&sql, &options)?;
     let zone = compiled
         .config
         .get(stc_common::config::LOCAL_TIME_ZONE)
         .cloned()
         .unwrap_or_else(|| "UTC".into());
+    let checkpointing = CheckpointConfig::from_config(&compiled.config)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let strategy = RestartStrategy::from_config(&compiled.config, checkpointing.is_some())
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let mut from = match (&restore.restore, restore.resume) {
+        (Some(path), _) => Some(Checkpoint::open(path)?),
+        (None, true) => {
+            let Some(cfg) = &checkpointing else {
+                anyhow::bail!(
+                    "--resume needs a checkpoint directory: SET '{}' in the script or pass --set {}=PATH",
+                    stc_common::config::CHECKPOINTING_DIR,
+                    stc_common::config::CHECKPOINTING_DIR
+                );
+            };
+            latest_checkpoint(&cfg.dir)?
+        }
+        (None, false) => None,
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -306,59 +344,129 @@ fn run(job: JobArgs, output: OutputFormat) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        let job = spawn_job(compiled.graph)?;
-        let metrics = Arc::clone(&job.metrics);
-        let started = job.started;
-        let printer = compiled.select.map(|sel| {
-            let zone = zone.clone();
-            tokio::spawn(print_results(sel.schema, sel.rx, output, zone))
-        });
-        let status = std::io::stderr()
-            .is_terminal()
-            .then(|| tokio::spawn(status_line(Arc::clone(&metrics))));
-        let outcome = tokio::select! {
-            r = job.wait() => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        if let Some(s) = status {
-            s.abort();
-            eprint!("\r\x1b[2K");
-        }
-        match outcome {
-            None => {
-                eprintln!("interrupted: job cancelled");
-                Ok(ExitCode::from(130))
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot install the SIGTERM handler")?;
+        let mut restarts = RestartTracker::new(strategy);
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(ck) = &from {
+                eprintln!("restoring from {}", ck.path.display());
             }
-            Some(Err(e)) => Err(anyhow::Error::new(e)),
-            Some(Ok(())) => {
-                if let Some(p) = printer {
-                    p.await.context("result printer failed")??;
+            let mut job = spawn_job_with(
+                compiled.graph,
+                JobOptions {
+                    checkpoint: checkpointing.clone(),
+                    restore: from.take(),
+                },
+            )?;
+            let metrics = Arc::clone(&job.metrics);
+            let printer = compiled.select.take().map(|sel| {
+                let zone = zone.clone();
+                tokio::spawn(print_results(sel.schema, sel.rx, output, zone))
+            });
+            let status = std::io::stderr()
+                .is_terminal()
+                .then(|| tokio::spawn(status_line(Arc::clone(&metrics))));
+            let outcome = tokio::select! {
+                r = job.wait() => Some(r),
+                _ = tokio::signal::ctrl_c() => None,
+                _ = term.recv() => None,
+            };
+            if let Some(s) = status {
+                s.abort();
+                eprint!("\r\x1b[2K");
+            }
+            match outcome {
+                None if checkpointing.is_some() => {
+                    eprintln!("stopping: taking a savepoint");
+                    return match job.savepoint(true).await {
+                        Ok(path) => {
+                            println!("Savepoint completed. Path: {}", path.display());
+                            Ok(ExitCode::SUCCESS)
+                        }
+                        Err(e) => {
+                            job.cancel();
+                            Err(anyhow::Error::new(e).context("the job was stopped without a savepoint"))
+                        }
+                    };
                 }
-                let s = metrics.summary();
-                let secs = started.elapsed().as_secs_f64();
-                let mut summary = format!(
-                    "Job finished in {secs:.2} s: {} records read, {} written ({:.0} records/s)",
-                    s.records_read,
-                    s.records_written,
-                    s.records_read as f64 / secs.max(1e-9)
-                );
-                if s.late_records_dropped > 0 {
-                    summary.push_str(&format!(
-                        ", {} late records dropped",
-                        s.late_records_dropped
-                    ));
+                None => {
+                    eprintln!("interrupted: job cancelled");
+                    return Ok(ExitCode::from(130));
                 }
-                if s.parse_errors_skipped > 0 {
-                    summary.push_str(&format!(
-                        ", {} malformed records skipped",
-                        s.parse_errors_skipped
-                    ));
+                Some(Err(e)) => {
+                    let Some(delay) = restarts.on_failure(std::time::Instant::now()) else {
+                        return Err(anyhow::Error::new(e));
+                    };
+                    eprintln!(
+                        "job failed: {e}; restarting in {} ms (restart {})",
+                        delay.as_millis(),
+                        restarts.restarts()
+                    );
+                    tokio::time::sleep(delay).await;
+                    from = match &checkpointing {
+                        Some(cfg) => latest_checkpoint(&cfg.dir)?,
+                        None => None,
+                    };
+                    compiled = compile_script(&sql, &options)?;
+                    continue;
                 }
-                eprintln!("{summary}");
-                Ok(ExitCode::SUCCESS)
+                Some(Ok(())) => {
+                    if let Some(p) = printer {
+                        p.await.context("result printer failed")??;
+                    }
+                    let s = metrics.summary();
+                    let secs = started.elapsed().as_secs_f64();
+                    let mut summary = format!(
+                        "Job finished in {secs:.2} s: {} records read, {} written ({:.0} records/s)",
+                        s.records_read,
+                        s.records_written,
+                        s.records_read as f64 / secs.max(1e-9)
+                    );
+                    if s.late_records_dropped > 0 {
+                        summary.push_str(&format!(
+                            ", {} late records dropped",
+                            s.late_records_dropped
+                        ));
+                    }
+                    if s.parse_errors_skipped > 0 {
+                        summary.push_str(&format!(
+                            ", {} malformed records skipped",
+                            s.parse_errors_skipped
+                        ));
+                    }
+                    let ck = &metrics.checkpoints;
+                    let completed = ck.completed.load(std::sync::atomic::Ordering::Relaxed);
+                    let failed = ck.failed.load(std::sync::atomic::Ordering::Relaxed);
+                    if completed + failed > 0 {
+                        summary.push_str(&format!(
+                            ", {completed} checkpoints ({failed} failed)"
+                        ));
+                    }
+                    if restarts.restarts() > 0 {
+                        summary.push_str(&format!(", {} restarts", restarts.restarts()));
+                    }
+                    eprintln!("{summary}");
+                    return Ok(ExitCode::SUCCESS);
+                }
             }
         }
     })
+}
+
+/// The latest usable checkpoint in `dir`, warning about damaged newer ones.
+fn latest_checkpoint(dir: &std::path::Path) -> anyhow::Result<Option<Checkpoint>> {
+    let (found, skipped) = Checkpoint::latest_in(dir)?;
+    for s in skipped {
+        eprintln!("warning: skipping a damaged checkpoint: {s}");
+    }
+    if found.is_none() {
+        eprintln!(
+            "no complete checkpoint in '{}': starting from scratch",
+            dir.display()
+        );
+    }
+    Ok(found)
 }
 
 async fn status_line(metrics: Arc<JobMetrics>) {

@@ -96,7 +96,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let job = match spawn_job(compiled.graph) {
+        let mut job = match spawn_job(compiled.graph) {
             Ok(j) => j,
             Err(e) => {
                 emit(WorkerEvent::failed(e.class(), e.to_string()));

@@ -23,6 +23,30 @@ pub const TABLE_DEFAULT_PARALLELISM: &str = "table.exec.resource.default-paralle
 /// empty state. Default `0`: state is kept forever.
 pub const STATE_TTL: &str = "table.exec.state.ttl";
 
+/// `execution.checkpointing.interval`: how often a checkpoint is taken. Default: none
+/// (checkpointing disabled), as in Flink.
+pub const CHECKPOINTING_INTERVAL: &str = "execution.checkpointing.interval";
+/// `execution.checkpointing.dir`: where checkpoints (and, by default, savepoints) are
+/// written. Needed for any checkpoint or savepoint.
+pub const CHECKPOINTING_DIR: &str = "execution.checkpointing.dir";
+/// `execution.checkpointing.savepoint-dir`: where savepoints go (default: the checkpoint dir).
+pub const SAVEPOINT_DIR: &str = "execution.checkpointing.savepoint-dir";
+/// `execution.checkpointing.timeout`: a checkpoint not complete after this long fails.
+/// Default 10 min.
+pub const CHECKPOINTING_TIMEOUT: &str = "execution.checkpointing.timeout";
+/// `execution.checkpointing.max-concurrent-checkpoints`: default 1.
+pub const CHECKPOINTING_MAX_CONCURRENT: &str = "execution.checkpointing.max-concurrent-checkpoints";
+/// `execution.checkpointing.num-retained`: completed checkpoints kept. Default 1.
+pub const CHECKPOINTING_RETAINED: &str = "execution.checkpointing.num-retained";
+/// `restart-strategy.type`: `none`, `fixed-delay`, `exponential-delay` or `failure-rate`.
+/// Default: `exponential-delay` when checkpointing is enabled, else `none` (Flink's).
+pub const RESTART_STRATEGY: &str = "restart-strategy.type";
+
+/// `stc.debug.source-batch-delay`: a pause after every batch a source subtask reads, to
+/// slow a job down on purpose (watching it on small sample data, fault-injection tests).
+/// Default `0`. Not a Flink key.
+pub const SOURCE_BATCH_DELAY: &str = "stc.debug.source-batch-delay";
+
 /// Default number of key groups (Flink's default max parallelism).
 pub const DEFAULT_MAX_PARALLELISM: usize = 128;
 

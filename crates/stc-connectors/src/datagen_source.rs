@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use stc_runtime::{Result as RtResult, RuntimeError, SourceFactory, SourceReader};
+use stc_runtime::{Result as RtResult, RuntimeError, SourceFactory, SourceReader, SplitPosition};
 
 use crate::datagen::DatagenGenerator;
 use crate::table::{ConnectorTable, Result};
@@ -52,8 +52,57 @@ impl SourceFactory for DatagenSource {
             schema: self.schema.clone(),
             started: None,
             emitted: 0,
+            split: split_name(subtask, parallelism),
         }))
     }
+
+    /// Each subtask's generator is deterministic: a restored subtask regenerates and skips
+    /// the rows it had emitted. The division of sequences and random streams among subtasks
+    /// depends on the parallelism, so a datagen source resumes only at the same one.
+    fn restore_reader(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        restored: &[SplitPosition],
+    ) -> RtResult<Box<dyn SourceReader>> {
+        let name = split_name(subtask, parallelism);
+        let Some(pos) = restored.iter().find(|p| p.split == name) else {
+            let old = restored
+                .first()
+                .map(|p| p.split.clone())
+                .unwrap_or_default();
+            return Err(RuntimeError::Checkpoint(format!(
+                "not supported yet: restoring a datagen source at another parallelism (the checkpoint has split '{old}', this run needs '{name}')"
+            )));
+        };
+        let skip: u64 = std::str::from_utf8(&pos.position)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                RuntimeError::Checkpoint(format!("datagen: bad checkpointed position of {name}"))
+            })?;
+        let mut reader =
+            DatagenGenerator::new(self.schema.clone(), &self.options, subtask, parallelism)
+                .map_err(|e| RuntimeError::Data(e.to_string()))?;
+        let mut left = skip;
+        while left > 0 {
+            match reader.next_batch((left as usize).min(BATCH_ROWS)) {
+                Some(b) => left -= b.num_rows() as u64,
+                None => break,
+            }
+        }
+        Ok(Box::new(DatagenReader {
+            generator: reader,
+            schema: self.schema.clone(),
+            started: None,
+            emitted: skip,
+            split: name,
+        }))
+    }
+}
+
+fn split_name(subtask: usize, parallelism: usize) -> String {
+    format!("datagen-{subtask}-of-{parallelism}")
 }
 
 struct DatagenReader {
@@ -61,6 +110,7 @@ struct DatagenReader {
     schema: SchemaRef,
     started: Option<Instant>,
     emitted: u64,
+    split: String,
 }
 
 #[async_trait]
@@ -87,5 +137,12 @@ impl SourceReader for DatagenReader {
             }
             None => Ok(None),
         }
+    }
+
+    fn snapshot_positions(&mut self) -> Option<Vec<SplitPosition>> {
+        Some(vec![SplitPosition {
+            split: self.split.clone(),
+            position: self.emitted.to_string().into_bytes(),
+        }])
     }
 }

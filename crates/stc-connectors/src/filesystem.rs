@@ -22,7 +22,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use stc_runtime::{
     Operator, OperatorContext, OperatorFactory, Result as RtResult, RuntimeError, SourceFactory,
-    SourceReader, StreamBatch,
+    SourceReader, SplitPosition, StreamBatch,
 };
 
 use crate::format::{self, ParquetPartWriter, RecordDecoder, RecordEncoder};
@@ -164,13 +164,90 @@ impl SourceFactory for FileSource {
         self.reader_schema.clone()
     }
     fn create_reader(&self, subtask: usize, parallelism: usize) -> RtResult<Box<dyn SourceReader>> {
-        let files: Vec<PathBuf> = self
+        self.reader(subtask, parallelism, &[])
+    }
+
+    /// Splits are files: each file goes to the subtask it would go to at the new
+    /// parallelism and resumes at its checkpointed position (a file that appeared since the
+    /// checkpoint starts from its beginning).
+    fn restore_reader(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        restored: &[SplitPosition],
+    ) -> RtResult<Box<dyn SourceReader>> {
+        self.reader(subtask, parallelism, restored)
+    }
+}
+
+/// Where a reader is in one file (a split position, JSON).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct FilePosition {
+    /// Bytes of the file consumed (text formats: always at a line start).
+    offset: u64,
+    /// The 1-based number of the next line (for error messages).
+    line: u64,
+    /// Rows read (parquet).
+    rows: u64,
+    done: bool,
+}
+
+impl FilePosition {
+    fn encode(&self) -> Vec<u8> {
+        serde_json::json!({
+            "offset": self.offset, "line": self.line, "rows": self.rows, "done": self.done
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn decode(split: &str, bytes: &[u8]) -> RtResult<Self> {
+        let bad = || {
+            RuntimeError::Checkpoint(format!(
+                "filesystem source: bad checkpointed position of file '{split}'"
+            ))
+        };
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad())?;
+        Ok(FilePosition {
+            offset: v["offset"].as_u64().ok_or_else(bad)?,
+            line: v["line"].as_u64().ok_or_else(bad)?,
+            rows: v["rows"].as_u64().ok_or_else(bad)?,
+            done: v["done"].as_bool().ok_or_else(bad)?,
+        })
+    }
+}
+
+impl FileSource {
+    fn reader(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        restored: &[SplitPosition],
+    ) -> RtResult<Box<dyn SourceReader>> {
+        let mut positions: HashMap<PathBuf, FilePosition> = HashMap::new();
+        for p in restored {
+            positions.insert(
+                PathBuf::from(&p.split),
+                FilePosition::decode(&p.split, &p.position)?,
+            );
+        }
+        let mine: Vec<PathBuf> = self
             .files
             .iter()
             .enumerate()
             .filter(|(i, _)| i % parallelism == subtask)
             .map(|(_, f)| f.clone())
             .collect();
+        let done: Vec<PathBuf> = mine
+            .iter()
+            .filter(|f| positions.get(*f).is_some_and(|p| p.done))
+            .cloned()
+            .collect();
+        let files: Vec<PathBuf> = mine
+            .into_iter()
+            .filter(|f| !positions.get(f).is_some_and(|p| p.done))
+            .collect();
+        positions.retain(|f, p| !p.done && files.contains(f));
         let opts: HashMap<String, String> = self.table.options.clone();
         let decoder = if self.format == "parquet" {
             None
@@ -182,6 +259,8 @@ impl SourceFactory for FileSource {
         };
         Ok(Box::new(FileReader {
             files: files.into_iter().rev().collect(),
+            done,
+            resume: positions,
             format: self.format.clone(),
             physical: self.table.physical_schema.clone(),
             schema: self.reader_schema.clone(),
@@ -193,6 +272,8 @@ impl SourceFactory for FileSource {
 }
 
 struct OpenFile {
+    /// Where the reader is (what a checkpoint records).
+    pos: FilePosition,
     path: PathBuf,
     display: String,
     file: Option<std::fs::File>,
@@ -206,6 +287,10 @@ struct OpenFile {
 struct FileReader {
     /// Files still to read, last first.
     files: Vec<PathBuf>,
+    /// Files read to the end.
+    done: Vec<PathBuf>,
+    /// Restored positions of files not finished at the checkpoint.
+    resume: HashMap<PathBuf, FilePosition>,
     format: String,
     physical: SchemaRef,
     schema: SchemaRef,
@@ -232,9 +317,31 @@ impl FileReader {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let display = path.display().to_string();
+        let pos = self.resume.remove(&path).unwrap_or(FilePosition {
+            line: 1,
+            ..FilePosition::default()
+        });
         let (file, parquet) = if self.format == "parquet" {
-            let it = format::read_parquet_file(&display, self.physical.clone(), 8192)
+            let mut it = format::read_parquet_file(&display, self.physical.clone(), 8192)
                 .map_err(|e| RuntimeError::Data(e.to_string()))?;
+            // Resume after the rows read before the checkpoint.
+            let mut skip = pos.rows as usize;
+            let mut first = None;
+            while skip > 0 {
+                match it.next() {
+                    None => break,
+                    Some(b) => {
+                        let b = b.map_err(|e| RuntimeError::Data(e.to_string()))?;
+                        if b.num_rows() <= skip {
+                            skip -= b.num_rows();
+                        } else {
+                            first = Some(Ok(b.slice(skip, b.num_rows() - skip)));
+                            skip = 0;
+                        }
+                    }
+                }
+            }
+            let it = first.into_iter().chain(it);
             (
                 None,
                 Some(Box::new(it)
@@ -243,18 +350,22 @@ impl FileReader {
                     >),
             )
         } else {
-            (
-                Some(std::fs::File::open(&path).map_err(|e| io_err(&path, e))?),
-                None,
-            )
+            let mut f = std::fs::File::open(&path).map_err(|e| io_err(&path, e))?;
+            if pos.offset > 0 {
+                use std::io::Seek;
+                f.seek(std::io::SeekFrom::Start(pos.offset))
+                    .map_err(|e| io_err(&path, e))?;
+            }
+            (Some(f), None)
         };
         Ok(OpenFile {
+            pos,
             path,
             display,
             file,
             parquet,
             leftover: Vec::new(),
-            next_line: 1,
+            next_line: pos.line.max(1),
             size: meta.len() as i64,
             modified_ms,
         })
@@ -327,11 +438,15 @@ impl SourceReader for FileReader {
                 match it.next() {
                     Some(b) => {
                         let b = b.map_err(|e| RuntimeError::Data(e.to_string()))?;
+                        cur.pos.rows += b.num_rows() as u64;
                         let out = self.with_metadata(b, &cur)?;
                         self.current = Some(cur);
                         return Ok(Some(out));
                     }
-                    None => continue,
+                    None => {
+                        self.done.push(cur.path);
+                        continue;
+                    }
                 }
             }
             let mut buf = std::mem::take(&mut cur.leftover);
@@ -371,12 +486,16 @@ impl SourceReader for FileReader {
                     .map_err(|e| RuntimeError::Data(e.to_string()))?
             };
             cur.next_line += lines;
+            cur.pos.offset += chunk.len() as u64;
+            cur.pos.line = cur.next_line;
             cur.leftover = rest;
             let out = match decoded {
                 Some(b) => Some(self.with_metadata(b, &cur)?),
                 None => None,
             };
-            if !eof {
+            if eof {
+                self.done.push(cur.path.clone());
+            } else {
                 self.current = Some(cur);
             }
             if let Some(b) = out {
@@ -393,6 +512,37 @@ impl SourceReader for FileReader {
             .as_ref()
             .map(|d| d.skipped_records())
             .unwrap_or(0)
+    }
+
+    fn snapshot_positions(&mut self) -> Option<Vec<SplitPosition>> {
+        let split = |p: &Path, pos: FilePosition| SplitPosition {
+            split: p.display().to_string(),
+            position: pos.encode(),
+        };
+        let mut out: Vec<SplitPosition> = self
+            .done
+            .iter()
+            .map(|p| {
+                split(
+                    p,
+                    FilePosition {
+                        done: true,
+                        ..FilePosition::default()
+                    },
+                )
+            })
+            .collect();
+        if let Some(cur) = &self.current {
+            out.push(split(&cur.path, cur.pos));
+        }
+        for f in &self.files {
+            let pos = self.resume.get(f).copied().unwrap_or(FilePosition {
+                line: 1,
+                ..FilePosition::default()
+            });
+            out.push(split(f, pos));
+        }
+        Some(out)
     }
 }
 
@@ -423,7 +573,7 @@ impl OperatorFactory for FileSink {
     fn name(&self) -> String {
         format!("Sink: filesystem '{}'", self.dir.display())
     }
-    fn create(&self, subtask: usize, _parallelism: usize) -> RtResult<Box<dyn Operator>> {
+    fn create(&self, subtask: usize, parallelism: usize) -> RtResult<Box<dyn Operator>> {
         std::fs::create_dir_all(&self.dir).map_err(|e| {
             RuntimeError::external(
                 format!(
@@ -441,13 +591,14 @@ impl OperatorFactory for FileSink {
                     .map_err(|e| RuntimeError::Data(e.to_string()))?,
             )
         };
-        let final_name = format!("part-{}-{}-0", self.job_uuid, subtask);
         Ok(Box::new(FileSinkOp {
             name: self.name(),
-            final_path: self.dir.join(&final_name),
-            tmp_path: self
-                .dir
-                .join(format!(".{final_name}.inprogress.{}", uuid::Uuid::new_v4())),
+            dir: self.dir.clone(),
+            job_uuid: self.job_uuid.clone(),
+            subtask,
+            parallelism,
+            part: 0,
+            tmp_path: PathBuf::new(),
             schema: self.schema.clone(),
             format: self.format.clone(),
             encoder,
@@ -455,6 +606,7 @@ impl OperatorFactory for FileSink {
             parquet: None,
             buf: Vec::new(),
             rows: 0,
+            pending: Vec::new(),
         }))
     }
     fn is_sink(&self) -> bool {
@@ -462,9 +614,28 @@ impl OperatorFactory for FileSink {
     }
 }
 
+/// A closed part file waiting for the checkpoint that covers it to complete.
+#[derive(Debug, Clone)]
+struct PendingFile {
+    tmp: PathBuf,
+    final_path: PathBuf,
+    checkpoint: u64,
+}
+
+/// A filesystem sink subtask. Part files are written under hidden in-progress names and
+/// renamed to `part-<uuid>-<subtask>-<n>` only when they are committed: at the end of input,
+/// or — with checkpointing — when the checkpoint whose barrier closed them completes (Flink's
+/// two-phase commit of the `FileSink`), so a reader never sees a row a restore would write
+/// again.
 struct FileSinkOp {
     name: String,
-    final_path: PathBuf,
+    dir: PathBuf,
+    job_uuid: String,
+    subtask: usize,
+    parallelism: usize,
+    /// Number of the next part file of this subtask.
+    part: u64,
+    /// The in-progress file being written (when `text` or `parquet` is open).
     tmp_path: PathBuf,
     schema: SchemaRef,
     format: String,
@@ -472,7 +643,79 @@ struct FileSinkOp {
     text: Option<BufWriter<std::fs::File>>,
     parquet: Option<ParquetPartWriter>,
     buf: Vec<u8>,
+    /// Rows in the open part file.
     rows: u64,
+    /// Closed part files not committed yet.
+    pending: Vec<PendingFile>,
+}
+
+impl FileSinkOp {
+    fn final_path(&self, part: u64) -> PathBuf {
+        self.dir
+            .join(format!("part-{}-{}-{part}", self.job_uuid, self.subtask))
+    }
+
+    /// Closes the open part file (if it has rows) and queues it for commit with
+    /// `checkpoint`.
+    fn close_part(&mut self, checkpoint: u64) -> RtResult<()> {
+        if let Some(mut w) = self.text.take() {
+            w.flush().map_err(|e| write_err(&self.tmp_path, e))?;
+            w.into_inner()
+                .map_err(|e| write_err(&self.tmp_path, e.error()))?
+                .sync_all()
+                .map_err(|e| write_err(&self.tmp_path, e))?;
+        }
+        if let Some(w) = self.parquet.take() {
+            w.close().map_err(|e| write_err(&self.tmp_path, e))?;
+        }
+        if self.rows > 0 {
+            self.pending.push(PendingFile {
+                tmp: self.tmp_path.clone(),
+                final_path: self.final_path(self.part),
+                checkpoint,
+            });
+            self.part += 1;
+        }
+        self.rows = 0;
+        Ok(())
+    }
+
+    /// Publishes the pending files of checkpoints up to `checkpoint`.
+    fn commit(&mut self, checkpoint: u64) -> RtResult<()> {
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.checkpoint <= checkpoint);
+        self.pending = later;
+        for p in ready {
+            commit_file(&p.tmp, &p.final_path)?;
+        }
+        Ok(())
+    }
+}
+
+/// A new hidden in-progress name for part `part` of a subtask.
+fn in_progress_path(dir: &Path, job_uuid: &str, subtask: usize, part: u64) -> PathBuf {
+    dir.join(format!(
+        ".part-{job_uuid}-{subtask}-{part}.inprogress.{}",
+        uuid::Uuid::new_v4()
+    ))
+}
+
+/// Renames an in-progress file to its final name; done already (a commit repeated after a
+/// restore) is fine, neither file existing is data loss and an error.
+fn commit_file(tmp: &Path, final_path: &Path) -> RtResult<()> {
+    match std::fs::rename(tmp, final_path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && final_path.exists() => Ok(()),
+        Err(e) => Err(RuntimeError::external(
+            format!(
+                "filesystem sink: cannot commit '{}' as '{}': {e}",
+                tmp.display(),
+                final_path.display()
+            ),
+            false,
+        )),
+    }
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
@@ -507,6 +750,8 @@ impl Operator for FileSinkOp {
         match &mut self.encoder {
             Some(enc) => {
                 if self.text.is_none() {
+                    self.tmp_path =
+                        in_progress_path(&self.dir, &self.job_uuid, self.subtask, self.part);
                     let f = std::fs::File::create(&self.tmp_path)
                         .map_err(|e| write_err(&self.tmp_path, e))?;
                     self.text = Some(BufWriter::with_capacity(1 << 16, f));
@@ -520,6 +765,8 @@ impl Operator for FileSinkOp {
             }
             None => {
                 if self.parquet.is_none() {
+                    self.tmp_path =
+                        in_progress_path(&self.dir, &self.job_uuid, self.subtask, self.part);
                     let p = self.tmp_path.display().to_string();
                     self.parquet = Some(
                         ParquetPartWriter::new(&p, self.schema.clone())
@@ -539,20 +786,88 @@ impl Operator for FileSinkOp {
     }
 
     async fn finish(&mut self, _ctx: &mut OperatorContext) -> RtResult<()> {
-        if let Some(mut w) = self.text.take() {
-            w.flush().map_err(|e| write_err(&self.tmp_path, e))?;
-            w.into_inner()
-                .map_err(|e| write_err(&self.tmp_path, e.error()))?
-                .sync_all()
-                .map_err(|e| write_err(&self.tmp_path, e))?;
+        // End of input commits everything, checkpointed or not (as Flink's bounded jobs do).
+        self.close_part(u64::MAX)?;
+        self.commit(u64::MAX)
+    }
+
+    /// The open part file is closed and becomes pending; the shared state lists every pending
+    /// file (`tmp`, `final`, `checkpoint`), so that a restore commits those of the restored
+    /// checkpoint even if this run died before hearing that it completed.
+    async fn snapshot_state(
+        &mut self,
+        barrier: &stc_runtime::Barrier,
+        _ctx: &mut OperatorContext,
+    ) -> RtResult<Option<stc_runtime::OperatorState>> {
+        self.close_part(barrier.id)?;
+        let col = |f: &dyn Fn(&PendingFile) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(self.pending.iter().map(f)))
+        };
+        let table = RecordBatch::try_from_iter([
+            ("tmp", col(&|p| p.tmp.display().to_string())),
+            ("final", col(&|p| p.final_path.display().to_string())),
+            (
+                "checkpoint",
+                Arc::new(datafusion::arrow::array::UInt64Array::from_iter_values(
+                    self.pending.iter().map(|p| p.checkpoint),
+                )) as ArrayRef,
+            ),
+        ])?;
+        Ok(Some(stc_runtime::OperatorState {
+            keyed: Vec::new(),
+            shared: vec![table],
+        }))
+    }
+
+    async fn restore_state(&mut self, state: stc_runtime::OperatorState) -> RtResult<()> {
+        let mut keep: Vec<PathBuf> = Vec::new();
+        for t in &state.shared {
+            let strings = |name: &str| -> RtResult<StringArray> {
+                t.column_by_name(name)
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                    .cloned()
+                    .ok_or_else(|| {
+                        RuntimeError::Checkpoint(format!(
+                            "filesystem sink state has no '{name}' column"
+                        ))
+                    })
+            };
+            let (tmp, fin) = (strings("tmp")?, strings("final")?);
+            for i in 0..t.num_rows() {
+                let (tmp, fin) = (PathBuf::from(tmp.value(i)), PathBuf::from(fin.value(i)));
+                // Every subtask receives every pending file; one commits each.
+                let owner = fin.to_string_lossy().bytes().map(u64::from).sum::<u64>() as usize
+                    % self.parallelism.max(1);
+                if owner == self.subtask {
+                    commit_file(&tmp, &fin)?;
+                }
+                keep.push(tmp);
+            }
         }
-        if let Some(w) = self.parquet.take() {
-            w.close().map_err(|e| write_err(&self.tmp_path, e))?;
-        }
-        if self.rows > 0 {
-            std::fs::rename(&self.tmp_path, &self.final_path)
-                .map_err(|e| write_err(&self.final_path, e))?;
+        if self.subtask == 0 {
+            // Part files the failed run wrote after the checkpoint: never committed, and the
+            // rows in them will be written again. Files of this run are left alone.
+            if let Ok(entries) = std::fs::read_dir(&self.dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if name.starts_with(".part-")
+                        && name.contains(".inprogress.")
+                        && !name.contains(&self.job_uuid)
+                        && !keep.contains(&e.path())
+                    {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    async fn notify_checkpoint_complete(
+        &mut self,
+        id: u64,
+        _ctx: &mut OperatorContext,
+    ) -> RtResult<()> {
+        self.commit(id)
     }
 }

@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use nexmark::EventGenerator;
 use nexmark::config::{NexmarkConfig, RateShape};
 use nexmark::event::Event;
-use stc_runtime::{Result as RtResult, RuntimeError, SourceFactory, SourceReader};
+use stc_runtime::{Result as RtResult, RuntimeError, SourceFactory, SourceReader, SplitPosition};
 
 use crate::table::{ConnectorError, ConnectorTable, Result, check_keys};
 
@@ -308,6 +308,51 @@ impl SourceFactory for NexmarkSource {
         self.schema.clone()
     }
     fn create_reader(&self, subtask: usize, parallelism: usize) -> RtResult<Box<dyn SourceReader>> {
+        self.reader(subtask, parallelism, 0)
+    }
+
+    /// Subtask `i` of `p` emits events `i, i + p, …`: a restored subtask starts at its next
+    /// event. Which events a subtask emits depends on the parallelism, so the source resumes
+    /// only at the same one.
+    fn restore_reader(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        restored: &[SplitPosition],
+    ) -> RtResult<Box<dyn SourceReader>> {
+        let name = split_name(subtask, parallelism);
+        let Some(pos) = restored.iter().find(|p| p.split == name) else {
+            let old = restored
+                .first()
+                .map(|p| p.split.clone())
+                .unwrap_or_default();
+            return Err(RuntimeError::Checkpoint(format!(
+                "not supported yet: restoring a nexmark source at another parallelism (the checkpoint has split '{old}', this run needs '{name}')"
+            )));
+        };
+        let emitted: u64 = std::str::from_utf8(&pos.position)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                RuntimeError::Checkpoint(format!("nexmark: bad checkpointed position of {name}"))
+            })?;
+        self.reader(subtask, parallelism, emitted)
+    }
+}
+
+fn split_name(subtask: usize, parallelism: usize) -> String {
+    format!("nexmark-{subtask}-of-{parallelism}")
+}
+
+impl NexmarkSource {
+    /// The reader of subtask `subtask` of `parallelism` that has already emitted `emitted`
+    /// events.
+    fn reader(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        emitted: u64,
+    ) -> RtResult<Box<dyn SourceReader>> {
         if parallelism == 0 || subtask >= parallelism {
             return Err(RuntimeError::Data(format!(
                 "nexmark: subtask {subtask} of {parallelism}"
@@ -321,11 +366,13 @@ impl SourceFactory for NexmarkSource {
             _ => Some(0),
         };
         let generator = EventGenerator::new(self.settings.config.clone())
-            .with_offset(i)
+            .with_offset(i + emitted * p)
             .with_step(p);
         Ok(Box::new(NexmarkReader {
             generator,
-            remaining: count,
+            remaining: count.map(|c| c.saturating_sub(emitted)),
+            emitted,
+            split: split_name(subtask, parallelism),
             schema: self.schema.clone(),
             pace: self
                 .settings
@@ -339,6 +386,9 @@ struct NexmarkReader {
     generator: EventGenerator,
     /// Events this subtask still emits; `None` when unbounded.
     remaining: Option<u64>,
+    /// Events emitted so far (the checkpointed position).
+    emitted: u64,
+    split: String,
     schema: SchemaRef,
     /// `rate.limited`: (wall-clock start, base time) to pace event time to wall time.
     pace: Option<(Instant, u64)>,
@@ -377,7 +427,15 @@ impl SourceReader for NexmarkReader {
         if let Some(n) = self.remaining.as_mut() {
             *n -= b.len as u64;
         }
+        self.emitted += b.len as u64;
         b.finish(self.schema.clone()).map(Some)
+    }
+
+    fn snapshot_positions(&mut self) -> Option<Vec<SplitPosition>> {
+        Some(vec![SplitPosition {
+            split: self.split.clone(),
+            position: self.emitted.to_string().into_bytes(),
+        }])
     }
 }
 

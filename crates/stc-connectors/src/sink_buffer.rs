@@ -333,4 +333,20 @@ impl<W: SinkWriter> Operator for BufferedSinkOp<W> {
         }
         g.flush().await
     }
+
+    /// Everything received before the barrier is written before the checkpoint completes:
+    /// at-least-once, and effectively exactly-once for upserts on a primary key (writing the
+    /// same rows again after a restore leaves the same table).
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &stc_runtime::Barrier,
+        _ctx: &mut OperatorContext,
+    ) -> RtResult<Option<stc_runtime::OperatorState>> {
+        let mut g = self.shared.lock().await;
+        if let Some(e) = g.failed.take() {
+            return Err(e);
+        }
+        g.flush().await?;
+        Ok(None)
+    }
 }

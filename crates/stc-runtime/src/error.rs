@@ -20,6 +20,9 @@ pub enum RuntimeError {
     /// The job was cancelled (Ctrl-C, or another subtask failed first).
     #[error("job cancelled")]
     Cancelled,
+    /// A checkpoint or savepoint cannot be written, read or used (damaged, of another job).
+    #[error("{0}")]
+    Checkpoint(String),
     /// A bug: an invariant of the runtime did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -45,6 +48,7 @@ impl Classified for RuntimeError {
                 retryable: false, ..
             } => ErrorClass::EXTERNAL_FATAL,
             RuntimeError::Arrow(_) | RuntimeError::Internal(_) => ErrorClass::INTERNAL,
+            RuntimeError::Checkpoint(_) => ErrorClass::EXTERNAL_FATAL,
             RuntimeError::Cancelled => ErrorClass::USER,
         }
     }

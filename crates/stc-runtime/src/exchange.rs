@@ -48,10 +48,17 @@ pub fn key_groups(
                 .and_then(|v| v.into_array(batch.num_rows()))
         })
         .collect::<datafusion::error::Result<_>>()?;
-    let mut hashes = vec![0u64; batch.num_rows()];
-    if !arrays.is_empty() {
-        create_hashes(&arrays, &hash_state(), &mut hashes)?;
+    if arrays.is_empty() {
+        return Ok(vec![0; batch.num_rows()]);
     }
+    key_groups_of(&arrays, max_parallelism)
+}
+
+/// The key group of every row of already evaluated key columns.
+pub fn key_groups_of(arrays: &[ArrayRef], max_parallelism: usize) -> Result<Vec<usize>> {
+    let rows = arrays.first().map_or(0, |a| a.len());
+    let mut hashes = vec![0u64; rows];
+    create_hashes(arrays, &hash_state(), &mut hashes)?;
     Ok(hashes
         .into_iter()
         .map(|h| key_group(h, max_parallelism))
@@ -183,6 +190,8 @@ pub enum GateEvent {
     Data(usize, StreamBatch),
     /// The combined watermark advanced (or every input became idle).
     Watermark(Watermark),
+    /// A checkpoint barrier arrived on every unfinished input (aligned).
+    Barrier(crate::checkpoint::Barrier),
 }
 
 struct InputState {
@@ -192,6 +201,8 @@ struct InputState {
     watermark: i64,
     idle: bool,
     finished: bool,
+    /// A barrier arrived here and others are still missing: not read until aligned.
+    blocked: Option<crate::checkpoint::Barrier>,
 }
 
 /// Merges a subtask's input channels, combining their watermarks as Flink does: the minimum
@@ -201,6 +212,13 @@ pub struct InputGate {
     next_poll: usize,
     emitted: Option<i64>,
     emitted_idle: bool,
+    /// An input finished while a barrier was being aligned: the watermark it released is
+    /// delivered right after the barrier.
+    pending_after_barrier: bool,
+    /// When the first barrier of the alignment in progress arrived.
+    align_started: Option<std::time::Instant>,
+    /// How long the last completed alignment took.
+    last_alignment: std::time::Duration,
 }
 
 impl InputGate {
@@ -219,16 +237,25 @@ impl InputGate {
                     watermark: i64::MIN,
                     idle: false,
                     finished: false,
+                    blocked: None,
                 })
                 .collect(),
             next_poll: 0,
             emitted: None,
             emitted_idle: false,
+            pending_after_barrier: false,
+            align_started: None,
+            last_alignment: std::time::Duration::ZERO,
         }
     }
 
     /// The next event, or `None` once every input has ended.
     pub async fn next(&mut self) -> Option<GateEvent> {
+        if std::mem::take(&mut self.pending_after_barrier)
+            && let Some(ev) = self.combined()
+        {
+            return Some(ev);
+        }
         loop {
             if self.inputs.iter().all(|i| i.finished) {
                 return None;
@@ -245,16 +272,56 @@ impl InputGate {
                     input.watermark = input.watermark.max(t);
                 }
                 Some(Message::Watermark(Watermark::Idle)) => input.idle = true,
-                Some(Message::Barrier(_)) => {}
+                Some(Message::Barrier(b)) => {
+                    input.blocked = Some(b);
+                    self.align_started
+                        .get_or_insert_with(std::time::Instant::now);
+                    if let Some(b) = self.aligned() {
+                        return Some(GateEvent::Barrier(b));
+                    }
+                    continue;
+                }
                 Some(Message::EndOfStream) | None => {
                     input.finished = true;
                     input.watermark = i64::MAX;
+                    // A finished input has nothing more to align: it may complete a
+                    // pending alignment.
+                    if let Some(b) = self.aligned() {
+                        self.pending_after_barrier = true;
+                        return Some(GateEvent::Barrier(b));
+                    }
                 }
             }
             if let Some(ev) = self.combined() {
                 return Some(ev);
             }
         }
+    }
+
+    /// If every unfinished input is blocked on a barrier, unblocks them and returns it.
+    fn aligned(&mut self) -> Option<crate::checkpoint::Barrier> {
+        let barrier = self.inputs.iter().find_map(|i| i.blocked)?;
+        if self
+            .inputs
+            .iter()
+            .any(|i| !i.finished && i.blocked.is_none())
+        {
+            return None;
+        }
+        for i in &mut self.inputs {
+            i.blocked = None;
+        }
+        self.last_alignment = self
+            .align_started
+            .take()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        Some(barrier)
+    }
+
+    /// How long the barrier just returned waited for alignment.
+    pub fn take_alignment(&mut self) -> std::time::Duration {
+        std::mem::take(&mut self.last_alignment)
     }
 
     fn combined(&mut self) -> Option<GateEvent> {
@@ -298,7 +365,7 @@ impl InputGate {
             for k in 0..n {
                 let i = (start + k) % n;
                 let input = &mut self.inputs[i];
-                if input.finished {
+                if input.finished || input.blocked.is_some() {
                     continue;
                 }
                 if let Poll::Ready(m) = input.rx.poll_recv(cx) {
@@ -349,6 +416,53 @@ mod tests {
             other => panic!("expected final watermark, got {other:?}"),
         }
         assert!(gate.next().await.is_none());
+    }
+
+    fn barrier(id: u64) -> crate::checkpoint::Barrier {
+        crate::checkpoint::Barrier {
+            id,
+            timestamp_ms: 0,
+            kind: crate::checkpoint::BarrierKind::Checkpoint,
+        }
+    }
+
+    fn batch(v: i64) -> Message {
+        use datafusion::arrow::array::Int64Array;
+        let b =
+            RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from(vec![v])) as ArrayRef)])
+                .unwrap();
+        Message::Data(StreamBatch::inserts(b))
+    }
+
+    #[tokio::test]
+    async fn barriers_are_aligned_and_a_blocked_input_is_not_read() {
+        let (tx1, rx1) = channel(8);
+        let (tx2, rx2) = channel(8);
+        let mut gate = InputGate::new(vec![rx1, rx2]);
+        tx1.send(Message::Barrier(barrier(1))).await.unwrap();
+        // Data behind the barrier on input 1 belongs to the next checkpoint.
+        tx1.send(batch(2)).await.unwrap();
+        tx2.send(batch(1)).await.unwrap();
+        match gate.next().await.unwrap() {
+            GateEvent::Data(_, b) => assert_eq!(b.num_rows(), 1),
+            other => panic!("expected input 2's pre-barrier data, got {other:?}"),
+        }
+        tx2.send(Message::Barrier(barrier(1))).await.unwrap();
+        match gate.next().await.unwrap() {
+            GateEvent::Barrier(b) => assert_eq!(b.id, 1),
+            other => panic!("expected the aligned barrier, got {other:?}"),
+        }
+        match gate.next().await.unwrap() {
+            GateEvent::Data(..) => {}
+            other => panic!("expected input 1's post-barrier data, got {other:?}"),
+        }
+        // An input that ends completes an alignment.
+        tx1.send(Message::Barrier(barrier(2))).await.unwrap();
+        tx2.send(Message::EndOfStream).await.unwrap();
+        match gate.next().await.unwrap() {
+            GateEvent::Barrier(b) => assert_eq!(b.id, 2),
+            other => panic!("expected barrier 2, got {other:?}"),
+        }
     }
 
     #[test]

@@ -7,10 +7,14 @@ use datafusion::arrow::array::Array;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::aggregate::max;
-use tokio::sync::mpsc::{Receiver, Sender, channel};
+use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::debug;
 
+use crate::checkpoint::coordinator::{Command, Coordinator, TaskReport, Wiring};
+use crate::checkpoint::storage::{Checkpoint, CheckpointConfig, NodeMeta};
+use crate::checkpoint::{Barrier, BarrierKind, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::exchange::{GateEvent, InputGate, OutEdge, Output};
 use crate::graph::JobGraph;
@@ -26,17 +30,28 @@ pub const CHANNEL_CAPACITY: usize = 8;
 /// A channel into a subtask, tagged with the operator input it feeds.
 type TaggedReceiver = (usize, Receiver<Message>);
 
+/// How to run a job beyond its graph.
+#[derive(Default)]
+pub struct JobOptions {
+    /// Checkpointing (periodic checkpoints and savepoints); `None` disables both.
+    pub checkpoint: Option<CheckpointConfig>,
+    /// Start from this checkpoint or savepoint (verified by the caller with
+    /// [`Checkpoint::open`] or [`Checkpoint::latest_in`]).
+    pub restore: Option<Checkpoint>,
+}
+
 /// A job whose subtasks are running.
 pub struct RunningJob {
     pub metrics: Arc<JobMetrics>,
     pub started: Instant,
     tasks: JoinSet<(String, Result<()>)>,
+    commands: Option<UnboundedSender<Command>>,
 }
 
 impl RunningJob {
     /// Waits until every subtask has finished. On the first failure the other subtasks are
     /// cancelled and that failure is returned.
-    pub async fn wait(mut self) -> Result<()> {
+    pub async fn wait(&mut self) -> Result<()> {
         let mut cancelled: Option<String> = None;
         while let Some(joined) = self.tasks.join_next().await {
             match joined {
@@ -73,11 +88,110 @@ impl RunningJob {
     pub fn cancel(&mut self) {
         self.tasks.abort_all();
     }
+
+    /// Takes a savepoint; with `stop`, the sources stop at its barrier, the sinks commit what
+    /// it covers, and the job is then cancelled (Flink's stop-with-savepoint, without
+    /// draining: open windows stay in the savepoint). Returns the savepoint's directory.
+    pub async fn savepoint(&mut self, stop: bool) -> Result<std::path::PathBuf> {
+        let commands = self.commands.as_ref().ok_or_else(|| {
+            RuntimeError::Checkpoint(
+                "savepoints need a checkpoint directory (execution.checkpointing.dir)".into(),
+            )
+        })?;
+        let (reply, rx) = oneshot::channel();
+        commands
+            .send(Command::Savepoint { stop, reply })
+            .map_err(|_| RuntimeError::Checkpoint("the job has already stopped".into()))?;
+        let path = tokio::select! {
+            r = rx => r.map_err(|_| RuntimeError::Checkpoint("the job stopped before the savepoint completed".into()))??,
+            // A subtask failing while the savepoint is taken ends the job: report that.
+            failed = wait_first_failure(&mut self.tasks) => return Err(failed),
+        };
+        if stop {
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+        Ok(path)
+    }
+}
+
+/// Waits until a subtask fails (never returns while they all run or end well).
+async fn wait_first_failure(tasks: &mut JoinSet<(String, Result<()>)>) -> RuntimeError {
+    loop {
+        match tasks.join_next().await {
+            Some(Ok((_, Err(e)))) => return e,
+            Some(Err(e)) if !e.is_cancelled() => {
+                return RuntimeError::Internal(format!("a subtask panicked: {e}"));
+            }
+            Some(_) => {}
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// What a subtask needs to take part in checkpoints.
+struct TaskCheckpointing {
+    node: usize,
+    subtask: usize,
+    reports: UnboundedSender<TaskReport>,
+    notify: watch::Receiver<u64>,
+    /// Source subtasks: where barriers are injected.
+    triggers: Option<UnboundedReceiver<Barrier>>,
+    /// State to restore into the chain's operators before the first input.
+    restore: Vec<(usize, OperatorState)>,
+    /// Source subtasks: the watermark to re-emit first after a restore.
+    restored_watermark: Option<i64>,
+}
+
+impl TaskCheckpointing {
+    fn disabled() -> Self {
+        let (reports, _) = tokio::sync::mpsc::unbounded_channel();
+        let (_, notify) = watch::channel(0);
+        TaskCheckpointing {
+            node: 0,
+            subtask: 0,
+            reports,
+            notify,
+            triggers: None,
+            restore: Vec::new(),
+            restored_watermark: None,
+        }
+    }
 }
 
 /// Starts every subtask of `graph` on the current tokio runtime.
 pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
+    spawn_job_with(graph, JobOptions::default())
+}
+
+/// The shape of a job as checkpoints record it.
+pub fn job_shape(graph: &JobGraph) -> Vec<NodeMeta> {
+    graph
+        .nodes
+        .iter()
+        .map(|n| NodeMeta {
+            name: n.name.clone(),
+            parallelism: n.parallelism,
+            operators: n.operators.iter().map(|o| o.name()).collect(),
+            source: n.source.as_ref().map(|s| s.table.clone()),
+        })
+        .collect()
+}
+
+/// Starts every subtask of `graph`, with checkpointing and/or a restore.
+pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob> {
     let metrics = Arc::new(JobMetrics::default());
+    let shape = job_shape(&graph);
+    if let Some(ck) = &options.restore {
+        ck.check_matches(&shape, graph.max_parallelism)?;
+        metrics
+            .checkpoints
+            .restored
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let (report_tx, report_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (notify_tx, notify_rx) = watch::channel(0u64);
+    let mut triggers = Vec::new();
     let n = graph.nodes.len();
     // receivers[node][subtask] = the channels into that subtask, one per upstream subtask.
     let mut receivers: Vec<Vec<Vec<TaggedReceiver>>> = graph
@@ -145,29 +259,86 @@ pub fn spawn_job(graph: JobGraph) -> Result<RunningJob> {
             let mut ctxs = Vec::with_capacity(node.operators.len());
             for f in &node.operators {
                 ops.push(f.create(subtask, p)?);
-                ctxs.push(OperatorContext::new(subtask, p, Arc::clone(&m)));
+                let mut ctx = OperatorContext::new(subtask, p, Arc::clone(&m));
+                ctx.max_parallelism = graph.max_parallelism;
+                ctxs.push(ctx);
             }
             let chain = Chain { ops, ctxs };
             let name = format!("{} ({}/{})", node.name, subtask + 1, p);
+            let mut ckp = TaskCheckpointing {
+                node: id,
+                subtask,
+                reports: report_tx.clone(),
+                notify: notify_rx.clone(),
+                triggers: None,
+                restore: Vec::new(),
+                restored_watermark: None,
+            };
+            if let Some(ck) = &options.restore {
+                for op in 0..node.operators.len() {
+                    let state = ck.operator_state(id, op, subtask, p)?;
+                    ckp.restore.push((op, state));
+                }
+            }
+            if options.checkpoint.is_none() && options.restore.is_none() {
+                ckp = TaskCheckpointing::disabled();
+            }
             match &node.source {
                 Some(spec) => {
-                    let reader = spec.factory.create_reader(subtask, p)?;
+                    let reader = match &options.restore {
+                        Some(ck) => {
+                            ckp.restored_watermark = ck.source_watermark(id, subtask, p);
+                            spec.factory
+                                .restore_reader(subtask, p, &ck.source_positions(id)?)?
+                        }
+                        None => spec.factory.create_reader(subtask, p)?,
+                    };
+                    if options.checkpoint.is_some() {
+                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                        triggers.push(((id, subtask), tx));
+                        ckp.triggers = Some(rx);
+                    }
                     let spec = spec.clone();
-                    tasks.spawn(
-                        async move { (name, run_source(spec, reader, chain, output, m).await) },
-                    );
+                    tasks.spawn(async move {
+                        (name, run_source(spec, reader, chain, output, m, ckp).await)
+                    });
                 }
                 None => {
                     let gate = InputGate::with_inputs(inputs);
-                    tasks.spawn(async move { (name, run_chain(gate, chain, output, m).await) });
+                    tasks
+                        .spawn(async move { (name, run_chain(gate, chain, output, m, ckp).await) });
                 }
             }
         }
     }
+    drop(report_tx);
+    let commands = match options.checkpoint {
+        Some(config) => {
+            let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+            let coordinator = Coordinator {
+                config,
+                nodes: shape,
+                max_parallelism: graph.max_parallelism,
+                next_id: options.restore.as_ref().map_or(1, |c| c.meta.id + 1),
+                metrics: Arc::clone(&metrics),
+            };
+            // Not in `tasks`: the job is over when its subtasks are, whatever the coordinator
+            // is doing (it ends when every subtask has dropped its report sender).
+            tokio::spawn(coordinator.run(Wiring {
+                triggers,
+                reports: report_rx,
+                notify: notify_tx,
+                commands: cmd_rx,
+            }));
+            Some(cmd_tx)
+        }
+        None => None,
+    };
     Ok(RunningJob {
         metrics,
         started: Instant::now(),
         tasks,
+        commands,
     })
 }
 
@@ -186,8 +357,11 @@ async fn run_chain(
     mut chain: Chain,
     mut output: Output,
     metrics: Arc<TaskMetrics>,
+    mut ckp: TaskCheckpointing,
 ) -> Result<()> {
+    chain.restore(std::mem::take(&mut ckp.restore)).await?;
     let mut final_watermark_seen = false;
+    let mut notified = *ckp.notify.borrow();
     loop {
         // Processing-time timers (processing-time windows) fire between input events; a due
         // timer goes first so that a busy input cannot starve it.
@@ -199,15 +373,23 @@ async fn run_chain(
             send_all(&mut output, out, &metrics).await?;
             continue;
         }
-        let ev = match timer {
-            None => gate.next().await,
-            Some(t) => {
-                let wait = Duration::from_millis((t - crate::time::now_ms()).max(0) as u64 + 1);
-                // `InputGate::next` is cancel-safe: a message is only taken when it is returned.
-                tokio::select! {
-                    ev = gate.next() => ev,
-                    _ = tokio::time::sleep(wait) => continue,
+        let wait =
+            timer.map(|t| Duration::from_millis((t - crate::time::now_ms()).max(0) as u64 + 1));
+        // `InputGate::next` is cancel-safe: a message is only taken when it is returned.
+        let ev = tokio::select! {
+            ev = gate.next() => ev,
+            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => continue,
+            changed = ckp.notify.changed() => {
+                if changed.is_ok() {
+                    let id = *ckp.notify.borrow_and_update();
+                    if id > notified {
+                        notified = id;
+                        let out = chain.notify_checkpoint_complete(id).await?;
+                        send_all(&mut output, out, &metrics).await?;
+                        let _ = ckp.reports.send(TaskReport::Notified { id });
+                    }
                 }
+                continue;
             }
         };
         let Some(ev) = ev else { break };
@@ -225,6 +407,19 @@ async fn run_chain(
                 }
                 chain.push(Message::Watermark(w), 0).await?
             }
+            GateEvent::Barrier(b) => {
+                checkpoint_chain(
+                    &mut chain,
+                    &mut output,
+                    &metrics,
+                    &ckp,
+                    b,
+                    None,
+                    gate.take_alignment(),
+                )
+                .await?;
+                continue;
+            }
         };
         send_all(&mut output, out, &metrics).await?;
     }
@@ -237,20 +432,146 @@ async fn run_chain(
     output.send(Message::EndOfStream).await
 }
 
+/// Snapshots the chain at barrier `b`, sends what that produced and then the barrier
+/// downstream, and acknowledges to the coordinator.
+async fn checkpoint_chain(
+    chain: &mut Chain,
+    output: &mut Output,
+    metrics: &TaskMetrics,
+    ckp: &TaskCheckpointing,
+    b: Barrier,
+    source: Option<(Option<i64>, Vec<crate::checkpoint::SplitPosition>)>,
+    alignment: Duration,
+) -> Result<()> {
+    let (out, states, declined) = chain.checkpoint(&b).await?;
+    send_all(output, out, metrics).await?;
+    output.send(Message::Barrier(b)).await?;
+    if let Some(reason) = declined {
+        let _ = ckp.reports.send(TaskReport::Decline { id: b.id, reason });
+        return Ok(());
+    }
+    let _ = ckp.reports.send(TaskReport::Ack {
+        id: b.id,
+        node: ckp.node,
+        subtask: ckp.subtask,
+        states,
+        source,
+        alignment,
+    });
+    Ok(())
+}
+
+/// Handles a completed-checkpoint notification in a source task, if one arrived.
+async fn source_notifications(
+    reader: &mut dyn crate::source::SourceReader,
+    chain: &mut Chain,
+    output: &mut Output,
+    metrics: &TaskMetrics,
+    ckp: &mut TaskCheckpointing,
+    notified: &mut u64,
+) -> Result<()> {
+    if !ckp.notify.has_changed().unwrap_or(false) {
+        return Ok(());
+    }
+    let id = *ckp.notify.borrow_and_update();
+    if id > *notified {
+        *notified = id;
+        reader.notify_checkpoint_complete(id).await?;
+        let out = chain.notify_checkpoint_complete(id).await?;
+        send_all(output, out, metrics).await?;
+        let _ = ckp.reports.send(TaskReport::Notified { id });
+    }
+    Ok(())
+}
+
 async fn run_source(
     spec: SourceSpec,
     mut reader: Box<dyn crate::source::SourceReader>,
     mut chain: Chain,
     mut output: Output,
     metrics: Arc<TaskMetrics>,
+    mut ckp: TaskCheckpointing,
 ) -> Result<()> {
+    chain.restore(std::mem::take(&mut ckp.restore)).await?;
     let mut watermark = i64::MIN;
     let mut last_emitted = i64::MIN;
+    if let Some(w) = ckp.restored_watermark.filter(|w| *w > i64::MIN) {
+        // Records that were late before the failure must be late after it too.
+        watermark = w;
+        last_emitted = w;
+        metrics
+            .watermark
+            .store(w, std::sync::atomic::Ordering::Relaxed);
+        let out = chain
+            .push(Message::Watermark(Watermark::EventTime(w)), 0)
+            .await?;
+        send_all(&mut output, out, &metrics).await?;
+    }
     let mut last_data = Instant::now();
     let mut idle = false;
+    let mut notified = *ckp.notify.borrow();
+    let mut acked_up_to = 0u64;
     let idle_timeout =
         (spec.idle_timeout_ms > 0).then(|| Duration::from_millis(spec.idle_timeout_ms));
-    while let Some(raw) = reader.next_batch().await? {
+    loop {
+        source_notifications(
+            reader.as_mut(),
+            &mut chain,
+            &mut output,
+            &metrics,
+            &mut ckp,
+            &mut notified,
+        )
+        .await?;
+        // Barriers go in between two batches: everything read before is in the checkpoint.
+        let mut stop_at: Option<u64> = None;
+        while let Some(b) = ckp.triggers.as_mut().and_then(|t| t.try_recv().ok()) {
+            let Some(positions) = reader.snapshot_positions() else {
+                let _ = ckp.reports.send(TaskReport::Decline {
+                    id: b.id,
+                    reason: format!(
+                        "source {} cannot be checkpointed (it cannot resume from a position)",
+                        spec.factory.describe()
+                    ),
+                });
+                continue;
+            };
+            let wm = (last_emitted > i64::MIN).then_some(last_emitted);
+            checkpoint_chain(
+                &mut chain,
+                &mut output,
+                &metrics,
+                &ckp,
+                b,
+                Some((wm, positions)),
+                Duration::ZERO,
+            )
+            .await?;
+            acked_up_to = b.id;
+            if b.kind == (BarrierKind::Savepoint { stop: true }) {
+                stop_at = Some(b.id);
+            }
+        }
+        if stop_at.is_some() {
+            // Stop-with-savepoint: read nothing more; commit when the savepoint completes and
+            // wait to be cancelled by the job's owner.
+            loop {
+                if ckp.notify.changed().await.is_err() {
+                    return Err(RuntimeError::Cancelled);
+                }
+                let id = *ckp.notify.borrow_and_update();
+                if id > notified {
+                    notified = id;
+                    reader.notify_checkpoint_complete(id).await?;
+                    let out = chain.notify_checkpoint_complete(id).await?;
+                    send_all(&mut output, out, &metrics).await?;
+                    let _ = ckp.reports.send(TaskReport::Notified { id });
+                }
+            }
+        }
+        let Some(raw) = reader.next_batch().await? else {
+            break;
+        };
         metrics.parse_errors_skipped.store(
             reader.skipped_records(),
             std::sync::atomic::Ordering::Relaxed,
@@ -298,7 +619,33 @@ async fn run_source(
                 .await?;
             send_all(&mut output, out, &metrics).await?;
         }
+        if spec.batch_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(spec.batch_delay_ms)).await;
+        }
     }
+    // Barriers triggered before the end of input are still injected, so that the checkpoints
+    // they belong to can complete.
+    while let Some(b) = ckp.triggers.as_mut().and_then(|t| t.try_recv().ok()) {
+        if let Some(positions) = reader.snapshot_positions() {
+            let wm = (last_emitted > i64::MIN).then_some(last_emitted);
+            checkpoint_chain(
+                &mut chain,
+                &mut output,
+                &metrics,
+                &ckp,
+                b,
+                Some((wm, positions)),
+                Duration::ZERO,
+            )
+            .await?;
+            acked_up_to = b.id;
+        }
+    }
+    let _ = ckp.reports.send(TaskReport::SourceFinished {
+        node: ckp.node,
+        subtask: ckp.subtask,
+        acked_up_to,
+    });
     metrics.parse_errors_skipped.store(
         reader.skipped_records(),
         std::sync::atomic::Ordering::Relaxed,

@@ -37,6 +37,7 @@ pub mod message;
 pub mod metrics;
 pub mod operator;
 pub mod ops;
+pub mod restart;
 pub mod source;
 pub mod time;
 

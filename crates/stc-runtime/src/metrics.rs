@@ -55,6 +55,28 @@ impl TaskMetrics {
 #[derive(Debug, Default)]
 pub struct JobMetrics {
     tasks: Mutex<Vec<Arc<TaskMetrics>>>,
+    pub checkpoints: CheckpointMetrics,
+}
+
+/// The job's checkpoint counters (Flink's `numberOfCompletedCheckpoints`,
+/// `lastCheckpointDuration`, …), kept by the checkpoint coordinator.
+#[derive(Debug, Default)]
+pub struct CheckpointMetrics {
+    pub triggered: AtomicU64,
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    /// Restores from a checkpoint or savepoint, this run's start included.
+    pub restored: AtomicU64,
+    /// Id of the last completed checkpoint or savepoint (0: none).
+    pub last_completed_id: AtomicU64,
+    /// When it completed (epoch ms; 0: never).
+    pub last_completed_ms: AtomicI64,
+    /// Trigger to completion of the last completed checkpoint.
+    pub last_duration_ms: AtomicU64,
+    /// Bytes of state files of the last completed checkpoint.
+    pub last_size_bytes: AtomicU64,
+    /// Longest barrier alignment of any subtask in the last completed checkpoint.
+    pub last_alignment_ms: AtomicU64,
 }
 
 /// A point-in-time sum over a job's subtasks.

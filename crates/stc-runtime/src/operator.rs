@@ -18,6 +18,8 @@ use crate::metrics::TaskMetrics;
 pub struct OperatorContext {
     pub subtask: usize,
     pub parallelism: usize,
+    /// Number of key groups (Flink's max parallelism); keyed state is snapshotted by it.
+    pub max_parallelism: usize,
     pub metrics: Arc<TaskMetrics>,
     /// The current combined input watermark of this subtask (epoch ms).
     pub current_watermark: i64,
@@ -29,6 +31,7 @@ impl OperatorContext {
         OperatorContext {
             subtask,
             parallelism,
+            max_parallelism: stc_common::config::DEFAULT_MAX_PARALLELISM,
             metrics,
             current_watermark: i64::MIN,
             out: Vec::new(),
@@ -215,6 +218,67 @@ impl Chain {
             }
             let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
             op.on_processing_time(now, ctx).await?;
+            for m in ctx.take_output() {
+                if i + 1 < self.ops.len() {
+                    out.extend(self.push(m, i + 1).await?);
+                } else {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Snapshots every operator at `barrier`, in chain order; what an operator emits while
+    /// snapshotting flows through the rest of the chain before the next one snapshots.
+    /// Returns that output (to be sent before the barrier) and the states.
+    /// An operator that cannot snapshot (a [`RuntimeError::Checkpoint`](crate::RuntimeError::Checkpoint))
+    /// declines the checkpoint (third element) without failing the job.
+    pub async fn checkpoint(
+        &mut self,
+        barrier: &Barrier,
+    ) -> Result<(Vec<Message>, Vec<(usize, OperatorState)>, Option<String>)> {
+        let mut out = Vec::new();
+        let mut states = Vec::new();
+        let mut declined = None;
+        for i in 0..self.ops.len() {
+            let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
+            match op.snapshot_state(barrier, ctx).await {
+                Ok(Some(state)) => states.push((i, state)),
+                Ok(None) => {}
+                Err(crate::RuntimeError::Checkpoint(reason)) => {
+                    declined.get_or_insert(reason);
+                }
+                Err(e) => return Err(e),
+            }
+            for m in ctx.take_output() {
+                if i + 1 < self.ops.len() {
+                    out.extend(self.push(m, i + 1).await?);
+                } else {
+                    out.push(m);
+                }
+            }
+        }
+        Ok((out, states, declined))
+    }
+
+    /// Restores the operators' states (before any input).
+    pub async fn restore(&mut self, states: Vec<(usize, OperatorState)>) -> Result<()> {
+        for (i, state) in states {
+            let op = self.ops.get_mut(i).ok_or_else(|| {
+                crate::RuntimeError::Internal(format!("no operator {i} to restore"))
+            })?;
+            op.restore_state(state).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells every operator that checkpoint `id` is complete.
+    pub async fn notify_checkpoint_complete(&mut self, id: u64) -> Result<Vec<Message>> {
+        let mut out = Vec::new();
+        for i in 0..self.ops.len() {
+            let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
+            op.notify_checkpoint_complete(id, ctx).await?;
             for m in ctx.take_output() {
                 if i + 1 < self.ops.len() {
                     out.extend(self.push(m, i + 1).await?);

@@ -89,4 +89,6 @@ pub struct SourceSpec {
     pub projection: Option<Vec<usize>>,
     /// `table.exec.source.idle-timeout` in ms; 0 disables idleness.
     pub idle_timeout_ms: u64,
+    /// `stc.debug.source-batch-delay` in ms: a pause after each batch (0: none).
+    pub batch_delay_ms: u64,
 }

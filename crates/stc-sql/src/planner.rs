@@ -429,6 +429,7 @@ impl Translator {
             watermark_expr: None,
             projection: None,
             idle_timeout_ms: 0,
+            batch_delay_ms: 0,
         };
         let id = self.graph.add_node(NodeSpec {
             name: "Source: VALUES".into(),
@@ -484,6 +485,7 @@ impl Translator {
             watermark_expr,
             projection: scan.projection.clone(),
             idle_timeout_ms: self.idle_timeout_ms,
+            batch_delay_ms: 0,
         };
         let id = self.graph.add_node(NodeSpec {
             name: format!("Source: {}", t.name),

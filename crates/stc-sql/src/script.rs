@@ -324,6 +324,24 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
             "the script has no INSERT INTO or SELECT statement: there is nothing to run",
         ));
     }
+    let batch_delay_ms = match conf.get(config::SOURCE_BATCH_DELAY) {
+        Some(v) => config::parse_duration_ms(v).ok_or_else(|| {
+            SqlError::validation(
+                0,
+                None,
+                format!(
+                    "'{}' must be a duration such as '100 ms', found '{v}'",
+                    config::SOURCE_BATCH_DELAY
+                ),
+            )
+        })?,
+        None => 0,
+    };
+    for node in &mut c.translator.graph.nodes {
+        if let Some(source) = &mut node.source {
+            source.batch_delay_ms = batch_delay_ms;
+        }
+    }
     Ok(CompiledJob {
         graph: c.translator.graph,
         select,

@@ -6,6 +6,16 @@ use std::path::{Path, PathBuf};
 
 /// The `expected.out` rendering of `output/`: per sink directory, a header and its sorted lines.
 pub fn render_output(dir: &Path) -> String {
+    render(dir, true)
+}
+
+/// Like [`render_output`], but only committed (visible) part files: what a reader of the
+/// sink directory sees.
+pub fn render_committed_output(dir: &Path) -> String {
+    render(dir, false)
+}
+
+fn render(dir: &Path, hidden: bool) -> String {
     let out = dir.join("output");
     let mut s = String::new();
     let Ok(entries) = std::fs::read_dir(&out) else {
@@ -21,6 +31,7 @@ pub fn render_output(dir: &Path) -> String {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&sink)
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| hidden || !p.file_name().unwrap().to_string_lossy().starts_with('.'))
             .collect();
         files.sort();
         for f in files {

@@ -28,6 +28,20 @@ impl SourceFactory for ValuesSource {
             batch: (subtask == 0).then(|| self.batch.clone()),
         }))
     }
+
+    fn restore_reader(
+        &self,
+        subtask: usize,
+        _parallelism: usize,
+        restored: &[crate::checkpoint::SplitPosition],
+    ) -> Result<Box<dyn SourceReader>> {
+        let done = restored
+            .iter()
+            .any(|p| p.split == "values" && p.position == b"done");
+        Ok(Box::new(ValuesReader {
+            batch: (subtask == 0 && !done).then(|| self.batch.clone()),
+        }))
+    }
 }
 
 struct ValuesReader {
@@ -38,6 +52,17 @@ struct ValuesReader {
 impl SourceReader for ValuesReader {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         Ok(self.batch.take())
+    }
+
+    fn snapshot_positions(&mut self) -> Option<Vec<crate::checkpoint::SplitPosition>> {
+        Some(vec![crate::checkpoint::SplitPosition {
+            split: "values".into(),
+            position: if self.batch.is_some() {
+                b"pending".to_vec()
+            } else {
+                b"done".to_vec()
+            },
+        }])
     }
 }
 

@@ -25,10 +25,15 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use stc_common::RowKind;
 
+use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::message::StreamBatch;
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+use crate::ops::state::{
+    KG, i64_column, i64_values, key_group_array, single_table, state_column, state_columns,
+    state_table,
+};
 use crate::ops::window::{AggregateSpec, AggregationSpec, OutputColumn};
 
 /// The operator factory; see the module docs.
@@ -261,6 +266,170 @@ impl Operator for GroupAggregateOp {
         }
         Ok(())
     }
+
+    /// One keyed table, a row per group: key columns (`key<i>`), the row count, the last
+    /// emitted result (`prev<i>`, NULL in `has_prev` when none) and each accumulator's state
+    /// (`acc<i>_<j>`). TTL clocks restart at restore.
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<OperatorState>> {
+        if self.groups.is_empty() {
+            return Ok(None);
+        }
+        let n = self.groups.len();
+        let keyed = !self.spec.agg.keys.is_empty();
+        let parser = self.key_conv.parser();
+        let mut key_rows = Vec::with_capacity(n);
+        let mut rows = Vec::with_capacity(n);
+        let mut has_prev = Vec::with_capacity(n);
+        let aggs = self.spec.agg.aggregates.len();
+        let mut prevs: Vec<Vec<ScalarValue>> = vec![Vec::with_capacity(n); aggs];
+        let mut states: Vec<Vec<Vec<ScalarValue>>> = vec![Vec::new(); aggs];
+        let nulls: Vec<ScalarValue> = self
+            .spec
+            .agg
+            .aggregates
+            .iter()
+            .map(|a| ScalarValue::try_from(a.expr.field().data_type()))
+            .collect::<datafusion::error::Result<_>>()?;
+        for (key, g) in self.groups.iter_mut() {
+            if keyed {
+                key_rows.push(parser.parse(key));
+            }
+            rows.push(g.rows);
+            has_prev.push(g.prev.is_some());
+            for i in 0..aggs {
+                prevs[i].push(match &g.prev {
+                    Some(p) => p[i].clone(),
+                    None => nulls[i].clone(),
+                });
+                // `state` may empty an accumulator (DataFusion's distinct-string counts
+                // do): rebuild it from the state it handed out.
+                let st = g.accs[i].state()?;
+                let arrays = st
+                    .iter()
+                    .map(|v| v.to_array())
+                    .collect::<datafusion::error::Result<Vec<_>>>()?;
+                let mut fresh =
+                    create_accumulator(&self.spec.agg.aggregates[i], self.spec.input_updating)?;
+                fresh.merge_batch(&arrays)?;
+                g.accs[i] = fresh;
+                if states[i].len() < st.len() {
+                    states[i].resize_with(st.len(), || Vec::with_capacity(n));
+                }
+                for (j, v) in st.into_iter().enumerate() {
+                    states[i][j].push(v);
+                }
+            }
+        }
+        let keys = if keyed {
+            self.key_conv.convert_rows(key_rows)?
+        } else {
+            Vec::new()
+        };
+        let mut cols = vec![(
+            KG.to_string(),
+            key_group_array(&keys, n, ctx.max_parallelism)?,
+        )];
+        cols.extend(
+            keys.into_iter()
+                .enumerate()
+                .map(|(i, k)| (format!("key{i}"), k)),
+        );
+        cols.push(("rows".into(), i64_column(rows)));
+        cols.push((
+            "has_prev".into(),
+            Arc::new(BooleanArray::from(has_prev)) as ArrayRef,
+        ));
+        for (i, p) in prevs.into_iter().enumerate() {
+            cols.push((format!("prev{i}"), Self::scalars(p)?));
+        }
+        for (i, acc) in states.into_iter().enumerate() {
+            for (j, col) in acc.into_iter().enumerate() {
+                cols.push((format!("acc{i}_{j}"), Self::scalars(col)?));
+            }
+        }
+        Ok(Some(OperatorState {
+            keyed: vec![state_table(cols, n)?],
+            shared: Vec::new(),
+        }))
+    }
+
+    async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        let Some(t) = single_table(state.keyed, &self.spec.name)? else {
+            return Ok(());
+        };
+        let n = t.num_rows();
+        let keys = state_columns(&t, "key");
+        let key_rows = if keys.is_empty() {
+            None
+        } else {
+            Some(self.key_conv.convert_columns(&keys)?)
+        };
+        let rows = i64_values(state_column(&t, "rows")?)?;
+        let has_prev = state_column(&t, "has_prev")?
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| RuntimeError::Checkpoint("has_prev is not BOOLEAN".into()))?
+            .clone();
+        let aggs = self.spec.agg.aggregates.len();
+        let prevs = (0..aggs)
+            .map(|i| state_column(&t, &format!("prev{i}")).cloned())
+            .collect::<Result<Vec<_>>>()?;
+        let accs: Vec<Vec<ArrayRef>> = (0..aggs)
+            .map(|i| state_columns(&t, &format!("acc{i}_")))
+            .collect();
+        let now = Instant::now();
+        for r in 0..n {
+            let key: Box<[u8]> = match &key_rows {
+                Some(kr) => kr.row(r).as_ref().into(),
+                None => Box::default(),
+            };
+            let mut group_accs = self.new_accumulators()?;
+            for (acc, cols) in group_accs.iter_mut().zip(&accs) {
+                let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(r, 1)).collect();
+                acc.merge_batch(&one)?;
+            }
+            let prev = if has_prev.value(r) {
+                Some(
+                    prevs
+                        .iter()
+                        .map(|c| ScalarValue::try_from_array(c, r))
+                        .collect::<datafusion::error::Result<Vec<_>>>()?,
+                )
+            } else {
+                None
+            };
+            self.groups.insert(
+                key,
+                GroupState {
+                    accs: group_accs,
+                    rows: rows[r],
+                    prev,
+                    written: now,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+impl GroupAggregateOp {
+    fn new_accumulators(&self) -> Result<Vec<Box<dyn Accumulator>>> {
+        self.spec
+            .agg
+            .aggregates
+            .iter()
+            .map(|a| create_accumulator(a, self.spec.input_updating))
+            .collect()
+    }
+
+    /// A column from one scalar per group (NULLs of `data_type` when there is no group).
+    fn scalars(values: Vec<ScalarValue>) -> Result<ArrayRef> {
+        Ok(ScalarValue::iter_to_array(values)?)
+    }
 }
 
 fn passes(filter: &BooleanArray, i: usize) -> bool {
@@ -358,15 +527,46 @@ impl Accumulator for RetractMultiset {
         std::mem::size_of_val(self) + self.counts.len() * 64
     }
 
+    /// The multiset as two lists: the distinct values and their counts (used by checkpoints).
     fn state(&mut self) -> datafusion::error::Result<Vec<ScalarValue>> {
-        Err(datafusion::error::DataFusionError::NotImplemented(
-            "partial state of a retracting multiset accumulator".into(),
-        ))
+        let data_type = self
+            .data_type
+            .clone()
+            .unwrap_or(datafusion::arrow::datatypes::DataType::Null);
+        let (values, counts): (Vec<ScalarValue>, Vec<ScalarValue>) = self
+            .counts
+            .iter()
+            .map(|(v, c)| (v.clone(), ScalarValue::Int64(Some(*c))))
+            .unzip();
+        Ok(vec![
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, &data_type)),
+            ScalarValue::List(ScalarValue::new_list_nullable(
+                &counts,
+                &datafusion::arrow::datatypes::DataType::Int64,
+            )),
+        ])
     }
 
-    fn merge_batch(&mut self, _states: &[ArrayRef]) -> datafusion::error::Result<()> {
-        Err(datafusion::error::DataFusionError::NotImplemented(
-            "merging retracting multiset accumulators".into(),
-        ))
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> datafusion::error::Result<()> {
+        use datafusion::arrow::array::{AsArray, Int64Array};
+        let values = states[0].as_list::<i32>();
+        let counts = states[1].as_list::<i32>();
+        for row in 0..values.len() {
+            let v = values.value(row);
+            let c = counts.value(row);
+            let c = c.as_any().downcast_ref::<Int64Array>().ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal("multiset counts".into())
+            })?;
+            if v.data_type() != &datafusion::arrow::datatypes::DataType::Null {
+                self.data_type.get_or_insert_with(|| v.data_type().clone());
+            }
+            for i in 0..v.len() {
+                *self
+                    .counts
+                    .entry(ScalarValue::try_from_array(&v, i)?)
+                    .or_insert(0) += c.value(i);
+            }
+        }
+        Ok(())
     }
 }

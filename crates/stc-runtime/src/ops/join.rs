@@ -28,10 +28,12 @@ use datafusion::arrow::row::{OwnedRow, Row, RowConverter};
 use datafusion::physical_expr::PhysicalExpr;
 use stc_common::RowKind;
 
+use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::Result;
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, null_as_false, to_rows};
+use crate::ops::state::{KG, i64_column, i64_values, key_group_array, state_column, state_table};
 
 /// The join types a regular join runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +233,52 @@ impl JoinOp {
 }
 
 impl JoinOp {
+    fn side_schema(&self, side: usize) -> &SchemaRef {
+        if side == 0 {
+            &self.spec.left_schema
+        } else {
+            &self.spec.right_schema
+        }
+    }
+
+    /// The join key columns of rows of side `side`.
+    fn eval_keys(&self, side: usize, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let key_exprs = if side == 0 {
+            &self.spec.left_keys
+        } else {
+            &self.spec.right_keys
+        };
+        let n = batch.num_rows();
+        Ok(key_exprs
+            .iter()
+            .map(|k| k.evaluate(batch).and_then(|v| v.into_array(n)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?)
+    }
+
+    /// Interval joins: the watermark after which each row of side `side` can no longer
+    /// match (`None` per row without a time, or for a side without that bound).
+    fn expiry_times(&self, side: usize, batch: &RecordBatch) -> Result<Option<Vec<Option<i64>>>> {
+        let Some(b) = &self.spec.interval else {
+            return Ok(None);
+        };
+        let (time, bound) = if side == 0 {
+            (&b.left_time, b.lower.map(|lo| -lo))
+        } else {
+            (&b.right_time, b.upper)
+        };
+        let Some(d) = bound else {
+            return Ok(None);
+        };
+        let n = batch.num_rows();
+        let t = time.evaluate(batch)?.into_array(n)?;
+        let t = crate::time::to_millis(&t, "the time attribute of an interval join")?;
+        Ok(Some(
+            (0..n)
+                .map(|i| t.is_valid(i).then(|| t.value(i).saturating_add(d)))
+                .collect(),
+        ))
+    }
+
     fn builder(&self) -> ChangeBuilder {
         let parts = if self.spec.kind.is_semi_or_anti() {
             1
@@ -470,6 +518,106 @@ impl Operator for JoinOp {
         self.process_batch_from(0, batch, ctx).await
     }
 
+    /// Two keyed tables, left side then right side: a row per distinct stored row with its
+    /// multiplicity (`__count`), its partner count (`__assoc`) and the row's columns. Key
+    /// groups are recomputed from the row's join key, as the exchange computed them.
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<OperatorState>> {
+        let mut tables = Vec::with_capacity(2);
+        for side in 0..2 {
+            let s = &self.sides[side];
+            let entries: Vec<&Entry> = s.state.values().flatten().collect();
+            let n = entries.len();
+            let cols = s.conv.convert_rows(entries.iter().map(|e| e.row.row()))?;
+            let schema = self.side_schema(side);
+            let rows = RecordBatch::try_new_with_options(
+                Arc::clone(schema),
+                cols.clone(),
+                &RecordBatchOptions::new().with_row_count(Some(n)),
+            )?;
+            let keys = self.eval_keys(side, &rows)?;
+            let mut table = vec![
+                (
+                    KG.to_string(),
+                    key_group_array(&keys, n, ctx.max_parallelism)?,
+                ),
+                (
+                    "__count".to_string(),
+                    i64_column(entries.iter().map(|e| e.count).collect()),
+                ),
+                (
+                    "__assoc".to_string(),
+                    i64_column(entries.iter().map(|e| e.assoc).collect()),
+                ),
+            ];
+            table.extend(
+                schema
+                    .fields()
+                    .iter()
+                    .zip(cols)
+                    .map(|(f, c)| (f.name().clone(), c)),
+            );
+            tables.push(state_table(table, n)?);
+        }
+        Ok(Some(OperatorState {
+            keyed: tables,
+            shared: Vec::new(),
+        }))
+    }
+
+    async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        for (side, t) in state.keyed.into_iter().enumerate().take(2) {
+            let n = t.num_rows();
+            if n == 0 {
+                continue;
+            }
+            let schema = Arc::clone(self.side_schema(side));
+            let rows = RecordBatch::try_new_with_options(
+                schema,
+                t.columns()[3..].to_vec(),
+                &RecordBatchOptions::new().with_row_count(Some(n)),
+            )?;
+            let counts = i64_values(state_column(&t, "__count")?)?;
+            let assocs = i64_values(state_column(&t, "__assoc")?)?;
+            let keys = self.eval_keys(side, &rows)?;
+            let key_rows = to_rows(&self.key_conv, &keys)?;
+            let expire = self.expiry_times(side, &rows)?;
+            let now = Instant::now();
+            let null_equals_null = self.spec.null_equals_null;
+            let ttl = self.spec.state_ttl_ms > 0;
+            let s = &mut self.sides[side];
+            let row_conv = to_rows(&s.conv, rows.columns())?;
+            for i in 0..n {
+                let has_null = !null_equals_null && keys.iter().any(|k| k.is_null(i));
+                let key = (!has_null).then(|| key_rows.row(i).owned());
+                let row = row_conv.row(i).owned();
+                if let (Some(exp), Some(k)) = (&expire, &key)
+                    && let Some(at) = exp[i]
+                {
+                    for _ in 0..counts[i] {
+                        s.expiry
+                            .entry(at)
+                            .or_default()
+                            .push((k.clone(), row.clone()));
+                    }
+                }
+                if ttl && let Some(k) = &key {
+                    s.written.insert(k.clone(), now);
+                }
+                let state_key = key.unwrap_or_else(|| s.null_row.clone());
+                s.state.entry(state_key).or_default().push(Entry {
+                    row,
+                    count: counts[i],
+                    assoc: assocs[i],
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
         if let Watermark::EventTime(t) = wm
             && self.spec.interval.is_some()
@@ -494,41 +642,10 @@ impl Operator for JoinOp {
     ) -> Result<()> {
         let side = input.min(1);
         let n = batch.num_rows();
-        let key_exprs = if side == 0 {
-            &self.spec.left_keys
-        } else {
-            &self.spec.right_keys
-        };
-        let keys = key_exprs
-            .iter()
-            .map(|k| k.evaluate(&batch.batch).and_then(|v| v.into_array(n)))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let keys = self.eval_keys(side, &batch.batch)?;
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let rows = to_rows(&self.sides[side].conv, batch.batch.columns())?;
-        // Interval join: the watermark after which each row can no longer match.
-        let expire: Option<Vec<Option<i64>>> = match &self.spec.interval {
-            None => None,
-            Some(b) => {
-                let (time, bound) = if side == 0 {
-                    (&b.left_time, b.lower.map(|lo| -lo))
-                } else {
-                    (&b.right_time, b.upper)
-                };
-                match bound {
-                    None => None,
-                    Some(d) => {
-                        let t = time.evaluate(&batch.batch)?.into_array(n)?;
-                        let t =
-                            crate::time::to_millis(&t, "the time attribute of an interval join")?;
-                        Some(
-                            (0..n)
-                                .map(|i| t.is_valid(i).then(|| t.value(i).saturating_add(d)))
-                                .collect(),
-                        )
-                    }
-                }
-            }
-        };
+        let expire = self.expiry_times(side, &batch.batch)?;
         let mut out = self.builder();
         for i in 0..n {
             let has_null = !self.spec.null_equals_null && keys.iter().any(|k| k.is_null(i));

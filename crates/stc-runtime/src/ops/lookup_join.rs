@@ -125,6 +125,17 @@ impl Operator for LookupJoinOp {
     async fn finish(&mut self, ctx: &mut OperatorContext) -> Result<()> {
         self.drain(ctx).await
     }
+
+    /// No state (the lookup cache is not checkpointed, as in Flink): lookups in flight are
+    /// completed so their rows go downstream before the barrier.
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &crate::checkpoint::Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<crate::checkpoint::OperatorState>> {
+        self.drain(ctx).await?;
+        Ok(None)
+    }
 }
 
 /// Looks up one probe batch and builds the joined rows.

@@ -9,4 +9,5 @@ pub mod join;
 pub mod lookup_join;
 pub mod over;
 pub mod rank;
+pub(crate) mod state;
 pub mod window;

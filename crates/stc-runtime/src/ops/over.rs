@@ -298,6 +298,14 @@ impl Operator for OverOp {
         &self.spec.name
     }
 
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &crate::checkpoint::Barrier,
+        _ctx: &mut OperatorContext,
+    ) -> Result<Option<crate::checkpoint::OperatorState>> {
+        Err(crate::ops::state::not_checkpointable(&self.spec.name))
+    }
+
     async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
         if !batch.is_insert_only() {
             return Err(RuntimeError::Data(

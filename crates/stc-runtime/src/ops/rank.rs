@@ -14,17 +14,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use stc_common::RowKind;
 
+use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::Result;
 use crate::message::StreamBatch;
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+use crate::ops::state::{KG, key_group_array, single_table, state_table};
 
 /// One `ORDER BY` expression of the ranking.
 #[derive(Clone)]
@@ -167,5 +169,82 @@ impl Operator for TopNOp {
             ctx.emit(b);
         }
         Ok(())
+    }
+
+    /// One keyed table: every stored row (input columns), partition by partition in sort
+    /// order, ties in arrival order, so that a restore rebuilds the same order.
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<OperatorState>> {
+        let all: Vec<&OwnedRow> = self
+            .partitions
+            .values()
+            .flat_map(|p| p.values().flatten())
+            .collect();
+        let n = all.len();
+        let cols = self.row_conv.convert_rows(all.iter().map(|r| r.row()))?;
+        let rows = RecordBatch::try_new_with_options(
+            Arc::clone(&self.spec.input_schema),
+            cols.clone(),
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?;
+        let keys = self.eval(&self.spec.partition_keys.iter().collect::<Vec<_>>(), &rows)?;
+        let mut table = vec![(
+            KG.to_string(),
+            key_group_array(&keys, n, ctx.max_parallelism)?,
+        )];
+        table.extend(
+            self.spec
+                .input_schema
+                .fields()
+                .iter()
+                .zip(cols)
+                .map(|(f, c)| (f.name().clone(), c)),
+        );
+        Ok(Some(OperatorState {
+            keyed: vec![state_table(table, n)?],
+            shared: Vec::new(),
+        }))
+    }
+
+    async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        let Some(t) = single_table(state.keyed, &self.spec.name)? else {
+            return Ok(());
+        };
+        let n = t.num_rows();
+        let rows = RecordBatch::try_new_with_options(
+            Arc::clone(&self.spec.input_schema),
+            t.columns()[1..].to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?;
+        let keys = self.eval(&self.spec.partition_keys.iter().collect::<Vec<_>>(), &rows)?;
+        let sorts = self.eval(
+            &self.spec.order.iter().map(|o| &o.expr).collect::<Vec<_>>(),
+            &rows,
+        )?;
+        let key_rows = to_rows(&self.key_conv, &keys)?;
+        let sort_rows = self.sort_conv.convert_columns(&sorts)?;
+        let row_conv = to_rows(&self.row_conv, rows.columns())?;
+        for i in 0..n {
+            self.partitions
+                .entry(key_rows.row(i).as_ref().into())
+                .or_default()
+                .entry(sort_rows.row(i).owned())
+                .or_default()
+                .push(row_conv.row(i).owned());
+        }
+        Ok(())
+    }
+}
+
+impl TopNOp {
+    fn eval(&self, exprs: &[&Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let n = batch.num_rows();
+        Ok(exprs
+            .iter()
+            .map(|e| e.evaluate(batch).and_then(|v| v.into_array(n)))
+            .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?)
     }
 }

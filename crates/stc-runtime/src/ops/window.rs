@@ -37,9 +37,14 @@ use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr};
 use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
+use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
+use crate::ops::state::{
+    KG, i64_column, i64_values, key_group_array, single_table, state_column, state_columns,
+    state_table,
+};
 use crate::time::window_start;
 
 /// How rows are assigned to windows (all sizes in milliseconds).
@@ -351,6 +356,61 @@ impl WindowGroups {
         Ok(())
     }
 
+    /// Takes the state out as arrays — (groups, key columns, each accumulator's state
+    /// columns) — and puts it back (DataFusion's group values and accumulators can only hand
+    /// out their state by emptying themselves).
+    fn snapshot(
+        &mut self,
+        spec: &AggregationSpec,
+        scratch: &mut Vec<usize>,
+    ) -> Result<(usize, Vec<ArrayRef>, Vec<Vec<ArrayRef>>)> {
+        let keys = match &mut self.groups {
+            None => Vec::new(),
+            Some(g) => g.emit(EmitTo::All)?,
+        };
+        let states = self
+            .accs
+            .iter_mut()
+            .map(|a| a.state(EmitTo::All))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let n = keys
+            .first()
+            .map(|k| k.len())
+            .or_else(|| states.first().and_then(|s| s.first()).map(|a| a.len()))
+            .unwrap_or(0);
+        *self = WindowGroups::new(spec)?;
+        self.merge(&keys, &states, n, scratch)?;
+        Ok((n, keys, states))
+    }
+
+    /// Merges accumulator states of `n` groups (see [`snapshot`](Self::snapshot)).
+    fn merge(
+        &mut self,
+        keys: &[ArrayRef],
+        states: &[Vec<ArrayRef>],
+        n: usize,
+        scratch: &mut Vec<usize>,
+    ) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let total = match &mut self.groups {
+            None => {
+                scratch.clear();
+                scratch.resize(n, 0);
+                1
+            }
+            Some(g) => {
+                g.intern(keys, scratch)?;
+                g.len()
+            }
+        };
+        for (acc, state) in self.accs.iter_mut().zip(states) {
+            acc.merge_batch(state, scratch, total)?;
+        }
+        Ok(())
+    }
+
     /// (number of groups, key columns, aggregate columns)
     fn emit(mut self) -> Result<(usize, Vec<ArrayRef>, Vec<ArrayRef>)> {
         let keys = match &mut self.groups {
@@ -549,6 +609,74 @@ impl Operator for WindowAggregateOp {
         Ok(())
     }
 
+    /// One keyed table: a row per (window, group) with the window bounds, the group's key
+    /// columns (`key<i>`) and each aggregate's accumulator state (`acc<i>_<j>`).
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<OperatorState>> {
+        let mut parts = Vec::with_capacity(self.windows.len());
+        for (&(end, start), groups) in self.windows.iter_mut() {
+            let (n, keys, states) = groups.snapshot(&self.spec.agg, &mut self.scratch)?;
+            parts.push(window_state_table(
+                start,
+                end,
+                n,
+                keys,
+                states,
+                ctx.max_parallelism,
+            )?);
+        }
+        if parts.is_empty() {
+            let mut empty = WindowGroups::new(&self.spec.agg)?;
+            let (n, keys, states) = empty.snapshot(&self.spec.agg, &mut self.scratch)?;
+            parts.push(window_state_table(
+                0,
+                0,
+                n,
+                keys,
+                states,
+                ctx.max_parallelism,
+            )?);
+        }
+        let table = concat_batches(&parts[0].schema(), &parts)?;
+        Ok(Some(OperatorState {
+            keyed: vec![table],
+            shared: Vec::new(),
+        }))
+    }
+
+    async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        let Some(t) = single_table(state.keyed, &self.spec.name)? else {
+            return Ok(());
+        };
+        let starts = i64_values(state_column(&t, "window_start")?)?;
+        let ends = i64_values(state_column(&t, "window_end")?)?;
+        let keys = state_columns(&t, "key");
+        let accs: Vec<Vec<ArrayRef>> = (0..self.spec.agg.aggregates.len())
+            .map(|i| state_columns(&t, &format!("acc{i}_")))
+            .collect();
+        let mut per_window: BTreeMap<(i64, i64), Vec<u32>> = BTreeMap::new();
+        for row in 0..t.num_rows() {
+            per_window
+                .entry((ends[row], starts[row]))
+                .or_default()
+                .push(row as u32);
+        }
+        for (window, idx) in per_window {
+            let n = idx.len();
+            let idx = UInt32Array::from(idx);
+            let states = accs
+                .iter()
+                .map(|cols| take_all(cols, &idx))
+                .collect::<Result<Vec<_>>>()?;
+            let state = window_state(&mut self.windows, &self.spec.agg, window)?;
+            state.merge(&take_all(&keys, &idx)?, &states, n, &mut self.scratch)?;
+        }
+        Ok(())
+    }
+
     fn next_timer(&self) -> Option<i64> {
         if !self.proctime {
             return None;
@@ -559,6 +687,35 @@ impl Operator for WindowAggregateOp {
     async fn on_processing_time(&mut self, now: i64, ctx: &mut OperatorContext) -> Result<()> {
         self.fire(now, ctx)
     }
+}
+
+/// The state table of one window (see `WindowAggregateOp::snapshot_state`).
+fn window_state_table(
+    start: i64,
+    end: i64,
+    n: usize,
+    keys: Vec<ArrayRef>,
+    states: Vec<Vec<ArrayRef>>,
+    max_parallelism: usize,
+) -> Result<RecordBatch> {
+    let mut cols = vec![
+        (KG.to_string(), key_group_array(&keys, n, max_parallelism)?),
+        ("window_start".to_string(), i64_column(vec![start; n])),
+        ("window_end".to_string(), i64_column(vec![end; n])),
+    ];
+    cols.extend(
+        keys.into_iter()
+            .enumerate()
+            .map(|(i, k)| (format!("key{i}"), k)),
+    );
+    for (i, acc) in states.into_iter().enumerate() {
+        cols.extend(
+            acc.into_iter()
+                .enumerate()
+                .map(|(j, a)| (format!("acc{i}_{j}"), a)),
+        );
+    }
+    state_table(cols, n)
 }
 
 /// Session windows (legacy `SESSION(ts, gap)` and the `SESSION` TVF): per key, rows closer
@@ -769,6 +926,49 @@ impl Operator for SessionOp {
             self.fire(t, ctx)?;
         }
         ctx.emit_watermark(wm);
+        Ok(())
+    }
+
+    /// One keyed table: the buffered input rows (their sessions are not closed yet) with
+    /// their key group.
+    async fn snapshot_state(
+        &mut self,
+        _barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<OperatorState>> {
+        if self.buffer.is_empty() {
+            return Ok(None);
+        }
+        let all = concat_batches(&self.buffer[0].schema(), &self.buffer)?;
+        self.buffer = vec![all.clone()];
+        let keys = self.spec.agg.eval_keys(&all)?;
+        let kg = key_group_array(&keys, all.num_rows(), ctx.max_parallelism)?;
+        let mut fields = vec![Arc::new(Field::new(KG, DataType::UInt32, false))];
+        fields.extend(all.schema().fields().iter().cloned());
+        let mut cols = vec![kg];
+        cols.extend(all.columns().iter().cloned());
+        Ok(Some(OperatorState {
+            keyed: vec![RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?],
+            shared: Vec::new(),
+        }))
+    }
+
+    async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
+        let Some(t) = single_table(state.keyed, &self.spec.name)? else {
+            return Ok(());
+        };
+        let schema = t.schema();
+        let fields: Vec<_> = schema.fields().iter().skip(1).cloned().collect();
+        let b = RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            t.columns().iter().skip(1).cloned().collect(),
+        )?;
+        let times = event_times(&self.spec.time.evaluate(&b)?.into_array(b.num_rows())?)?;
+        // A lower bound of the buffered sessions' ends, as `process_batch` keeps it.
+        if let Some(min) = times.iter().min() {
+            self.earliest_end = self.earliest_end.min(min + self.spec.gap);
+        }
+        self.buffer.push(b);
         Ok(())
     }
 

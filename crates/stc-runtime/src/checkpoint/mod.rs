@@ -19,6 +19,9 @@
 //! was (rescale). *Shared* state (Flink's union list state: a sink's pending files) is given
 //! to every subtask on restore, and the operator decides what to do with it.
 
+pub mod coordinator;
+pub mod storage;
+
 use datafusion::arrow::array::RecordBatch;
 
 /// The column of keyed-state batches that holds each row's key group (`UInt32`).
@@ -47,10 +50,12 @@ pub struct Barrier {
 /// The state of one operator subtask at a barrier.
 #[derive(Debug, Clone, Default)]
 pub struct OperatorState {
-    /// Rows keyed by key group: each batch has a `UInt32` column named [`KEY_GROUP_COLUMN`].
+    /// Keyed state tables, in a fixed order (table `i` has the same schema in every subtask):
+    /// each has a `UInt32` column named [`KEY_GROUP_COLUMN`]. On restore, table `i` holds
+    /// the rows of every old subtask's table `i` whose key group the new subtask owns.
     pub keyed: Vec<RecordBatch>,
-    /// Non-keyed state; on restore every subtask of the operator receives every subtask's
-    /// batches.
+    /// Non-keyed state tables, same ordering rule; on restore every subtask of the operator
+    /// receives the concatenation of every old subtask's table `i`.
     pub shared: Vec<RecordBatch>,
 }
 

@@ -1,0 +1,368 @@
+//! Checkpoints, restore, savepoints and rescale, end to end through `stc run` (see
+//! `tests/checkpoint/README.md` for the scripts and their input).
+//!
+//! What each situation gets:
+//! * SIGKILL at any point, then `stc run --resume`: the committed sink files equal those of a
+//!   run without failures — nothing lost, nothing duplicated (exactly-once through the
+//!   filesystem sink's two-phase commit).
+//! * SIGTERM with checkpointing configured: a final savepoint, its path printed; restoring it
+//!   at another parallelism gives the same output (key groups move between subtasks).
+//! * A corrupted newest checkpoint: `--resume` says it skips it and uses the previous one.
+//! * A checkpoint of another job: refused with the differing task named.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn stc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stc"))
+}
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/checkpoint")
+}
+
+/// A scratch directory with the script and the generated input.
+fn scratch(script: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(scripts().join(script), dir.path().join("job.sql")).unwrap();
+    let events = dir.path().join("input/events");
+    std::fs::create_dir_all(&events).unwrap();
+    let base = 1_700_000_000_000i64;
+    for f in 0..40i64 {
+        let mut s = String::new();
+        for i in 0..500i64 {
+            let id = f * 500 + i;
+            // 50 s of events every minute: windows and sessions close as time passes.
+            let ts = base + f * 60_000 + i * 100;
+            let secs = ts / 1000;
+            let t = chrono_like(secs, ts % 1000);
+            s.push_str(&format!("{id},k{},{},{t}\n", id % 13, (id * 7919) % 1000));
+        }
+        std::fs::write(events.join(format!("part-{f:03}.csv")), s).unwrap();
+    }
+    dir
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` of epoch seconds (UTC), without a date library.
+fn chrono_like(secs: i64, millis: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{millis:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn checkpoint_args(dir: &Path) -> Vec<String> {
+    vec![
+        "--set".into(),
+        "execution.checkpointing.interval=100 ms".into(),
+        "--set".into(),
+        format!("execution.checkpointing.dir={}", dir.join("ck").display()),
+        "--set".into(),
+        "execution.checkpointing.num-retained=3".into(),
+        "--set".into(),
+        "stc.debug.source-batch-delay=25 ms".into(),
+        // Failures in these tests are kills, not job errors: no in-process restarts.
+        "--set".into(),
+        "restart-strategy.type=none".into(),
+    ]
+}
+
+/// The output of an uninterrupted run without checkpoints.
+fn reference(script: &str, parallelism: usize) -> String {
+    let dir = scratch(script);
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", &parallelism.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reference run of {script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    committed(dir.path())
+}
+
+/// The committed sink files, updating (debezium-json) ones as their final state.
+fn committed(dir: &Path) -> String {
+    common::materialize(&common::render_committed_output(dir))
+}
+
+/// A small deterministic pseudo-random sequence (the kill points), so a failure reproduces.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// Runs `script` with checkpoints, killing it `kills` times at pseudo-random points and
+/// resuming each time, then lets the last run finish. Returns the scratch dir.
+fn run_with_kills(script: &str, parallelism: usize, kills: usize, seed: u64) -> tempfile::TempDir {
+    let dir = scratch(script);
+    let mut rng = Lcg(seed);
+    let mut stderr_log = String::new();
+    for attempt in 0..=kills {
+        let mut cmd = stc();
+        cmd.current_dir(dir.path())
+            .args(["run", "job.sql", "-p", &parallelism.to_string()])
+            .args(checkpoint_args(dir.path()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if attempt > 0 {
+            cmd.arg("--resume");
+        }
+        let mut child = cmd.spawn().unwrap();
+        if attempt < kills {
+            std::thread::sleep(Duration::from_millis(150 + rng.next(500)));
+            // SIGKILL: no chance to clean up, as when a machine dies.
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        stderr_log.push_str(&String::from_utf8_lossy(&out.stderr));
+        if attempt == kills {
+            assert!(
+                out.status.success(),
+                "final run of {script} failed:\n{stderr_log}"
+            );
+        }
+    }
+    dir
+}
+
+fn assert_same(script: &str, expected: &str, actual: &str, what: &str) {
+    if expected != actual {
+        let e: Vec<&str> = expected.lines().collect();
+        let a: Vec<&str> = actual.lines().collect();
+        let missing: Vec<&&str> = e.iter().filter(|l| !a.contains(l)).take(5).collect();
+        let extra: Vec<&&str> = a.iter().filter(|l| !e.contains(l)).take(5).collect();
+        panic!(
+            "{script}: {what}: {} lines expected, {} found; missing e.g. {missing:?}; unexpected e.g. {extra:?}",
+            e.len(),
+            a.len()
+        );
+    }
+}
+
+#[test]
+fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
+    // Parallelism 1 where the result depends on watermarks (windows, sessions): at higher
+    // parallelism, which rows are late depends on how the sources interleave, in any run.
+    let cases = [
+        ("window.sql", 1, 11),
+        ("session.sql", 1, 12),
+        ("group_agg.sql", 2, 13),
+        ("join.sql", 2, 14),
+        ("topn.sql", 2, 15),
+    ];
+    for (script, p, seed) in cases {
+        let expected = reference(script, p);
+        assert!(!expected.is_empty(), "{script} produced no output");
+        let dir = run_with_kills(script, p, 3, seed);
+        assert_same(
+            script,
+            &expected,
+            &committed(dir.path()),
+            "after 3 kills and resumes",
+        );
+    }
+}
+
+#[test]
+fn a_savepoint_taken_at_parallelism_2_restores_at_parallelism_3() {
+    for script in ["window_wide.sql", "group_agg.sql", "join.sql", "topn.sql"] {
+        let expected = reference(script, 2);
+        let dir = scratch(script);
+        let child = stc()
+            .current_dir(dir.path())
+            .args(["run", "job.sql", "-p", "2"])
+            .args(checkpoint_args(dir.path()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        // SIGTERM: stop with a savepoint.
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let path = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+            .unwrap_or_else(|| panic!("{script}: no savepoint path printed\n{stdout}\n{stderr}"))
+            .to_string();
+        assert!(out.status.success(), "{script}: {stderr}");
+        let out = stc()
+            .current_dir(dir.path())
+            .args(["run", "job.sql", "-p", "3", "--restore", &path])
+            .args(checkpoint_args(dir.path()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: restore at p3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same(
+            script,
+            &expected,
+            &committed(dir.path()),
+            "savepoint at p2, restored at p3",
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_newest_checkpoint_is_skipped_for_the_previous_one() {
+    // Windows that all fire at the end: no output is committed before the job finishes, so
+    // falling back to an older checkpoint replays nothing that was already published. (With
+    // output committed after the older checkpoint, a fallback re-emits it: the damaged
+    // checkpoint's guarantee is lost, in Flink as here.)
+    let script = "window_wide.sql";
+    let expected = reference(script, 2);
+    let dir = scratch(script);
+    let mut child = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", "2"])
+        .args(checkpoint_args(dir.path()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for at least two completed checkpoints, then kill.
+    let ck = dir.path().join("ck");
+    let completed = |ck: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(ck)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| p.file_name().unwrap().to_string_lossy().starts_with("chk-"));
+        v.sort_by_key(|p| {
+            p.file_name().unwrap().to_string_lossy()[4..]
+                .parse::<u64>()
+                .unwrap()
+        });
+        v
+    };
+    for _ in 0..200 {
+        if completed(&ck).len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = completed(&ck);
+    assert!(all.len() >= 2, "two checkpoints expected, found {all:?}");
+    let newest = all.last().unwrap();
+    let victim = std::fs::read_dir(newest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "arrow"))
+        .expect("a state file");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&victim, bytes).unwrap();
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", "2", "--resume"])
+        .args(checkpoint_args(dir.path()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skipping a damaged checkpoint") && stderr.contains("checksum"),
+        "the damaged checkpoint must be reported: {stderr}"
+    );
+    assert_same(
+        script,
+        &expected,
+        &committed(dir.path()),
+        "resumed past a corrupted checkpoint",
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_job_is_refused_with_the_difference_named() {
+    let dir = scratch("group_agg.sql");
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", "1"])
+        .args(checkpoint_args(dir.path()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // The run lasts about a second (40 batches, 25 ms apart) with a checkpoint every 100 ms.
+    let ck = std::fs::read_dir(dir.path().join("ck"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("chk-"))
+        .expect("a completed checkpoint");
+    std::fs::copy(scripts().join("topn.sql"), dir.path().join("other.sql")).unwrap();
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "other.sql", "-p", "1", "--restore"])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("different job"), "{stderr}");
+}
+
+#[test]
+fn resume_without_a_checkpoint_directory_is_a_clear_error() {
+    let dir = scratch("group_agg.sql");
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "--resume"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--resume needs a checkpoint directory"),
+        "{stderr}"
+    );
+    let out = stc()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "job.sql",
+            "--set",
+            "execution.checkpointing.interval=1 s",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("execution.checkpointing.dir"), "{stderr}");
+}

@@ -1,0 +1,381 @@
+//! The checkpoint coordinator of one running job (Flink's `CheckpointCoordinator`).
+//!
+//! One tokio task. It triggers barriers at the source subtasks on the configured interval (or
+//! on request, for savepoints), collects every subtask's acknowledgement with its state,
+//! writes the state files off the subtasks' path (`spawn_blocking`), publishes the checkpoint
+//! once every subtask has acknowledged it, and then tells every subtask that it is complete
+//! (the `watch` channel), which is when sinks commit.
+//!
+//! Checkpoints are only triggered while every source subtask is running: a bounded source
+//! that has finished cannot inject barriers any more (Flink 1.14+ can checkpoint after tasks
+//! finish; we do not yet). A pending checkpoint that a finished source never saw is aborted.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, warn};
+
+use super::storage::{
+    self, CheckpointConfig, FORMAT_NAME, FORMAT_VERSION, FileMeta, Metadata, NodeMeta, Part,
+    PendingDir, SourceMeta,
+};
+use super::{Barrier, BarrierKind, OperatorState, SplitPosition};
+use crate::error::{Result, RuntimeError};
+use crate::metrics::JobMetrics;
+
+/// What a subtask tells the coordinator.
+pub enum TaskReport {
+    /// The subtask processed barrier `id` and snapshotted its operators.
+    Ack {
+        id: u64,
+        node: usize,
+        subtask: usize,
+        /// (operator index in the chain, its state) for stateful operators.
+        states: Vec<(usize, OperatorState)>,
+        /// Source subtasks: the last emitted watermark and the split positions.
+        source: Option<(Option<i64>, Vec<SplitPosition>)>,
+        alignment: Duration,
+    },
+    /// The subtask cannot take part in checkpoint `id` (a source without positions).
+    Decline { id: u64, reason: String },
+    /// A source subtask reached the end of its input.
+    SourceFinished {
+        node: usize,
+        subtask: usize,
+        acked_up_to: u64,
+    },
+    /// The subtask has handled the completion of checkpoint `id` (sinks committed).
+    Notified { id: u64 },
+}
+
+/// Requests from the job's owner.
+pub enum Command {
+    Savepoint {
+        stop: bool,
+        reply: oneshot::Sender<Result<PathBuf>>,
+    },
+}
+
+/// What the executor wires into the subtasks.
+pub struct Wiring {
+    /// One per source subtask, in (node, subtask) order.
+    pub triggers: Vec<((usize, usize), mpsc::UnboundedSender<Barrier>)>,
+    pub reports: mpsc::UnboundedReceiver<TaskReport>,
+    pub notify: watch::Sender<u64>,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+}
+
+struct Pending {
+    barrier: Barrier,
+    dir: Option<PendingDir>,
+    acks: usize,
+    files: Vec<FileMeta>,
+    sources: Vec<SourceMeta>,
+    alignment: Duration,
+    started: Instant,
+    reply: Option<oneshot::Sender<Result<PathBuf>>>,
+}
+
+pub struct Coordinator {
+    pub config: CheckpointConfig,
+    pub nodes: Vec<NodeMeta>,
+    pub max_parallelism: usize,
+    pub next_id: u64,
+    pub metrics: Arc<JobMetrics>,
+}
+
+fn now_ms() -> i64 {
+    crate::time::now_ms()
+}
+
+impl Coordinator {
+    fn total_tasks(&self) -> usize {
+        self.nodes.iter().map(|n| n.parallelism).sum()
+    }
+
+    pub async fn run(mut self, mut w: Wiring) {
+        let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
+        let mut finished_sources: HashSet<(usize, usize)> = HashSet::new();
+        // id → (notifications still expected, who waits for them).
+        let mut stopping: Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)> = None;
+        let period = self
+            .config
+            .interval
+            .unwrap_or(Duration::from_secs(3600 * 24 * 365));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut timeouts = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if self.config.interval.is_some() => {
+                    let in_flight = pending.values().filter(|p| p.barrier.kind == BarrierKind::Checkpoint).count();
+                    if in_flight < self.config.max_concurrent.max(1) && finished_sources.is_empty() {
+                        self.trigger(&w, &mut pending, BarrierKind::Checkpoint, None);
+                    }
+                }
+                _ = timeouts.tick() => {
+                    let expired: Vec<u64> = pending.iter()
+                        .filter(|(_, p)| p.started.elapsed() > self.config.timeout)
+                        .map(|(id, _)| *id).collect();
+                    for id in expired {
+                        self.fail(&mut pending, id, format!(
+                            "checkpoint {id} expired before completing (execution.checkpointing.timeout = {:?})",
+                            self.config.timeout));
+                    }
+                }
+                cmd = w.commands.recv() => match cmd {
+                    Some(Command::Savepoint { stop, reply }) => {
+                        if !finished_sources.is_empty() {
+                            let _ = reply.send(Err(RuntimeError::Checkpoint(
+                                "cannot take a savepoint: some sources have already finished".into())));
+                        } else {
+                            self.trigger(&w, &mut pending, BarrierKind::Savepoint { stop }, Some(reply));
+                        }
+                    }
+                    None => {}
+                },
+                report = w.reports.recv() => {
+                    let Some(report) = report else { return };
+                    match report {
+                        TaskReport::Ack { id, node, subtask, states, source, alignment } => {
+                            let Some(p) = pending.get_mut(&id) else { continue };
+                            p.alignment = p.alignment.max(alignment);
+                            if let Some((watermark, splits)) = source {
+                                p.sources.push(SourceMeta {
+                                    node, subtask, watermark,
+                                    splits: splits.iter().map(storage::split_meta).collect(),
+                                });
+                            }
+                            let dir = p.dir.as_ref().map(|d| d.tmp.clone()).expect("dir until done");
+                            let written = tokio::task::spawn_blocking(move || write_states(&dir, node, subtask, states)).await;
+                            match written {
+                                Ok(Ok(files)) => {
+                                    let p = pending.get_mut(&id).expect("still pending");
+                                    p.files.extend(files);
+                                    p.acks += 1;
+                                    if p.acks == self.total_tasks() {
+                                        let p = pending.remove(&id).expect("pending");
+                                        match self.complete(p, &w) {
+                                            Ok(Some(stop)) => stopping = Some(stop),
+                                            Ok(None) => {}
+                                            Err(e) => warn!(error = %e, "checkpoint {id} failed"),
+                                        }
+                                        // A completed checkpoint subsumes older pending ones.
+                                        let older: Vec<u64> = pending.keys().copied().filter(|k| *k < id).collect();
+                                        for k in older {
+                                            self.fail(&mut pending, k, format!("checkpoint {k} was subsumed by {id}"));
+                                        }
+                                    }
+                                }
+                                Ok(Err(e)) => self.fail(&mut pending, id, e.to_string()),
+                                Err(e) => self.fail(&mut pending, id, format!("writing state panicked: {e}")),
+                            }
+                        }
+                        TaskReport::Decline { id, reason } => self.fail(&mut pending, id, reason),
+                        TaskReport::SourceFinished { node, subtask, acked_up_to } => {
+                            finished_sources.insert((node, subtask));
+                            let never_seen: Vec<u64> = pending.keys().copied().filter(|k| *k > acked_up_to).collect();
+                            for k in never_seen {
+                                self.fail(&mut pending, k, format!(
+                                    "checkpoint {k} aborted: a source finished before its barrier"));
+                            }
+                        }
+                        TaskReport::Notified { id } => {
+                            if let Some((sid, left, _, _)) = stopping.as_mut() && *sid == id {
+                                *left -= 1;
+                                if *left == 0 {
+                                    let (_, _, reply, path) = stopping.take().expect("set");
+                                    let _ = reply.send(Ok(path));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn trigger(
+        &mut self,
+        w: &Wiring,
+        pending: &mut BTreeMap<u64, Pending>,
+        kind: BarrierKind,
+        reply: Option<oneshot::Sender<Result<PathBuf>>>,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let barrier = Barrier {
+            id,
+            timestamp_ms: now_ms(),
+            kind,
+        };
+        let (base, name) = match kind {
+            BarrierKind::Checkpoint => (self.config.dir.clone(), format!("chk-{id}")),
+            BarrierKind::Savepoint { .. } => (
+                self.config
+                    .savepoint_dir
+                    .clone()
+                    .unwrap_or_else(|| self.config.dir.clone()),
+                format!("savepoint-{id}"),
+            ),
+        };
+        let dir = match PendingDir::create(&base, &name) {
+            Ok(d) => d,
+            Err(e) => {
+                self.metrics
+                    .checkpoints
+                    .failed
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(error = %e, "cannot start checkpoint {id}");
+                if let Some(r) = reply {
+                    let _ = r.send(Err(e));
+                }
+                return;
+            }
+        };
+        self.metrics
+            .checkpoints
+            .triggered
+            .fetch_add(1, Ordering::Relaxed);
+        pending.insert(
+            id,
+            Pending {
+                barrier,
+                dir: Some(dir),
+                acks: 0,
+                files: Vec::new(),
+                sources: Vec::new(),
+                alignment: Duration::ZERO,
+                started: Instant::now(),
+                reply,
+            },
+        );
+        for (_, t) in &w.triggers {
+            let _ = t.send(barrier);
+        }
+    }
+
+    fn fail(&self, pending: &mut BTreeMap<u64, Pending>, id: u64, reason: String) {
+        let Some(mut p) = pending.remove(&id) else {
+            return;
+        };
+        warn!("checkpoint {id} failed: {reason}");
+        self.metrics
+            .checkpoints
+            .failed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(d) = p.dir.take() {
+            d.abort();
+        }
+        if let Some(r) = p.reply.take() {
+            let _ = r.send(Err(RuntimeError::Checkpoint(reason)));
+        }
+    }
+
+    /// Publishes a fully acknowledged checkpoint; for a stopping savepoint, returns what to
+    /// wait for before the job may be stopped.
+    #[allow(clippy::type_complexity)]
+    fn complete(
+        &self,
+        mut p: Pending,
+        w: &Wiring,
+    ) -> Result<Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)>> {
+        let id = p.barrier.id;
+        let size: u64 = p.files.iter().map(|f| f.bytes).sum();
+        let meta = Metadata {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            engine: concat!("stc ", env!("CARGO_PKG_VERSION")).into(),
+            id,
+            kind: match p.barrier.kind {
+                BarrierKind::Checkpoint => "checkpoint".into(),
+                BarrierKind::Savepoint { .. } => "savepoint".into(),
+            },
+            timestamp_ms: p.barrier.timestamp_ms,
+            max_parallelism: self.max_parallelism,
+            nodes: self.nodes.clone(),
+            files: std::mem::take(&mut p.files),
+            sources: std::mem::take(&mut p.sources),
+        };
+        let dir = p.dir.take().expect("dir until done");
+        let published = match dir.complete(&meta) {
+            Ok(path) => path,
+            Err(e) => {
+                self.metrics
+                    .checkpoints
+                    .failed
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(r) = p.reply.take() {
+                    let _ = r.send(Err(RuntimeError::Checkpoint(e.to_string())));
+                }
+                return Err(e);
+            }
+        };
+        let m = &self.metrics.checkpoints;
+        m.completed.fetch_add(1, Ordering::Relaxed);
+        m.last_completed_id.store(id, Ordering::Relaxed);
+        m.last_completed_ms.store(now_ms(), Ordering::Relaxed);
+        m.last_duration_ms
+            .store(p.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        m.last_size_bytes.store(size, Ordering::Relaxed);
+        m.last_alignment_ms
+            .store(p.alignment.as_millis() as u64, Ordering::Relaxed);
+        info!(
+            id,
+            bytes = size,
+            ms = p.started.elapsed().as_millis() as u64,
+            path = %published.display(),
+            "checkpoint completed"
+        );
+        if p.barrier.kind == BarrierKind::Checkpoint {
+            storage::prune(&self.config.dir, self.config.retained, &[]);
+        }
+        // Sinks commit what the checkpoint covers once they hear of it.
+        let _ = w.notify.send(id);
+        match (p.barrier.kind, p.reply.take()) {
+            (BarrierKind::Savepoint { stop: true }, Some(reply)) => {
+                Ok(Some((id, self.total_tasks(), reply, published)))
+            }
+            (_, Some(reply)) => {
+                let _ = reply.send(Ok(published));
+                Ok(None)
+            }
+            (_, None) => Ok(None),
+        }
+    }
+}
+
+/// Writes one subtask's operator states into the checkpoint directory.
+fn write_states(
+    dir: &std::path::Path,
+    node: usize,
+    subtask: usize,
+    states: Vec<(usize, OperatorState)>,
+) -> Result<Vec<FileMeta>> {
+    let mut files = Vec::new();
+    for (op, state) in states {
+        for (t, b) in state.keyed.iter().enumerate() {
+            files.push(storage::write_table(
+                dir,
+                (node, op, subtask),
+                Part::Keyed,
+                t,
+                b,
+            )?);
+        }
+        for (t, b) in state.shared.iter().enumerate() {
+            files.push(storage::write_table(
+                dir,
+                (node, op, subtask),
+                Part::Shared,
+                t,
+                b,
+            )?);
+        }
+    }
+    Ok(files)
+}
