@@ -349,9 +349,10 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
         let mut restarts = RestartTracker::new(strategy);
         let started = std::time::Instant::now();
         loop {
-            if let Some(ck) = &from {
-                eprintln!("restoring from {}", ck.path.display());
-            }
+            let restoring = from.as_ref().map(|ck| {
+                let bytes: u64 = ck.meta.files.iter().map(|f| f.bytes).sum();
+                (ck.path.clone(), bytes, std::time::Instant::now())
+            });
             let mut job = spawn_job_with(
                 compiled.graph,
                 JobOptions {
@@ -359,6 +360,15 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     restore: from.take(),
                 },
             )?;
+            if let Some((path, bytes, t)) = restoring {
+                // Reading and decoding the state files happens while the job is set up.
+                eprintln!(
+                    "restored from {} ({:.1} MB of state read in {} ms)",
+                    path.display(),
+                    bytes as f64 / 1e6,
+                    t.elapsed().as_millis()
+                );
+            }
             let metrics = Arc::clone(&job.metrics);
             let printer = compiled.select.take().map(|sel| {
                 let zone = zone.clone();
@@ -440,7 +450,10 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     let failed = ck.failed.load(std::sync::atomic::Ordering::Relaxed);
                     if completed + failed > 0 {
                         summary.push_str(&format!(
-                            ", {completed} checkpoints ({failed} failed)"
+                            ", {completed} checkpoints ({failed} failed; last {:.1} MB in {} ms)",
+                            ck.last_size_bytes.load(std::sync::atomic::Ordering::Relaxed) as f64
+                                / 1e6,
+                            ck.last_duration_ms.load(std::sync::atomic::Ordering::Relaxed)
                         ));
                     }
                     if restarts.restarts() > 0 {

@@ -6,9 +6,14 @@
 //! subtask `i % parallelism`; each subtask reads its files in name order. Text files are read
 //! in chunks of whole lines so a large file never sits in memory at once.
 //!
-//! Sink: every subtask writes its own part file `part-<uuid>-<subtask>-<n>` into the
-//! directory, as Flink does. The file is written under a hidden in-progress name and renamed
-//! to its final name when the job finishes, so a reader never sees a half-written part file.
+//! Sink: every subtask writes its own part files `part-<uuid>-<subtask>-<n>` into the
+//! directory, as Flink does. A file is written under a hidden in-progress name and renamed
+//! to its final name when it is committed — at the end of input, or with checkpointing when
+//! the checkpoint whose barrier closed it completes — so a reader never sees a half-written
+//! part file, nor a row that a restore would write again (exactly-once).
+//!
+//! Checkpoints: the source's position per file (byte offset of the next line; rows read for
+//! parquet); the sink's pending files (shared state, committed again on restore).
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Read, Write};

@@ -393,7 +393,7 @@ impl Checkpoint {
                     .map(|id| (id, e.path()))
             })
             .collect();
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut skipped = Vec::new();
         for (_, p) in found {
             match Checkpoint::open(&p) {
@@ -595,7 +595,7 @@ pub fn split_meta(p: &SplitPosition) -> SplitMeta {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -382,7 +382,7 @@ impl Operator for GroupAggregateOp {
             .map(|i| state_columns(&t, &format!("acc{i}_")))
             .collect();
         let now = Instant::now();
-        for r in 0..n {
+        for (r, &count) in rows.iter().enumerate().take(n) {
             let key: Box<[u8]> = match &key_rows {
                 Some(kr) => kr.row(r).as_ref().into(),
                 None => Box::default(),
@@ -406,7 +406,7 @@ impl Operator for GroupAggregateOp {
                 key,
                 GroupState {
                     accs: group_accs,
-                    rows: rows[r],
+                    rows: count,
                     prev,
                     written: now,
                 },

@@ -1,0 +1,15 @@
+-- Large keyed state: a regular join whose right side never matches keeps every left row
+-- (id, a ${PAYLOAD}-character payload) in state.
+CREATE TABLE l (id BIGINT, payload STRING) WITH (
+  'connector' = 'datagen',
+  'number-of-rows' = '${ROWS}',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '${ROWS}',
+  'fields.payload.length' = '${PAYLOAD}'
+);
+-- Unbounded (one row a second, never matching), so the job runs until it is stopped.
+CREATE TABLE r (id BIGINT) WITH (
+  'connector' = 'datagen', 'rows-per-second' = '1',
+  'fields.id.min' = '-10', 'fields.id.max' = '-1'
+);
+CREATE TABLE sink (id BIGINT, payload STRING) WITH ('connector' = 'blackhole');
+INSERT INTO sink SELECT l.id, l.payload FROM l JOIN r ON l.id = r.id;
