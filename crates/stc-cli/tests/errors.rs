@@ -397,3 +397,85 @@ fn unknown_time_zone_is_rejected_with_an_example() {
         ],
     );
 }
+
+const CHANGES: &str =
+    "CREATE TABLE changes (ts TIMESTAMP(3), uid STRING, amount INT, WATERMARK FOR ts AS ts)
+WITH ('connector' = 'filesystem', 'path' = 'input/changes.json', 'format' = 'debezium-json');
+CREATE TABLE res (uid STRING, total INT)
+WITH ('connector' = 'filesystem', 'path' = 'output/res', 'format' = 'csv');
+";
+
+const GOOD_CHANGES: &str = r#"{"before":null,"after":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":1},"op":"c"}
+{"before":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":1},"after":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":2},"op":"u"}
+"#;
+
+/// A changelog source is an updating input: an append-only sink rejects it at planning,
+/// naming the source, as Flink does.
+#[test]
+fn changelog_source_into_append_only_sink_is_rejected_at_planning() {
+    check_fails(
+        &format!("{CHANGES}INSERT INTO res SELECT uid, amount FROM changes;"),
+        &[("input/changes.json", GOOD_CHANGES)],
+        &[
+            "Table sink 'res' doesn't support consuming update changes which is produced by node TableSourceScan(table=[[default_catalog, default_database, changes]], fields=[ts, uid, amount])",
+        ],
+    );
+}
+
+#[test]
+fn window_aggregation_over_a_changelog_source_is_rejected() {
+    check_fails(
+        &format!(
+            "{CHANGES}INSERT INTO res SELECT uid, CAST(COUNT(*) AS INT) FROM TABLE(TUMBLE(TABLE changes, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, uid;"
+        ),
+        &[("input/changes.json", GOOD_CHANGES)],
+        &[
+            "window aggregation doesn't support consuming update and delete changes which is produced by node TableSourceScan(table=[[default_catalog, default_database, changes]]",
+        ],
+    );
+}
+
+/// A corrupt change record fails the job with the file, the line and Flink's reason; with
+/// `debezium-json.ignore-parse-errors` the whole record (both halves of an update) is skipped
+/// and counted.
+#[test]
+fn corrupt_change_record_fails_or_is_skipped_and_counted() {
+    let script = CHANGES.replace("'format' = 'csv'", "'format' = 'debezium-json'");
+    let bad = format!(
+        "{GOOD_CHANGES}{}\n{}\n",
+        r#"{"before":null,"after":{"ts":"2024-01-01 00:00:02","uid":"bob","amount":5},"op":"x"}"#,
+        r#"{"before":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":2},"after":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":"many"},"op":"u"}"#,
+    );
+    let query = "INSERT INTO res SELECT uid, SUM(amount) FROM changes GROUP BY uid;";
+    check_fails(
+        &format!("{script}{query}"),
+        &[("input/changes.json", &bad)],
+        &["input/changes.json:3", "Unknown \"op\" value \"x\""],
+    );
+    let lenient = script.replace(
+        "'format' = 'debezium-json');\nCREATE TABLE res",
+        "'format' = 'debezium-json', 'debezium-json.ignore-parse-errors' = 'true');\nCREATE TABLE res",
+    );
+    let (out, dir) = run(
+        &format!("{lenient}{query}"),
+        &[("input/changes.json", &bad)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("2 malformed records skipped"), "{stderr}");
+    let mut state = std::collections::BTreeMap::new();
+    for line in output_lines(dir.path()) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        match v["op"].as_str() {
+            Some("c") => *state.entry(v["after"].to_string()).or_insert(0) += 1,
+            _ => *state.entry(v["before"].to_string()).or_insert(0) -= 1,
+        }
+    }
+    state.retain(|_, n| *n != 0);
+    let rows: Vec<(&String, &i32)> = state.iter().collect();
+    assert_eq!(
+        rows,
+        vec![(&r#"{"uid":"alice","total":2}"#.to_string(), &1)],
+        "only alice's valid update may count"
+    );
+}

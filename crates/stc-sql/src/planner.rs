@@ -485,12 +485,30 @@ impl Translator {
             projection: scan.projection.clone(),
             idle_timeout_ms: self.idle_timeout_ms,
         };
+        let changelog = spec.factory.produces_changelog();
         let id = self.graph.add_node(NodeSpec {
             name: format!("Source: {}", t.name),
             parallelism: self.parallelism,
             source: Some(spec),
             operators: vec![],
         });
+        if changelog {
+            // A changelog format (debezium-json, …) makes the table an updating input, as in
+            // Flink: aggregations over it retract, append-only sinks and windows reject it.
+            self.updating.insert(
+                id,
+                format!(
+                    "TableSourceScan(table=[[default_catalog, default_database, {}]], fields=[{}])",
+                    t.name,
+                    t.schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
         let s = Stream::Node(id);
         if let Some(pred) = datafusion::logical_expr::utils::conjunction(scan.filters.clone()) {
             let p = self.physical(&pred, &scan.projected_schema)?;

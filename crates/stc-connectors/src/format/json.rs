@@ -217,6 +217,106 @@ impl JsonDecoder {
     }
 }
 
+/// What the changelog formats (`format/changelog.rs`) use: rows given as single JSON
+/// objects, committed or dropped a record at a time.
+impl JsonDecoder {
+    /// Decodes one JSON object into a new row; on error nothing of it is kept.
+    pub(crate) fn push_object(&mut self, object: &[u8]) -> std::result::Result<(), String> {
+        match self.decode_line(object) {
+            Ok(()) => {
+                self.columns.commit_row();
+                Ok(())
+            }
+            Err(e) => {
+                self.columns.rollback_row();
+                Err(e)
+            }
+        }
+    }
+
+    /// Rows decoded and not yet taken by [`finish_rows`](Self::finish_rows).
+    pub(crate) fn pending_rows(&self) -> usize {
+        self.columns.rows()
+    }
+
+    /// Drops the rows after the first `n` pending ones.
+    pub(crate) fn truncate_rows(&mut self, n: usize) {
+        self.columns.truncate_rows(n);
+    }
+
+    /// The pending rows as one batch.
+    pub(crate) fn finish_rows(&mut self) -> Result<Option<RecordBatch>> {
+        self.columns.finish()
+    }
+}
+
+/// The top-level members of the JSON object `b`, each value as its raw JSON text (so numbers
+/// keep every digit until the column type decides).
+pub(crate) fn object_members(b: &[u8]) -> std::result::Result<Vec<(String, &[u8])>, String> {
+    let mut p = Parser { b, i: 0 };
+    let mut scratch = Vec::new();
+    let mut out = Vec::new();
+    p.ws();
+    p.expect(b'{')?;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string_raw(&mut scratch)?;
+            let key = String::from_utf8(key.into_owned()).map_err(|_| p.err("invalid UTF-8"))?;
+            p.ws();
+            p.expect(b':')?;
+            p.ws();
+            let start = p.i;
+            p.skip_value(0)?;
+            out.push((key, &b[start..p.i]));
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b'}') => break,
+                _ => return Err(p.err("expected ',' or '}'")),
+            }
+        }
+    }
+    p.ws();
+    if p.i != b.len() {
+        return Err(p.err("unexpected content after the JSON object"));
+    }
+    Ok(out)
+}
+
+/// The elements of the JSON array `b`, each as its raw JSON text.
+pub(crate) fn array_elements(b: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
+    let mut p = Parser { b, i: 0 };
+    let mut out = Vec::new();
+    p.ws();
+    p.expect(b'[')?;
+    p.ws();
+    if p.peek() == Some(b']') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let start = p.i;
+            p.skip_value(0)?;
+            out.push(&b[start..p.i]);
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b']') => break,
+                _ => return Err(p.err("expected ',' or ']'")),
+            }
+        }
+    }
+    p.ws();
+    if p.i != b.len() {
+        return Err(p.err("unexpected content after the JSON array"));
+    }
+    Ok(out)
+}
+
 impl RecordDecoder for JsonDecoder {
     fn decode(
         &mut self,
