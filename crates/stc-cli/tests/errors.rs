@@ -156,14 +156,43 @@ INSERT INTO res SELECT uid, CAST(COUNT(*) AS INT) FROM TABLE(TUMBLE(TABLE latest
 }
 
 #[test]
-fn temporal_join_against_a_table_without_lookup_is_named() {
+fn event_time_temporal_join_needs_a_primary_key_and_a_watermark() {
+    let files = [
+        ("input/events.csv", GOOD),
+        ("input/dim.csv", "alice,A,2024-01-01 00:00:00\n"),
+    ];
+    let query = "INSERT INTO res SELECT e.uid, e.amount FROM events e JOIN dim FOR SYSTEM_TIME AS OF e.ts AS d ON e.uid = d.uid;";
     check_fails(
         &format!(
-            "{EVENTS}CREATE TABLE dim (uid STRING, name STRING) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');
-INSERT INTO res SELECT e.uid, e.amount FROM events e JOIN dim FOR SYSTEM_TIME AS OF e.ts AS d ON e.uid = d.uid;"
+            "{EVENTS}CREATE TABLE dim (uid STRING, name STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');\n{query}"
+        ),
+        &files,
+        &[
+            "Temporal Table Join requires primary key in versioned table",
+            "'dim'",
+        ],
+    );
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE TABLE dim (uid STRING, name STRING, ts TIMESTAMP(3), PRIMARY KEY (uid) NOT ENFORCED) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');\n{query}"
+        ),
+        &files,
+        &[
+            "Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table",
+        ],
+    );
+}
+
+#[test]
+fn lookup_join_against_a_table_without_lookup_is_named() {
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE TABLE ev2 (uid STRING, p AS PROCTIME()) WITH ('connector' = 'filesystem', 'path' = 'input/events.csv', 'format' = 'csv');
+CREATE TABLE dim (uid STRING, name STRING) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');
+INSERT INTO res SELECT e.uid, 1 FROM ev2 e JOIN dim FOR SYSTEM_TIME AS OF e.p AS d ON e.uid = d.uid;"
         ),
         &[("input/events.csv", GOOD), ("input/dim.csv", "alice,A\n")],
-        &["not supported yet: an event-time temporal join against table 'dim' (connector 'filesystem')"],
+        &["not supported yet: a lookup join (FOR SYSTEM_TIME AS OF a processing-time column) against table 'dim' (connector 'filesystem')"],
     );
 }
 

@@ -9,4 +9,7 @@ pub mod join;
 pub mod lookup_join;
 pub mod over;
 pub mod rank;
+pub mod temporal_join;
 pub mod window;
+pub mod window_join;
+pub mod window_rank;
