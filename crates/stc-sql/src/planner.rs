@@ -853,6 +853,12 @@ impl Translator {
         let append_only =
             self.updating_origin(&left).is_none() && self.updating_origin(&right).is_none();
         if let Some((left_end, right_end)) = window_join_ends(j) {
+            let (lw, rw) = (window_tvf_kind(&j.left), window_tvf_kind(&j.right));
+            if lw != rw {
+                return Err(unsupported(format!(
+                    "a window join of different windows ({lw:?} on the left, {rw:?} on the right); as in Flink, both sides must use the same window table function"
+                )));
+            }
             if !append_only {
                 return Err(unsupported(
                     "a window join over an updating input (both sides must be window TVFs over append-only tables)",
@@ -1971,6 +1977,17 @@ fn window_join_ends(j: &datafusion::logical_expr::Join) -> Option<(&Expr, &Expr)
     let pair = |n: &str| j.on.iter().find(|(l, r)| is_col(l, n) && is_col(r, n));
     pair("window_start")?;
     pair("window_end").map(|(l, r)| (l, r))
+}
+
+/// The first window TVF `plan` reads.
+fn window_tvf_kind(plan: &LogicalPlan) -> Option<TvfKind> {
+    match plan {
+        LogicalPlan::Extension(e) => match e.node.as_any().downcast_ref::<WindowTvfNode>() {
+            Some(tvf) => Some(tvf.kind),
+            None => plan.inputs().into_iter().find_map(window_tvf_kind),
+        },
+        _ => plan.inputs().into_iter().find_map(window_tvf_kind),
+    }
 }
 
 /// Whether `plan` reads a window TVF (so `window_start`/`window_end` are window columns).

@@ -18,8 +18,9 @@
 //!
 //! An empty record (a tombstone) yields nothing. Anything else — an unknown `op`/`type`, a
 //! missing `before` on an update or delete, a value that does not fit its column — fails with
-//! Flink's message, or with `<format>.ignore-parse-errors` skips the whole record and counts
-//! it. Row values are read by the `json` format's decoder with the `<format>.*` options Flink
+//! Flink's message. With `<format>.ignore-parse-errors`, as in Flink, a value that does not
+//! fit its column is NULL, and a record that cannot be read (not JSON, an unknown `op`/`type`,
+//! a missing row) is skipped whole and counted. Row values are read by the `json` format's decoder with the `<format>.*` options Flink
 //! forwards to it (`timestamp-format.standard`, `map-null-key.*`).
 //!
 //! Encoding: `canal-json` writes `{"data":[row],"type":"INSERT"|"DELETE"}` and `maxwell-json`
@@ -156,9 +157,15 @@ impl ChangelogDecoder {
         options: &HashMap<String, String>,
     ) -> Result<Self> {
         let parsed = parse_options(format, options)?;
+        let mut rows = JsonDecoder::new(schema, &parsed.json)?;
+        if parsed.ignore_parse_errors {
+            // Flink's json deserializer under these formats nulls a value that does not fit
+            // its column and keeps the row; only a record that cannot be read is skipped.
+            rows.null_bad_fields();
+        }
         Ok(ChangelogDecoder {
             format,
-            rows: JsonDecoder::new(schema, &parsed.json)?,
+            rows,
             kinds: Vec::new(),
             ignore_parse_errors: parsed.ignore_parse_errors,
             schema_include: parsed.schema_include,
@@ -587,13 +594,16 @@ mod tests {
         )]
         .into();
         let mut d = ChangelogDecoder::new(ChangelogFormat::Debezium, schema(), &options).unwrap();
-        // The update's +U half is bad: its -U half must not survive.
-        let bad = r#"{"before":{"id":1,"name":"a"},"after":{"id":"no","name":"b"},"op":"u"}"#;
+        // The update's +U half is not a row: its -U half must not survive.
+        let bad = r#"{"before":{"id":1,"name":"a"},"after":[1,"b"],"op":"u"}"#;
         assert_eq!(d.decode_record(bad.as_bytes()), Ok(false));
-        let good = r#"{"before":null,"after":{"id":3,"name":"c"},"op":"c"}"#;
-        assert_eq!(d.decode_record(good.as_bytes()), Ok(true));
+        // A value that does not fit its column is NULL; the record is kept.
+        let odd = r#"{"before":null,"after":{"id":"no","name":"c"},"op":"c"}"#;
+        assert_eq!(d.decode_record(odd.as_bytes()), Ok(true));
         let (b, kinds) = d.finish().unwrap().unwrap();
         assert_eq!((b.num_rows(), kinds), (1, vec![RowKind::Insert]));
+        assert!(b.column(0).is_null(0));
+        assert_eq!(b.column(1).as_string::<i32>().value(0), "c");
         assert_eq!(d.skipped(), 1);
     }
 

@@ -131,6 +131,8 @@ pub struct JsonDecoder {
     seen: Vec<bool>,
     skipped: u64,
     scratch: Vec<u8>,
+    /// A value that does not fit its column becomes NULL instead of failing the row.
+    null_bad_fields: bool,
 }
 
 impl JsonDecoder {
@@ -158,6 +160,7 @@ impl JsonDecoder {
             index,
             skipped: 0,
             scratch: Vec::new(),
+            null_bad_fields: false,
         })
     }
 
@@ -181,12 +184,21 @@ impl JsonDecoder {
                     Some(i) if !self.seen[i] => {
                         self.seen[i] = true;
                         let col = &mut self.columns.cols[i];
-                        read_into(&mut p, &self.types[i], col, &self.cfg).map_err(|e| {
-                            format!(
-                                "Fail to deserialize at field: {}. {e}",
-                                self.schema.field(i).name()
-                            )
-                        })?;
+                        let (start, len) = (p.i, col.len());
+                        if let Err(e) = read_into(&mut p, &self.types[i], col, &self.cfg) {
+                            if !self.null_bad_fields {
+                                return Err(format!(
+                                    "Fail to deserialize at field: {}. {e}",
+                                    self.schema.field(i).name()
+                                ));
+                            }
+                            // The value is well-formed JSON that does not fit the column:
+                            // NULL, as Flink's changelog formats do with ignore-parse-errors.
+                            col.truncate(len);
+                            p.i = start;
+                            p.skip_value(0)?;
+                            col.push_null();
+                        }
                     }
                     _ => p.skip_value(0)?,
                 }
@@ -232,6 +244,11 @@ impl JsonDecoder {
                 Err(e)
             }
         }
+    }
+
+    /// From now on a value that does not fit its column is read as NULL (the row is kept).
+    pub(crate) fn null_bad_fields(&mut self) {
+        self.null_bad_fields = true;
     }
 
     /// Rows decoded and not yet taken by [`finish_rows`](Self::finish_rows).
