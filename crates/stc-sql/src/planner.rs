@@ -1055,6 +1055,13 @@ impl Translator {
             })?;
         let right_time: Arc<dyn PhysicalExpr> =
             Arc::new(PhysColumn::new(&rowtime, rowtime_in_right));
+        // DataFusion may have pushed conditions on the table's columns below the alias; they
+        // are evaluated after the version is chosen (a failing version pads a LEFT join, as
+        // in Flink), so name them as the join's right side.
+        let right_filters = right_filters
+            .into_iter()
+            .map(|f| requalify(f, rs))
+            .collect::<Result<Vec<_>>>()?;
         let residual = datafusion::logical_expr::utils::conjunction(
             condition.into_iter().chain(right_filters),
         );
@@ -1977,6 +1984,25 @@ fn window_join_ends(j: &datafusion::logical_expr::Join) -> Option<(&Expr, &Expr)
     let pair = |n: &str| j.on.iter().find(|(l, r)| is_col(l, n) && is_col(r, n));
     pair("window_start")?;
     pair("window_end").map(|(l, r)| (l, r))
+}
+
+/// `e` with every column named as the column of the same name in `schema`.
+fn requalify(e: Expr, schema: &DFSchema) -> Result<Expr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    e.transform(|e| match e {
+        Expr::Column(c) => match schema.index_of_column_by_name(None, &c.name) {
+            Some(i) => {
+                let (q, f) = schema.qualified_field(i);
+                Ok(Transformed::yes(Expr::Column(
+                    datafusion::common::Column::new(q.cloned(), f.name()),
+                )))
+            }
+            None => Ok(Transformed::no(Expr::Column(c))),
+        },
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+    .map_err(df)
 }
 
 /// The first window TVF `plan` reads.

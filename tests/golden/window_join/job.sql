@@ -19,6 +19,9 @@ CREATE TABLE semi_out (id STRING, num INT, window_end TIMESTAMP(3))
 CREATE TABLE anti_out (id STRING, num INT, window_end TIMESTAMP(3))
   WITH ('connector' = 'filesystem', 'path' = 'output/anti_out', 'format' = 'csv');
 
+CREATE TABLE cond_out (l_id STRING, r_id STRING, window_end TIMESTAMP(3))
+  WITH ('connector' = 'filesystem', 'path' = 'output/cond_out', 'format' = 'csv');
+
 CREATE VIEW lw AS SELECT * FROM TABLE(TUMBLE(TABLE lt, DESCRIPTOR(ts), INTERVAL '5' MINUTE));
 CREATE VIEW rw AS SELECT * FROM TABLE(TUMBLE(TABLE rt, DESCRIPTOR(ts), INTERVAL '5' MINUTE));
 
@@ -35,6 +38,10 @@ FROM lw L RIGHT JOIN rw R ON L.num = R.num AND L.window_start = R.window_start A
 INSERT INTO full_out
 SELECT L.id, R.id, COALESCE(L.window_start, R.window_start), COALESCE(L.window_end, R.window_end)
 FROM lw L FULL JOIN rw R ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end;
+INSERT INTO cond_out
+SELECT L.id, R.id, L.window_end
+FROM lw L LEFT JOIN rw R
+ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end AND R.id > 'R2';
 INSERT INTO semi_out
 SELECT L.id, L.num, L.window_end FROM lw L
 WHERE L.num IN (SELECT R.num FROM rw R WHERE L.window_start = R.window_start AND L.window_end = R.window_end);
