@@ -22,9 +22,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array,
+    Array, ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
@@ -320,48 +320,30 @@ impl Operator for WindowTopNOp {
             if b.num_rows() == 0 {
                 continue;
             }
-            let ends = b
-                .column_by_name(WINDOW_END_COLUMN)
-                .and_then(|c| c.as_primitive_opt::<Int64Type>())
-                .ok_or_else(|| {
-                    RuntimeError::Internal(format!(
-                        "{}: snapshot batch without {WINDOW_END_COLUMN}",
-                        self.spec.name
-                    ))
-                })?
-                .clone();
-            let rows = RecordBatch::try_new(
+            if b.schema().field(1).name() != WINDOW_END_COLUMN {
+                return Err(RuntimeError::Internal(format!(
+                    "{}: snapshot batch without {WINDOW_END_COLUMN}",
+                    self.spec.name
+                )));
+            }
+            let mut rows = RecordBatch::try_new(
                 Arc::clone(&self.spec.input_schema),
                 b.columns()[2..].to_vec(),
             )?;
-            // Rows are in rank order per window end, so re-inserting them in order rebuilds
-            // the buffers with their ties in the same order (keep-last inserts at the front:
-            // reverse those so the restored order is the snapshot's).
-            let restore_one = |op: &mut Self, r: RecordBatch| op.add(&r, false);
-            for end in ends
-                .values()
-                .iter()
-                .copied()
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                let mask = datafusion::arrow::array::BooleanArray::from_iter(
-                    ends.values().iter().map(|e| Some(*e == end)),
-                );
-                let mut part = datafusion::arrow::compute::filter_record_batch(&rows, &mask)?;
-                if self.spec.last_wins_ties {
-                    let idx = datafusion::arrow::array::UInt32Array::from_iter_values(
-                        (0..part.num_rows() as u32).rev(),
-                    );
-                    part = RecordBatch::try_new(
-                        part.schema(),
-                        part.columns()
-                            .iter()
-                            .map(|c| datafusion::arrow::compute::take(c, &idx, None))
-                            .collect::<std::result::Result<Vec<_>, _>>()?,
-                    )?;
-                }
-                restore_one(self, part)?;
+            // Rows are in rank order, so inserting them in order rebuilds each buffer with its
+            // ties in the same order; keep-last inserts a tie at the front, so it gets them
+            // reversed. (Each row's window end is its own window_end column.)
+            if self.spec.last_wins_ties {
+                let idx = UInt32Array::from_iter_values((0..rows.num_rows() as u32).rev());
+                rows = RecordBatch::try_new(
+                    rows.schema(),
+                    rows.columns()
+                        .iter()
+                        .map(|c| datafusion::arrow::compute::take(c, &idx, None))
+                        .collect::<std::result::Result<Vec<_>, _>>()?,
+                )?;
             }
+            self.add(&rows, false)?;
         }
         Ok(())
     }
@@ -369,7 +351,8 @@ impl Operator for WindowTopNOp {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
+    use datafusion::arrow::array::{AsArray, StringArray, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::Int64Type;
     use datafusion::arrow::datatypes::TimeUnit;
     use datafusion::physical_expr::expressions::Column;
 
@@ -568,5 +551,35 @@ mod tests {
             expected,
             ["10 a 3 2", "10 a 5 1", "10 b 2 1", "20 a 10 1", "20 a 9 2"]
         );
+    }
+
+    /// Keep-last ties survive a restore: the later of two equal rows still wins.
+    #[tokio::test]
+    async fn restore_keeps_the_order_of_ties() {
+        let mut s = spec(2, true, true);
+        s.partition_keys.truncate(1);
+        let mut first = s.create(0, 1).unwrap();
+        let mut c = ctx();
+        first
+            .process_batch(batch("10 a 7\n10 b 7\n10 c 7"), &mut c)
+            .await
+            .unwrap();
+        let barrier = Barrier {
+            id: 1,
+            timestamp_ms: 0,
+            kind: crate::checkpoint::BarrierKind::Checkpoint,
+        };
+        let state = first
+            .snapshot_state(&barrier, &mut c)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut second = s.create(0, 1).unwrap();
+        second.restore_state(state).await.unwrap();
+        second
+            .process_watermark(Watermark::MAX, &mut c)
+            .await
+            .unwrap();
+        assert_eq!(rendered(&mut c), ["10 b 7 2", "10 c 7 1"]);
     }
 }
