@@ -156,14 +156,43 @@ INSERT INTO res SELECT uid, CAST(COUNT(*) AS INT) FROM TABLE(TUMBLE(TABLE latest
 }
 
 #[test]
-fn temporal_join_against_a_table_without_lookup_is_named() {
+fn event_time_temporal_join_needs_a_primary_key_and_a_watermark() {
+    let files = [
+        ("input/events.csv", GOOD),
+        ("input/dim.csv", "alice,A,2024-01-01 00:00:00\n"),
+    ];
+    let query = "INSERT INTO res SELECT e.uid, e.amount FROM events e JOIN dim FOR SYSTEM_TIME AS OF e.ts AS d ON e.uid = d.uid;";
     check_fails(
         &format!(
-            "{EVENTS}CREATE TABLE dim (uid STRING, name STRING) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');
-INSERT INTO res SELECT e.uid, e.amount FROM events e JOIN dim FOR SYSTEM_TIME AS OF e.ts AS d ON e.uid = d.uid;"
+            "{EVENTS}CREATE TABLE dim (uid STRING, name STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');\n{query}"
+        ),
+        &files,
+        &[
+            "Temporal Table Join requires primary key in versioned table",
+            "'dim'",
+        ],
+    );
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE TABLE dim (uid STRING, name STRING, ts TIMESTAMP(3), PRIMARY KEY (uid) NOT ENFORCED) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');\n{query}"
+        ),
+        &files,
+        &[
+            "Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table",
+        ],
+    );
+}
+
+#[test]
+fn lookup_join_against_a_table_without_lookup_is_named() {
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE TABLE ev2 (uid STRING, p AS PROCTIME()) WITH ('connector' = 'filesystem', 'path' = 'input/events.csv', 'format' = 'csv');
+CREATE TABLE dim (uid STRING, name STRING) WITH ('connector' = 'filesystem', 'path' = 'input/dim.csv', 'format' = 'csv');
+INSERT INTO res SELECT e.uid, 1 FROM ev2 e JOIN dim FOR SYSTEM_TIME AS OF e.p AS d ON e.uid = d.uid;"
         ),
         &[("input/events.csv", GOOD), ("input/dim.csv", "alice,A\n")],
-        &["not supported yet: an event-time temporal join against table 'dim' (connector 'filesystem')"],
+        &["not supported yet: a lookup join (FOR SYSTEM_TIME AS OF a processing-time column) against table 'dim' (connector 'filesystem')"],
     );
 }
 
@@ -395,5 +424,114 @@ fn unknown_time_zone_is_rejected_with_an_example() {
         &[
             "'table.local-time-zone' must be a time zone id such as 'UTC' or 'Asia/Shanghai', found 'Mars/Olympus'",
         ],
+    );
+}
+
+const CHANGES: &str =
+    "CREATE TABLE changes (ts TIMESTAMP(3), uid STRING, amount INT, WATERMARK FOR ts AS ts)
+WITH ('connector' = 'filesystem', 'path' = 'input/changes.json', 'format' = 'debezium-json');
+CREATE TABLE res (uid STRING, total INT)
+WITH ('connector' = 'filesystem', 'path' = 'output/res', 'format' = 'csv');
+";
+
+const GOOD_CHANGES: &str = r#"{"before":null,"after":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":1},"op":"c"}
+{"before":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":1},"after":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":2},"op":"u"}
+"#;
+
+/// A changelog source is an updating input: an append-only sink rejects it at planning,
+/// naming the source, as Flink does.
+#[test]
+fn changelog_source_into_append_only_sink_is_rejected_at_planning() {
+    check_fails(
+        &format!("{CHANGES}INSERT INTO res SELECT uid, amount FROM changes;"),
+        &[("input/changes.json", GOOD_CHANGES)],
+        &[
+            "Table sink 'res' doesn't support consuming update changes which is produced by node TableSourceScan(table=[[default_catalog, default_database, changes]], fields=[ts, uid, amount])",
+        ],
+    );
+}
+
+#[test]
+fn window_aggregation_over_a_changelog_source_is_rejected() {
+    check_fails(
+        &format!(
+            "{CHANGES}INSERT INTO res SELECT uid, CAST(COUNT(*) AS INT) FROM TABLE(TUMBLE(TABLE changes, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, uid;"
+        ),
+        &[("input/changes.json", GOOD_CHANGES)],
+        &[
+            "window aggregation doesn't support consuming update and delete changes which is produced by node TableSourceScan(table=[[default_catalog, default_database, changes]]",
+        ],
+    );
+}
+
+/// A corrupt change record fails the job with the file, the line and Flink's reason; with
+/// `debezium-json.ignore-parse-errors` the whole record (both halves of an update) is skipped
+/// and counted.
+#[test]
+fn corrupt_change_record_fails_or_is_skipped_and_counted() {
+    let script = CHANGES.replace("'format' = 'csv'", "'format' = 'debezium-json'");
+    let bad = format!(
+        "{GOOD_CHANGES}{}\n{}\n",
+        r#"{"before":null,"after":{"ts":"2024-01-01 00:00:02","uid":"bob","amount":5},"op":"x"}"#,
+        r#"{"before":{"ts":"2024-01-01 00:00:01","uid":"alice","amount":2},"after":"not a row","op":"u"}"#,
+    );
+    let query = "INSERT INTO res SELECT uid, SUM(amount) FROM changes GROUP BY uid;";
+    check_fails(
+        &format!("{script}{query}"),
+        &[("input/changes.json", &bad)],
+        &["input/changes.json:3", "Unknown \"op\" value \"x\""],
+    );
+    let lenient = script.replace(
+        "'format' = 'debezium-json');\nCREATE TABLE res",
+        "'format' = 'debezium-json', 'debezium-json.ignore-parse-errors' = 'true');\nCREATE TABLE res",
+    );
+    let (out, dir) = run(
+        &format!("{lenient}{query}"),
+        &[("input/changes.json", &bad)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("2 malformed records skipped"), "{stderr}");
+    let mut state = std::collections::BTreeMap::new();
+    for line in output_lines(dir.path()) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        match v["op"].as_str() {
+            Some("c") => *state.entry(v["after"].to_string()).or_insert(0) += 1,
+            _ => *state.entry(v["before"].to_string()).or_insert(0) -= 1,
+        }
+    }
+    state.retain(|_, n| *n != 0);
+    let rows: Vec<(&String, &i32)> = state.iter().collect();
+    assert_eq!(
+        rows,
+        vec![(&r#"{"uid":"alice","total":2}"#.to_string(), &1)],
+        "only alice's valid update may count"
+    );
+}
+
+#[test]
+fn window_join_of_different_windows_is_rejected() {
+    check_fails(
+        &format!(
+            "{EVENTS}INSERT INTO res SELECT L.uid, L.amount
+FROM (SELECT * FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) L
+JOIN (SELECT * FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' MINUTE))) R
+ON L.uid = R.uid AND L.window_start = R.window_start AND L.window_end = R.window_end;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &["not supported yet: a window join of different windows"],
+    );
+}
+
+#[test]
+fn temporal_join_against_a_versioned_view_is_not_supported_yet() {
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE VIEW latest AS SELECT uid, amount, ts FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY ts DESC) AS rn FROM events) WHERE rn = 1;
+INSERT INTO res SELECT e.uid, l.amount FROM events e JOIN latest FOR SYSTEM_TIME AS OF e.ts AS l ON e.uid = l.uid;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &["not supported yet: an event-time temporal join against a view or subquery (a versioned view)"],
     );
 }

@@ -1,5 +1,6 @@
 //! The `filesystem` connector: a file or a directory of files, read and written in the
-//! `csv`, `json` or `parquet` format.
+//! `csv`, `json` or `parquet` format, or a changelog format (`debezium-json`, `canal-json`,
+//! `maxwell-json`: the source then produces row kinds).
 //!
 //! Source: the files of the path (a directory is listed recursively; names starting with `.`
 //! or `_` are skipped, as Flink does) are divided among the source subtasks, file `i` going to
@@ -22,9 +23,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMillisecondArray,
+    ArrayRef, Int8Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
+    TimestampMillisecondArray,
 };
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use stc_runtime::{
     Operator, OperatorContext, OperatorFactory, Result as RtResult, RuntimeError, SourceFactory,
     SourceReader, SplitPosition, StreamBatch,
@@ -34,7 +36,14 @@ use crate::format::{self, ParquetPartWriter, RecordDecoder, RecordEncoder};
 use crate::table::{ConnectorError, ConnectorTable, Result, check_keys};
 
 const CHUNK_BYTES: usize = 1 << 20;
-const FORMATS: &[&str] = &["csv", "json", "parquet", "debezium-json"];
+const FORMATS: &[&str] = &[
+    "csv",
+    "json",
+    "parquet",
+    "debezium-json",
+    "canal-json",
+    "maxwell-json",
+];
 
 fn format_of(t: &ConnectorTable) -> Result<String> {
     let f = t.options.get("format").cloned().ok_or_else(|| {
@@ -45,7 +54,7 @@ fn format_of(t: &ConnectorTable) -> Result<String> {
     })?;
     if !FORMATS.contains(&f.as_str()) {
         return Err(ConnectorError::Options(format!(
-            "unsupported format '{f}' for the filesystem connector; supported: {} (avro, raw, canal-json and maxwell-json are not supported yet)",
+            "unsupported format '{f}' for the filesystem connector; supported: {} (avro and raw are not supported yet)",
             FORMATS.join(", ")
         )));
     }
@@ -75,7 +84,14 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
             "partition.default-name",
             "auto-compaction",
         ],
-        &["csv.", "json.", "parquet.", "debezium-json."],
+        &[
+            "csv.",
+            "json.",
+            "parquet.",
+            "debezium-json.",
+            "canal-json.",
+            "maxwell-json.",
+        ],
     )?;
     path_of(t)?;
     let f = format_of(t)?;
@@ -85,12 +101,13 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
         ));
     }
     let opts: HashMap<String, String> = t.options.clone();
-    if f == "debezium-json" {
-        // Written by the sink; reading a changelog file needs sources that emit row kinds.
-        format::encoder(&f, t.sink_schema.clone(), &opts)?;
-    } else if f != "parquet" {
+    if f != "parquet" {
         format::decoder(&f, t.physical_schema.clone(), &opts)?;
-        format::encoder(&f, t.sink_schema.clone(), &opts)?;
+        // A changelog table may be read with options its writer lacks (debezium-json's
+        // schema-include); FileSink::new checks the encoder of a table that is written.
+        if format::changelog::ChangelogFormat::from_name(&f).is_none() {
+            format::encoder(&f, t.sink_schema.clone(), &opts)?;
+        }
     }
     Ok(())
 }
@@ -132,11 +149,6 @@ pub struct FileSource {
 impl FileSource {
     pub fn new(t: &ConnectorTable) -> Result<Self> {
         validate(t)?;
-        if format_of(t)? == "debezium-json" {
-            return Err(ConnectorError::Options(
-                "not supported yet: reading the 'debezium-json' format (it can be written by a filesystem sink)".into(),
-            ));
-        }
         let path = path_of(t)?;
         let files = list_files(&path).map_err(|e| {
             ConnectorError::Unavailable(format!("cannot read path '{}': {e}", path.display()))
@@ -167,6 +179,9 @@ impl SourceFactory for FileSource {
     }
     fn schema(&self) -> SchemaRef {
         self.reader_schema.clone()
+    }
+    fn produces_changelog(&self) -> bool {
+        format::changelog::ChangelogFormat::from_name(&self.format).is_some()
     }
     fn create_reader(&self, subtask: usize, parallelism: usize) -> RtResult<Box<dyn SourceReader>> {
         self.reader(subtask, parallelism, &[])
@@ -490,12 +505,19 @@ impl SourceReader for FileReader {
                     .decode(&chunk, cur.next_line, &cur.display)
                     .map_err(|e| RuntimeError::Data(e.to_string()))?
             };
+            let kinds = decoder.take_row_kinds();
             cur.next_line += lines;
             cur.pos.offset += chunk.len() as u64;
             cur.pos.line = cur.next_line;
             cur.leftover = rest;
             let out = match decoded {
-                Some(b) => Some(self.with_metadata(b, &cur)?),
+                Some(b) => {
+                    let b = self.with_metadata(b, &cur)?;
+                    Some(match kinds {
+                        Some(k) => with_row_kinds(b, &k)?,
+                        None => b,
+                    })
+                }
                 None => None,
             };
             if eof {
@@ -551,6 +573,26 @@ impl SourceReader for FileReader {
     }
 }
 
+/// A changelog reader batch: `batch` with the row kinds appended as
+/// [`stc_runtime::source::ROW_KIND_COLUMN`].
+fn with_row_kinds(batch: RecordBatch, kinds: &[stc_common::RowKind]) -> RtResult<RecordBatch> {
+    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(
+        stc_runtime::source::ROW_KIND_COLUMN,
+        DataType::Int8,
+        false,
+    )));
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(Int8Array::from_iter_values(
+        kinds.iter().map(|k| *k as i8),
+    )));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
 /// The filesystem sink.
 pub struct FileSink {
     dir: PathBuf,
@@ -564,6 +606,10 @@ pub struct FileSink {
 impl FileSink {
     pub fn new(t: &ConnectorTable) -> Result<Self> {
         validate(t)?;
+        let f = format_of(t)?;
+        if f != "parquet" {
+            format::encoder(&f, t.sink_schema.clone(), &t.options)?;
+        }
         Ok(FileSink {
             dir: path_of(t)?,
             format: format_of(t)?,
@@ -743,7 +789,7 @@ impl Operator for FileSinkOp {
     ) -> RtResult<()> {
         let kinds: Option<Vec<stc_common::RowKind>> = if batch.is_insert_only() {
             None
-        } else if self.format == "debezium-json" {
+        } else if format::changelog::ChangelogFormat::from_name(&self.format).is_some() {
             Some((0..batch.num_rows()).map(|i| batch.kind(i)).collect())
         } else {
             return Err(RuntimeError::Data(format!(

@@ -139,7 +139,10 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
 pub fn sink_accepts_updates(t: &ConnectorTable) -> bool {
     match t.options.get("connector").map(String::as_str) {
         Some("print" | "blackhole") => true,
-        Some("filesystem") => t.options.get("format").map(String::as_str) == Some("debezium-json"),
+        Some("filesystem") => t
+            .options
+            .get("format")
+            .is_some_and(|f| crate::format::changelog::ChangelogFormat::from_name(f).is_some()),
         // Upserts and deletes need a key to address the row.
         Some("jdbc" | "redis") => !t.primary_key.is_empty(),
         _ => false,

@@ -606,7 +606,8 @@ async fn run_source(
         // Records read are counted at the source, before any chained operator filters them.
         metrics.add_in(projected.num_rows());
         let out = chain
-            .push(Message::Data(StreamBatch::inserts(projected)), 0)
+            // helper/sql: a changelog source's row kinds ride along (StreamBatch::read).
+            .push(Message::Data(StreamBatch::read(&spec, &raw, projected)?), 0)
             .await?;
         send_all(&mut output, out, &metrics).await?;
         if spec.watermark_expr.is_some() && watermark > last_emitted {

@@ -8,17 +8,25 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int8Type;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::checkpoint::SplitPosition;
-use crate::error::Result;
+use crate::error::{Result, RuntimeError};
+use crate::message::StreamBatch;
+
+/// The column a changelog source's reader batches carry after the columns of
+/// [`SourceFactory::schema`]: each row's `RowKind` as `i8`, never null. Only sources whose
+/// factory says [`SourceFactory::produces_changelog`] have it.
+pub const ROW_KIND_COLUMN: &str = "__row_kind";
 
 /// What a source subtask reads.
 #[async_trait]
 pub trait SourceReader: Send {
-    /// The next batch (columns in [`SourceFactory::schema`] order), or `None` once a bounded
+    /// The next batch (columns in [`SourceFactory::schema`] order, then [`ROW_KIND_COLUMN`]
+    /// for a changelog source), or `None` once a bounded
     /// source is exhausted. An unbounded source that has nothing right now should wait (with
     /// a timeout of its choosing) and may return an empty batch so the runtime can check for
     /// idleness.
@@ -52,6 +60,13 @@ pub trait SourceFactory: Send + Sync {
     /// The columns the readers produce: the table's physical columns, then its metadata
     /// columns.
     fn schema(&self) -> SchemaRef;
+    /// Whether the readers produce an updating changelog (rows may be updates or deletes, as
+    /// from a `debezium-json` file): their batches then end with [`ROW_KIND_COLUMN`], and the
+    /// planner treats the table as an updating input.
+    fn produces_changelog(&self) -> bool {
+        false
+    }
+
     /// Creates the reader of subtask `subtask` out of `parallelism`.
     fn create_reader(&self, subtask: usize, parallelism: usize) -> Result<Box<dyn SourceReader>>;
 
@@ -91,4 +106,32 @@ pub struct SourceSpec {
     pub idle_timeout_ms: u64,
     /// `stc.debug.source-batch-delay` in ms: a pause after each batch (0: none).
     pub batch_delay_ms: u64,
+}
+
+impl StreamBatch {
+    /// The rows `rows` (computed from the reader batch `raw`) as a stream batch: for a changelog
+    /// source, with the row kinds of `raw`'s [`ROW_KIND_COLUMN`]. Called by the executor's
+    /// `run_source` for every reader batch.
+    pub fn read(spec: &SourceSpec, raw: &RecordBatch, rows: RecordBatch) -> Result<StreamBatch> {
+        if !spec.factory.produces_changelog() {
+            return Ok(StreamBatch::inserts(rows));
+        }
+        let kinds = raw
+            .schema()
+            .index_of(ROW_KIND_COLUMN)
+            .ok()
+            .and_then(|i| raw.column(i).as_primitive_opt::<Int8Type>().cloned())
+            .filter(|k| k.null_count() == 0 && k.len() == rows.num_rows())
+            .ok_or_else(|| {
+                RuntimeError::Internal(format!(
+                    "changelog source {} returned a batch without a non-null Int8 column \
+                     '{ROW_KIND_COLUMN}'",
+                    spec.factory.describe()
+                ))
+            })?;
+        Ok(StreamBatch {
+            batch: rows,
+            kinds: Some(Arc::new(kinds)),
+        })
+    }
 }

@@ -272,3 +272,40 @@ impl ScalarUDFImpl for FlinkToString {
         Ok(ColumnarValue::Array(std::sync::Arc::new(out.finish())))
     }
 }
+
+/// Marks the probe side's time of an event-time temporal join (`FOR SYSTEM_TIME AS OF
+/// o.ts`): `__temporal_time(o.ts, r.rowtime)` is ANDed into the join condition before
+/// DataFusion optimises the plan, so that projection push-down keeps `o.ts` and the versioned
+/// table's rowtime even when the query selects neither (the temporal table node cannot name a
+/// column of the other side), and filter push-down cannot move it (it reads both sides). The planner takes its first argument as the join's time and drops it; it
+/// is never evaluated.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct TemporalTimeMarker {
+    signature: Signature,
+}
+
+pub const TEMPORAL_TIME_MARKER: &str = "__temporal_time";
+
+impl TemporalTimeMarker {
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(TemporalTimeMarker {
+            signature: Signature::any(2, Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for TemporalTimeMarker {
+    fn name(&self) -> &str {
+        TEMPORAL_TIME_MARKER
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        // Always true: kept only as a mark, but harmless if ever evaluated.
+        Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+    }
+}

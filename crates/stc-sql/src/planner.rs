@@ -27,10 +27,13 @@ use stc_runtime::ops::join::{IntervalBounds, JoinKind, StreamingJoin};
 use stc_runtime::ops::lookup_join::LookupJoin;
 use stc_runtime::ops::over::{OverAggregate, OverFrame};
 use stc_runtime::ops::rank::{SortKey, TopN};
+use stc_runtime::ops::temporal_join::TemporalJoin;
 use stc_runtime::ops::window::{
     AggregateSpec, AggregationSpec, OutputColumn, ProctimeSessionWindowAggregate,
     ProctimeWindowAggregate, SessionWindowAggregate, WindowAggregate, WindowAssigner, WindowKind,
 };
+use stc_runtime::ops::window_join::WindowJoin;
+use stc_runtime::ops::window_rank::WindowTopN;
 use stc_runtime::{JobGraph, NodeId, NodeSpec, OperatorFactory, Partitioning, SourceSpec};
 
 use crate::catalog::{CatalogEntry, ResolvedColumn, StcTableSource};
@@ -487,12 +490,30 @@ impl Translator {
             idle_timeout_ms: self.idle_timeout_ms,
             batch_delay_ms: 0,
         };
+        let changelog = spec.factory.produces_changelog();
         let id = self.graph.add_node(NodeSpec {
             name: format!("Source: {}", t.name),
             parallelism: self.parallelism,
             source: Some(spec),
             operators: vec![],
         });
+        if changelog {
+            // A changelog format (debezium-json, …) makes the table an updating input, as in
+            // Flink: aggregations over it retract, append-only sinks and windows reject it.
+            self.updating.insert(
+                id,
+                format!(
+                    "TableSourceScan(table=[[default_catalog, default_database, {}]], fields=[{}])",
+                    t.name,
+                    t.schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
         let s = Stream::Node(id);
         if let Some(pred) = datafusion::logical_expr::utils::conjunction(scan.filters.clone()) {
             let p = self.physical(&pred, &scan.projected_schema)?;
@@ -833,6 +854,60 @@ impl Translator {
         let right = self.translate(&j.right)?;
         let append_only =
             self.updating_origin(&left).is_none() && self.updating_origin(&right).is_none();
+        if let Some((left_end, right_end)) = window_join_ends(j) {
+            let (lw, rw) = (window_tvf_kind(&j.left), window_tvf_kind(&j.right));
+            if lw != rw {
+                return Err(unsupported(format!(
+                    "a window join of different windows ({lw:?} on the left, {rw:?} on the right); as in Flink, both sides must use the same window table function"
+                )));
+            }
+            if !append_only {
+                return Err(unsupported(
+                    "a window join over an updating input (both sides must be window TVFs over append-only tables)",
+                ));
+            }
+            let name = format!(
+                "WindowJoin(joinType=[{}], on=[{}]{})",
+                j.join_type,
+                j.on.iter()
+                    .map(|(l, r)| format!("{l} = {r}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                j.filter
+                    .as_ref()
+                    .map(|f| format!(", where=[{f}]"))
+                    .unwrap_or_default()
+            );
+            let op = WindowJoin {
+                name: name.clone(),
+                kind,
+                left_keys: left_keys.clone(),
+                right_keys: right_keys.clone(),
+                left_window_end: self.physical(left_end, ls)?,
+                right_window_end: self.physical(right_end, rs)?,
+                null_equals_null: matches!(
+                    j.null_equality,
+                    datafusion::common::NullEquality::NullEqualsNull
+                ),
+                filter,
+                left_schema: Arc::new(ls.as_arrow().clone()),
+                right_schema: Arc::new(rs.as_arrow().clone()),
+                joined_schema: Arc::new(joined.as_arrow().clone()),
+                schema: Arc::new(j.schema.as_arrow().clone()),
+                max_parallelism: self.graph.max_parallelism,
+            };
+            let id = self.graph.add_node(NodeSpec {
+                name,
+                parallelism: self.parallelism,
+                source: None,
+                operators: vec![],
+            });
+            self.connect_input(&left, id, &Partitioning::Hash(left_keys), 0);
+            self.connect_input(&right, id, &Partitioning::Hash(right_keys), 1);
+            self.graph.push_operator(id, Arc::new(op));
+            // Each window's result is final when it fires: append-only, outer joins too.
+            return Ok(Stream::Node(id));
+        }
         let interval = match (&j.filter, append_only) {
             (Some(f), true) => self.interval_bounds(f, ls, rs)?,
             _ => None,
@@ -891,6 +966,189 @@ impl Translator {
 }
 
 impl Translator {
+    /// `probe JOIN versioned FOR SYSTEM_TIME AS OF probe.ts ON probe.k = versioned.k` with an
+    /// event-time `ts`: Flink's event-time temporal join. The versioned table needs a
+    /// primary key (in the join keys) and a watermark; its rowtime orders the versions.
+    fn temporal_join(
+        &mut self,
+        j: &datafusion::logical_expr::Join,
+        left_outer: bool,
+        temporal: &TemporalTableNode,
+        right_filters: Vec<Expr>,
+        time: Expr,
+        condition: Option<Expr>,
+    ) -> Result<Stream> {
+        let Some(scan) = find_scan(&temporal.input) else {
+            return Err(unsupported(
+                "an event-time temporal join against a view or subquery (a versioned view); use a table with a PRIMARY KEY and a watermark",
+            ));
+        };
+        let Some(src) = scan.source.downcast_ref::<StcTableSource>() else {
+            return Err(SqlError::internal("temporal table without a source"));
+        };
+        let CatalogEntry::Table(t) = &src.entry else {
+            return Err(SqlError::internal("a view was not inlined"));
+        };
+        if t.primary_key.is_empty() {
+            return Err(SqlError::validation(
+                t.statement,
+                Some(t.location),
+                format!(
+                    "Temporal Table Join requires primary key in versioned table, but no primary key can be found. The physical plan is: the event-time temporal join with table '{}'",
+                    t.name
+                ),
+            ));
+        }
+        let Some((rowtime_index, _)) = &t.watermark else {
+            return Err(SqlError::validation(
+                t.statement,
+                Some(t.location),
+                format!(
+                    "Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table, but no row time attribute can be found (table '{}' declares no WATERMARK)",
+                    t.name
+                ),
+            ));
+        };
+        let rowtime = t.schema.field(*rowtime_index).name().clone();
+        let (ls, rs) = (j.left.schema(), j.right.schema());
+        let right_key_names: Vec<String> =
+            j.on.iter()
+                .filter_map(|(_, r)| match r {
+                    Expr::Column(c) => Some(c.name.clone()),
+                    Expr::Cast(c) => match c.expr.as_ref() {
+                        Expr::Column(c) => Some(c.name.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+        if let Some(pk) = t.primary_key.iter().find(|k| !right_key_names.contains(k)) {
+            return Err(SqlError::validation(
+                0,
+                None,
+                format!(
+                    "the event-time temporal join with table '{}' must compare its primary key column '{pk}' with the probe side by equality in ON",
+                    t.name
+                ),
+            ));
+        }
+        // Both sides' keys in the probe side's types, so they convert to the same row bytes.
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        for (l, r) in &j.on {
+            let lt = l.get_type(ls).map_err(df)?;
+            let r = if r.get_type(rs).map_err(df)? == lt {
+                r.clone()
+            } else {
+                Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(r.clone()), lt))
+            };
+            left_keys.push(self.physical(l, ls)?);
+            right_keys.push(self.physical(&r, rs)?);
+        }
+        let left_time = self.physical(&time, ls)?;
+        let rowtime_in_right = rs
+            .fields()
+            .iter()
+            .position(|f| *f.name() == rowtime)
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "an event-time temporal join whose query does not read the versioned table's rowtime column '{rowtime}'"
+                ))
+            })?;
+        let right_time: Arc<dyn PhysicalExpr> =
+            Arc::new(PhysColumn::new(&rowtime, rowtime_in_right));
+        // DataFusion may have pushed conditions on the table's columns below the alias; they
+        // are evaluated after the version is chosen (a failing version pads a LEFT join, as
+        // in Flink), so name them as the join's right side.
+        let right_filters = right_filters
+            .into_iter()
+            .map(|f| requalify(f, rs))
+            .collect::<Result<Vec<_>>>()?;
+        let residual = datafusion::logical_expr::utils::conjunction(
+            condition.into_iter().chain(right_filters),
+        );
+        let filter = match &residual {
+            Some(f) => Some(self.physical(f, &j.schema)?),
+            None => None,
+        };
+        let left = self.translate(&j.left)?;
+        if let Some(origin) = self.updating_origin(&left) {
+            return Err(unsupported(format!(
+                "an event-time temporal join whose probe side is updating (produced by {origin})"
+            )));
+        }
+        // The versioned table's rows, shaped like the join's right side.
+        let right = self.translate(&temporal.input)?;
+        let input_df = temporal.input.schema();
+        let same = input_df.fields().len() == rs.fields().len()
+            && input_df
+                .fields()
+                .iter()
+                .zip(rs.fields())
+                .all(|(a, b)| a.name() == b.name());
+        if !same {
+            let exprs = rs
+                .fields()
+                .iter()
+                .map(|f| {
+                    let i = input_df
+                        .fields()
+                        .iter()
+                        .position(|g| g.name() == f.name())
+                        .ok_or_else(|| {
+                            SqlError::internal(format!("temporal column '{}' not read", f.name()))
+                        })?;
+                    Ok(Arc::new(PhysColumn::new(f.name(), i)) as Arc<dyn PhysicalExpr>)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            self.push(
+                &right,
+                Arc::new(Calc {
+                    name: "Calc(versioned columns)".into(),
+                    predicate: None,
+                    projection: Some((exprs, Arc::new(rs.as_arrow().clone()))),
+                }),
+            );
+        }
+        let name = format!(
+            "TemporalJoin(table=[{}], joinType=[{}], on=[{}], time=[{}])",
+            t.name,
+            j.join_type,
+            j.on.iter()
+                .map(|(l, r)| format!("{l} = {r}"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            temporal.time
+        );
+        let id = self.graph.add_node(NodeSpec {
+            name: name.clone(),
+            parallelism: self.parallelism,
+            source: None,
+            operators: vec![],
+        });
+        self.connect_input(&left, id, &Partitioning::Hash(left_keys.clone()), 0);
+        self.connect_input(&right, id, &Partitioning::Hash(right_keys.clone()), 1);
+        // The versioned side's changelog is consumed here; the join's output is append-only.
+        self.updating.remove(&id);
+        self.graph.push_operator(
+            id,
+            Arc::new(TemporalJoin {
+                name,
+                left_outer,
+                left_keys,
+                right_keys,
+                left_time,
+                right_time,
+                filter,
+                left_schema: Arc::new(ls.as_arrow().clone()),
+                right_schema: Arc::new(rs.as_arrow().clone()),
+                schema: Arc::new(j.schema.as_arrow().clone()),
+                max_parallelism: self.graph.max_parallelism,
+            }),
+        );
+        Ok(Stream::Node(id))
+    }
+
     /// `probe JOIN dim FOR SYSTEM_TIME AS OF probe.t ON probe.k = dim.k`, where `dim` is a
     /// table whose connector can be looked up (jdbc, redis): the lookup join is chained
     /// after the probe side, no shuffle.
@@ -911,6 +1169,12 @@ impl Translator {
                 )));
             }
         };
+        // `AS OF o.ts` on an event-time column (not a PROCTIME() one) is an event-time
+        // temporal join against a versioned table, whatever the table's connector; it was
+        // marked before optimisation.
+        if let (Some(time), residual) = take_temporal_marker(j.filter.as_ref()) {
+            return self.temporal_join(j, left_outer, temporal, right_filters, time, residual);
+        }
         let Some(scan) = find_scan(&temporal.input) else {
             return Err(unsupported(
                 "FOR SYSTEM_TIME AS OF on a view or subquery; use it on a table",
@@ -926,7 +1190,7 @@ impl Translator {
         let connector = ct.options.get("connector").cloned().unwrap_or_default();
         if !matches!(connector.as_str(), "jdbc" | "redis") {
             return Err(unsupported(format!(
-                "an event-time temporal join against table '{}' (connector '{connector}'); FOR SYSTEM_TIME AS OF joins are supported as lookup joins against jdbc and redis tables",
+                "a lookup join (FOR SYSTEM_TIME AS OF a processing-time column) against table '{}' (connector '{connector}'); lookup tables need the jdbc or redis connector (an event-time column makes an event-time temporal join instead)",
                 t.name
             )));
         }
@@ -1104,6 +1368,14 @@ impl Translator {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        let is_col = |e: &Expr, n: &str| matches!(e, Expr::Column(c) if c.name == n);
+        let window_end = partition_by.iter().find(|e| is_col(e, "window_end"));
+        if let Some(window_end) = window_end
+            && partition_by.iter().any(|e| is_col(e, "window_start"))
+            && has_window_tvf(&w.input)
+        {
+            return self.window_rank(w, partition_by, partition_keys, order, limit, window_end);
+        }
         let s = self.translate(&w.input)?;
         let (parallelism, partitioning) = if partition_keys.is_empty() {
             (1, Partitioning::Single)
@@ -1128,6 +1400,84 @@ impl Translator {
 }
 
 impl Translator {
+    /// Window Top-N / window deduplication: a `ROW_NUMBER()` partitioned by `window_start`
+    /// and `window_end` of a window TVF (directly or through a window aggregation). The
+    /// result of each window is final at its end, so the output is append-only.
+    fn window_rank(
+        &mut self,
+        w: &datafusion::logical_expr::Window,
+        partition_by: &[Expr],
+        partition_keys: Vec<Arc<dyn PhysicalExpr>>,
+        order: Vec<SortKey>,
+        limit: usize,
+        window_end: &Expr,
+    ) -> Result<Stream> {
+        let partition_names = partition_by
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let input_df = w.input.schema();
+        let input_schema = Arc::new(input_df.as_arrow().clone());
+        // Flink picks WindowDeduplicate for rn <= 1 ordered by the time attribute; keep-last
+        // (DESC) lets the last arrival win a tie, where Top-N keeps the first.
+        let by_time = order.len() == 1
+            && matches!(
+                order[0].expr.data_type(&input_schema),
+                Ok(datafusion::arrow::datatypes::DataType::Timestamp(..))
+            );
+        let dedup = limit == 1 && by_time;
+        let last_wins_ties = dedup && order[0].descending;
+        let name = if dedup {
+            format!(
+                "WindowDeduplicate(keep=[{}], partitionBy=[{}])",
+                if last_wins_ties {
+                    "LastRow"
+                } else {
+                    "FirstRow"
+                },
+                partition_names
+            )
+        } else {
+            format!(
+                "WindowRank(rankRange=[1..{limit}], partitionBy=[{}])",
+                partition_names
+            )
+        };
+        let s = self.translate(&w.input)?;
+        if let Some(origin) = self.updating_origin(&s) {
+            return Err(SqlError::validation(
+                0,
+                None,
+                format!(
+                    "{name} doesn't support consuming update and delete changes which is produced by node {origin}"
+                ),
+            ));
+        }
+        let window_end = self.physical(window_end, input_df)?;
+        let id = self.exchange(
+            &s,
+            name.clone(),
+            self.parallelism,
+            Partitioning::Hash(partition_keys.clone()),
+        );
+        self.graph.push_operator(
+            id,
+            Arc::new(WindowTopN {
+                name,
+                partition_keys,
+                window_end,
+                order,
+                limit,
+                last_wins_ties,
+                input_schema,
+                schema: Arc::new(w.schema.as_arrow().clone()),
+                max_parallelism: self.graph.max_parallelism,
+            }),
+        );
+        Ok(Stream::Node(id))
+    }
+
     /// `agg(x) OVER (PARTITION BY … ORDER BY ts RANGE|ROWS BETWEEN … PRECEDING AND CURRENT
     /// ROW)`: every call must share one window, as Flink requires.
     fn over_aggregate(&mut self, w: &datafusion::logical_expr::Window) -> Result<Stream> {
@@ -1554,6 +1904,128 @@ fn flink_aggregate(e: &Expr) -> Expr {
 
 /// The SESSION TVF feeding an aggregate (through aliases, projections and filters): its gap
 /// and the names of its PARTITION BY columns.
+/// Before optimisation: ANDs `__temporal_time(o.ts, r.rowtime)` into the condition of every join
+/// against `FOR SYSTEM_TIME AS OF o.ts` with an event-time `o.ts` (see
+/// [`crate::functions::TemporalTimeMarker`]).
+pub fn mark_temporal_times(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|p| {
+        let LogicalPlan::Join(j) = &p else {
+            return Ok(Transformed::no(p));
+        };
+        let Some((temporal, _)) = find_temporal(&j.right) else {
+            return Ok(Transformed::no(p));
+        };
+        let time = datafusion::common::Column::from_qualified_name(&temporal.time);
+        let Some(i) = j.left.schema().maybe_index_of_column(&time) else {
+            return Ok(Transformed::no(p));
+        };
+        if crate::types::is_proctime(j.left.schema().field(i))
+            || j.right.schema().fields().is_empty()
+        {
+            return Ok(Transformed::no(p));
+        }
+        // The second argument keeps the versioned table's rowtime column alive too.
+        let rowtime = find_scan(&temporal.input)
+            .and_then(|scan| scan.source.downcast_ref::<StcTableSource>())
+            .and_then(|src| match &src.entry {
+                CatalogEntry::Table(t) => t
+                    .watermark
+                    .as_ref()
+                    .map(|(i, _)| t.schema.field(*i).name().clone()),
+                _ => None,
+            })
+            .and_then(|name| j.right.schema().index_of_column_by_name(None, &name))
+            .unwrap_or(0);
+        let (q, f) = j.left.schema().qualified_field(i);
+        let (rq, rf) = j.right.schema().qualified_field(rowtime);
+        let marker = Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+            Arc::new(crate::functions::TemporalTimeMarker::udf()),
+            vec![
+                Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())),
+                Expr::Column(datafusion::common::Column::new(rq.cloned(), rf.name())),
+            ],
+        ));
+        let mut j = j.clone();
+        j.filter = Some(match j.filter.take() {
+            Some(f) => f.and(marker),
+            None => marker,
+        });
+        Ok(Transformed::yes(LogicalPlan::Join(j)))
+    })
+    .map(|t| t.data)
+}
+
+/// Splits the temporal-time marker off a join condition: the probe side's time, and the rest.
+fn take_temporal_marker(filter: Option<&Expr>) -> (Option<Expr>, Option<Expr>) {
+    let Some(f) = filter else {
+        return (None, None);
+    };
+    let mut time = None;
+    let mut rest = Vec::new();
+    for part in datafusion::logical_expr::utils::split_conjunction(f) {
+        match part {
+            Expr::ScalarFunction(sf)
+                if sf.name() == crate::functions::TEMPORAL_TIME_MARKER && time.is_none() =>
+            {
+                time = sf.args.first().cloned();
+            }
+            other => rest.push(other.clone()),
+        }
+    }
+    (time, datafusion::logical_expr::utils::conjunction(rest))
+}
+
+/// A join of two window TVFs on `window_start` and `window_end` (Flink's window join): the
+/// two sides' `window_end` expressions.
+fn window_join_ends(j: &datafusion::logical_expr::Join) -> Option<(&Expr, &Expr)> {
+    if !has_window_tvf(&j.left) || !has_window_tvf(&j.right) {
+        return None;
+    }
+    let is_col = |e: &Expr, n: &str| matches!(e, Expr::Column(c) if c.name == n);
+    let pair = |n: &str| j.on.iter().find(|(l, r)| is_col(l, n) && is_col(r, n));
+    pair("window_start")?;
+    pair("window_end").map(|(l, r)| (l, r))
+}
+
+/// `e` with every column named as the column of the same name in `schema`.
+fn requalify(e: Expr, schema: &DFSchema) -> Result<Expr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    e.transform(|e| match e {
+        Expr::Column(c) => match schema.index_of_column_by_name(None, &c.name) {
+            Some(i) => {
+                let (q, f) = schema.qualified_field(i);
+                Ok(Transformed::yes(Expr::Column(
+                    datafusion::common::Column::new(q.cloned(), f.name()),
+                )))
+            }
+            None => Ok(Transformed::no(Expr::Column(c))),
+        },
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+    .map_err(df)
+}
+
+/// The first window TVF `plan` reads.
+fn window_tvf_kind(plan: &LogicalPlan) -> Option<TvfKind> {
+    match plan {
+        LogicalPlan::Extension(e) => match e.node.as_any().downcast_ref::<WindowTvfNode>() {
+            Some(tvf) => Some(tvf.kind),
+            None => plan.inputs().into_iter().find_map(window_tvf_kind),
+        },
+        _ => plan.inputs().into_iter().find_map(window_tvf_kind),
+    }
+}
+
+/// Whether `plan` reads a window TVF (so `window_start`/`window_end` are window columns).
+fn has_window_tvf(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Extension(e) if e.node.as_any().is::<WindowTvfNode>() => true,
+        _ => plan.inputs().into_iter().any(has_window_tvf),
+    }
+}
+
 fn find_session_tvf(plan: &LogicalPlan) -> Option<(i64, Vec<String>)> {
     match plan {
         LogicalPlan::SubqueryAlias(a) => find_session_tvf(&a.input),

@@ -374,6 +374,8 @@ impl Compiler<'_> {
         let plan = planner
             .sql_statement_to_plan(SqlStatement::Query(Box::new(q)))
             .map_err(|e| self.df_error(e, statement, location))?;
+        let plan = crate::planner::mark_temporal_times(plan)
+            .map_err(|e| self.df_error(e, statement, location))?;
         self.state
             .optimize(&plan)
             .map_err(|e| self.df_error(e, statement, location))

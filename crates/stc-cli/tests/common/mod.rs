@@ -54,9 +54,11 @@ fn render(dir: &Path, hidden: bool) -> String {
     s
 }
 
-/// The final state of every debezium-json changelog in a rendered output: each
-/// `{"before":…,"after":…,"op":…}` line adds its `after` row or removes its `before` row;
-/// the remaining rows, sorted. Other lines are kept as they are.
+/// The final state of every changelog in a rendered output: each debezium-json line
+/// `{"before":…,"after":…,"op":…}` adds its `after` row or removes its `before` row; each
+/// canal-json `{"data":[…],"type":"INSERT"|"DELETE"}` or maxwell-json
+/// `{"data":{…},"type":"insert"|"delete"}` line adds or removes its `data` rows; the
+/// remaining rows, sorted. Other lines are kept as they are.
 pub fn materialize(rendered: &str) -> String {
     use std::collections::BTreeMap;
     let mut out = String::new();
@@ -73,17 +75,33 @@ pub fn materialize(rendered: &str) -> String {
         }
     };
     for line in rendered.lines() {
-        let change = line
-            .starts_with("{\"before\":")
+        let change = (line.starts_with("{\"before\":") || line.starts_with("{\"data\":"))
             .then(|| serde_json::from_str::<serde_json::Value>(line).ok())
-            .flatten();
+            .flatten()
+            .filter(|v| v["op"].is_string() || v["type"].is_string());
         match change {
             Some(v) => {
-                let (row, delta) = match v["op"].as_str() {
-                    Some("c" | "r" | "u") => (v["after"].to_string(), 1),
-                    _ => (v["before"].to_string(), -1),
+                let changes: Vec<(String, i64)> = match (v["op"].as_str(), v["type"].as_str()) {
+                    (Some("c" | "r" | "u"), _) => vec![(v["after"].to_string(), 1)],
+                    (Some(_), _) => vec![(v["before"].to_string(), -1)],
+                    (None, Some(t)) => {
+                        let delta = if t.eq_ignore_ascii_case("insert") {
+                            1
+                        } else {
+                            -1
+                        };
+                        match &v["data"] {
+                            serde_json::Value::Array(a) => {
+                                a.iter().map(|r| (r.to_string(), delta)).collect()
+                            }
+                            r => vec![(r.to_string(), delta)],
+                        }
+                    }
+                    (None, None) => unreachable!("filtered above"),
                 };
-                *rows.entry(row).or_default() += delta;
+                for (row, delta) in changes {
+                    *rows.entry(row).or_default() += delta;
+                }
             }
             None => {
                 flush(&mut rows, &mut out);

@@ -400,6 +400,18 @@ impl Columns {
         debug_assert!(self.cols.iter().all(|c| c.len() == self.rows));
     }
 
+    /// Committed rows not yet taken by [`finish`](Self::finish).
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Drop every row after the first `n` committed ones, and the uncommitted one (a record
+    /// that yields several rows is all or nothing).
+    pub(crate) fn truncate_rows(&mut self, n: usize) {
+        self.rows = self.rows.min(n);
+        self.rollback_row();
+    }
+
     /// Drop whatever the current (uncommitted) row pushed.
     pub(crate) fn rollback_row(&mut self) {
         for c in &mut self.cols {

@@ -131,6 +131,8 @@ pub struct JsonDecoder {
     seen: Vec<bool>,
     skipped: u64,
     scratch: Vec<u8>,
+    /// A value that does not fit its column becomes NULL instead of failing the row.
+    null_bad_fields: bool,
 }
 
 impl JsonDecoder {
@@ -158,6 +160,7 @@ impl JsonDecoder {
             index,
             skipped: 0,
             scratch: Vec::new(),
+            null_bad_fields: false,
         })
     }
 
@@ -181,12 +184,21 @@ impl JsonDecoder {
                     Some(i) if !self.seen[i] => {
                         self.seen[i] = true;
                         let col = &mut self.columns.cols[i];
-                        read_into(&mut p, &self.types[i], col, &self.cfg).map_err(|e| {
-                            format!(
-                                "Fail to deserialize at field: {}. {e}",
-                                self.schema.field(i).name()
-                            )
-                        })?;
+                        let (start, len) = (p.i, col.len());
+                        if let Err(e) = read_into(&mut p, &self.types[i], col, &self.cfg) {
+                            if !self.null_bad_fields {
+                                return Err(format!(
+                                    "Fail to deserialize at field: {}. {e}",
+                                    self.schema.field(i).name()
+                                ));
+                            }
+                            // The value is well-formed JSON that does not fit the column:
+                            // NULL, as Flink's changelog formats do with ignore-parse-errors.
+                            col.truncate(len);
+                            p.i = start;
+                            p.skip_value(0)?;
+                            col.push_null();
+                        }
                     }
                     _ => p.skip_value(0)?,
                 }
@@ -215,6 +227,111 @@ impl JsonDecoder {
         }
         Ok(())
     }
+}
+
+/// What the changelog formats (`format/changelog.rs`) use: rows given as single JSON
+/// objects, committed or dropped a record at a time.
+impl JsonDecoder {
+    /// Decodes one JSON object into a new row; on error nothing of it is kept.
+    pub(crate) fn push_object(&mut self, object: &[u8]) -> std::result::Result<(), String> {
+        match self.decode_line(object) {
+            Ok(()) => {
+                self.columns.commit_row();
+                Ok(())
+            }
+            Err(e) => {
+                self.columns.rollback_row();
+                Err(e)
+            }
+        }
+    }
+
+    /// From now on a value that does not fit its column is read as NULL (the row is kept).
+    pub(crate) fn null_bad_fields(&mut self) {
+        self.null_bad_fields = true;
+    }
+
+    /// Rows decoded and not yet taken by [`finish_rows`](Self::finish_rows).
+    pub(crate) fn pending_rows(&self) -> usize {
+        self.columns.rows()
+    }
+
+    /// Drops the rows after the first `n` pending ones.
+    pub(crate) fn truncate_rows(&mut self, n: usize) {
+        self.columns.truncate_rows(n);
+    }
+
+    /// The pending rows as one batch.
+    pub(crate) fn finish_rows(&mut self) -> Result<Option<RecordBatch>> {
+        self.columns.finish()
+    }
+}
+
+/// The top-level members of the JSON object `b`, each value as its raw JSON text (so numbers
+/// keep every digit until the column type decides).
+pub(crate) fn object_members(b: &[u8]) -> std::result::Result<Vec<(String, &[u8])>, String> {
+    let mut p = Parser { b, i: 0 };
+    let mut scratch = Vec::new();
+    let mut out = Vec::new();
+    p.ws();
+    p.expect(b'{')?;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string_raw(&mut scratch)?;
+            let key = String::from_utf8(key.into_owned()).map_err(|_| p.err("invalid UTF-8"))?;
+            p.ws();
+            p.expect(b':')?;
+            p.ws();
+            let start = p.i;
+            p.skip_value(0)?;
+            out.push((key, &b[start..p.i]));
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b'}') => break,
+                _ => return Err(p.err("expected ',' or '}'")),
+            }
+        }
+    }
+    p.ws();
+    if p.i != b.len() {
+        return Err(p.err("unexpected content after the JSON object"));
+    }
+    Ok(out)
+}
+
+/// The elements of the JSON array `b`, each as its raw JSON text.
+pub(crate) fn array_elements(b: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
+    let mut p = Parser { b, i: 0 };
+    let mut out = Vec::new();
+    p.ws();
+    p.expect(b'[')?;
+    p.ws();
+    if p.peek() == Some(b']') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let start = p.i;
+            p.skip_value(0)?;
+            out.push(&b[start..p.i]);
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b']') => break,
+                _ => return Err(p.err("expected ',' or ']'")),
+            }
+        }
+    }
+    p.ws();
+    if p.i != b.len() {
+        return Err(p.err("unexpected content after the JSON array"));
+    }
+    Ok(out)
 }
 
 impl RecordDecoder for JsonDecoder {

@@ -4,6 +4,9 @@
 //!   quotes, `;`-joined arrays and nested rows, base64 bytes).
 //! * [`json`]: Flink's `json` format (Jackson `ObjectMapper` behaviour: Java `Double.toString`,
 //!   decimals via `BigDecimal.toString` after `stripTrailingZeros`, non-BMP characters escaped).
+//! * [`changelog`]: Flink's `debezium-json`, `canal-json` and `maxwell-json`, read per record
+//!   into rows with row kinds (reusable by message connectors) and written (`debezium` holds
+//!   the debezium-json encoder).
 //! * [`parquet`]: reading a Parquet file into the table schema, writing part files.
 //! * [`javafmt`]: the Java text forms everything above is built on (`Double.toString`,
 //!   `BigDecimal.toString`, `java.time` formatters, base64).
@@ -15,6 +18,7 @@
 //! `\n` and keeps a partial last line for the next chunk); a trailing `\r` is removed. Quoted CSV
 //! fields therefore cannot span lines (Flink's Jackson reader allows that; we do not).
 
+pub mod changelog;
 pub(crate) mod columns;
 pub mod csv;
 pub mod debezium;
@@ -102,6 +106,12 @@ pub trait RecordDecoder: Send {
 
     /// Rows dropped so far because of `ignore-parse-errors`.
     fn skipped_records(&self) -> u64;
+
+    /// The row kinds of the batch the last [`decode`](Self::decode) returned, for a changelog
+    /// format (one per row); `None` for an insert-only format.
+    fn take_row_kinds(&mut self) -> Option<Vec<RowKind>> {
+        None
+    }
 }
 
 /// Turns Arrow batches into lines of text.
@@ -116,7 +126,7 @@ pub trait RecordEncoder: Send {
     ) -> Result<()>;
 }
 
-/// A decoder for `format` (`csv` or `json`) producing rows of `schema`.
+/// A decoder for `format` (`csv`, `json` or a changelog format) producing rows of `schema`.
 pub fn decoder(
     format: &str,
     schema: SchemaRef,
@@ -128,13 +138,18 @@ pub fn decoder(
         "parquet" => Err(FormatError::Options(
             "the parquet format is read per file with read_parquet_file, not line by line".into(),
         )),
-        other => Err(FormatError::Options(format!(
-            "unsupported format '{other}'; supported formats are: csv, json, parquet"
-        ))),
+        other => match changelog::ChangelogFormat::from_name(other) {
+            Some(f) => Ok(Box::new(changelog::ChangelogDecoder::new(
+                f, schema, options,
+            )?)),
+            None => Err(FormatError::Options(format!(
+                "unsupported format '{other}'; supported formats are: csv, json, debezium-json, canal-json, maxwell-json, parquet"
+            ))),
+        },
     }
 }
 
-/// An encoder for `format` (`csv` or `json`) writing rows of `schema`.
+/// An encoder for `format` (`csv`, `json` or a changelog format) writing rows of `schema`.
 pub fn encoder(
     format: &str,
     schema: SchemaRef,
@@ -149,9 +164,14 @@ pub fn encoder(
         "parquet" => Err(FormatError::Options(
             "the parquet format is written per part file with ParquetPartWriter".into(),
         )),
-        other => Err(FormatError::Options(format!(
-            "unsupported format '{other}'; supported formats are: csv, json, debezium-json, parquet"
-        ))),
+        other => match changelog::ChangelogFormat::from_name(other) {
+            Some(f) => Ok(Box::new(changelog::ChangelogEncoder::new(
+                f, schema, options,
+            )?)),
+            None => Err(FormatError::Options(format!(
+                "unsupported format '{other}'; supported formats are: csv, json, debezium-json, canal-json, maxwell-json, parquet"
+            ))),
+        },
     }
 }
 
@@ -340,7 +360,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(
-            err.contains("supported formats are: csv, json, parquet"),
+            err.contains("supported formats are: csv, json, debezium-json"),
             "{err}"
         );
     }

@@ -10,4 +10,7 @@ pub mod lookup_join;
 pub mod over;
 pub mod rank;
 pub(crate) mod state;
+pub mod temporal_join;
 pub mod window;
+pub mod window_join;
+pub mod window_rank;
