@@ -43,6 +43,10 @@ fn scratch(script: &str) -> tempfile::TempDir {
         }
         std::fs::write(events.join(format!("part-{f:03}.csv")), s).unwrap();
     }
+    let dim = dir.path().join("input/dim");
+    std::fs::create_dir_all(&dim).unwrap();
+    let rows: String = (0..13).map(|k| format!("k{k},group-{}\n", k % 4)).collect();
+    std::fs::write(dim.join("dim.csv"), rows).unwrap();
     dir
 }
 
@@ -176,6 +180,7 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
         ("group_agg.sql", 2, 13),
         ("join.sql", 2, 14),
         ("topn.sql", 2, 15),
+        ("two_sources.sql", 2, 16),
     ];
     for (script, p, seed) in cases {
         let expected = reference(script, p);
@@ -307,6 +312,32 @@ fn a_corrupted_newest_checkpoint_is_skipped_for_the_previous_one() {
         &committed(dir.path()),
         "resumed past a corrupted checkpoint",
     );
+}
+
+#[test]
+fn checkpoints_go_on_after_a_bounded_source_has_finished() {
+    let dir = scratch("two_sources.sql");
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", "2"])
+        .args(checkpoint_args(dir.path()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // About a second of input after `dim` finished, a checkpoint every 100 ms.
+    let completed: u64 = stderr
+        .split(", ")
+        .find_map(|p| {
+            p.strip_suffix(" checkpoints (0 failed").or_else(|| {
+                p.split(" checkpoints (0 failed")
+                    .next()
+                    .filter(|_| p.contains(" checkpoints (0 failed"))
+            })
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no failure-free checkpoint count in: {stderr}"));
+    assert!(completed >= 3, "{stderr}");
 }
 
 #[test]

@@ -658,6 +658,7 @@ impl OperatorFactory for FileSink {
             buf: Vec::new(),
             rows: 0,
             pending: Vec::new(),
+            last_barrier: 0,
         }))
     }
     fn is_sink(&self) -> bool {
@@ -698,6 +699,8 @@ struct FileSinkOp {
     rows: u64,
     /// Closed part files not committed yet.
     pending: Vec<PendingFile>,
+    /// The last checkpoint barrier this subtask snapshotted at.
+    last_barrier: u64,
 }
 
 impl FileSinkOp {
@@ -836,10 +839,16 @@ impl Operator for FileSinkOp {
         Ok(())
     }
 
-    async fn finish(&mut self, _ctx: &mut OperatorContext) -> RtResult<()> {
-        // End of input commits everything, checkpointed or not (as Flink's bounded jobs do).
-        self.close_part(u64::MAX)?;
-        self.commit(u64::MAX)
+    async fn finish(&mut self, ctx: &mut OperatorContext) -> RtResult<()> {
+        if ctx.checkpointing {
+            // Published by the first checkpoint completed after this point (the job's final
+            // checkpoint at the latest), which holds these files in its state.
+            self.close_part(self.last_barrier + 1)
+        } else {
+            // Without checkpoints the end of input publishes everything.
+            self.close_part(u64::MAX)?;
+            self.commit(u64::MAX)
+        }
     }
 
     /// The open part file is closed and becomes pending; the shared state lists every pending
@@ -851,6 +860,9 @@ impl Operator for FileSinkOp {
         _ctx: &mut OperatorContext,
     ) -> RtResult<Option<stc_runtime::OperatorState>> {
         self.close_part(barrier.id)?;
+        if barrier.id != u64::MAX {
+            self.last_barrier = barrier.id;
+        }
         let col = |f: &dyn Fn(&PendingFile) -> String| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(self.pending.iter().map(f)))
         };

@@ -12,7 +12,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use crate::checkpoint::coordinator::{Command, Coordinator, TaskReport, Wiring};
+use crate::checkpoint::coordinator::{
+    Command, Coordinator, FINAL_CHECKPOINT_DONE, TaskReport, Wiring,
+};
 use crate::checkpoint::storage::{Checkpoint, CheckpointConfig, NodeMeta};
 use crate::checkpoint::{Barrier, BarrierKind, OperatorState};
 use crate::error::{Result, RuntimeError};
@@ -141,6 +143,8 @@ struct TaskCheckpointing {
     restore: Vec<(usize, OperatorState)>,
     /// Source subtasks: the watermark to re-emit first after a restore.
     restored_watermark: Option<i64>,
+    /// Whether the job takes checkpoints (then a finished subtask waits for the final one).
+    checkpointing: bool,
 }
 
 impl TaskCheckpointing {
@@ -155,6 +159,7 @@ impl TaskCheckpointing {
             triggers: None,
             restore: Vec::new(),
             restored_watermark: None,
+            checkpointing: false,
         }
     }
 }
@@ -261,6 +266,7 @@ pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob
                 ops.push(f.create(subtask, p)?);
                 let mut ctx = OperatorContext::new(subtask, p, Arc::clone(&m));
                 ctx.max_parallelism = graph.max_parallelism;
+                ctx.checkpointing = options.checkpoint.is_some();
                 ctxs.push(ctx);
             }
             let chain = Chain { ops, ctxs };
@@ -273,6 +279,7 @@ pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob
                 triggers: None,
                 restore: Vec::new(),
                 restored_watermark: None,
+                checkpointing: options.checkpoint.is_some(),
             };
             if let Some(ck) = &options.restore {
                 for op in 0..node.operators.len() {
@@ -429,7 +436,59 @@ async fn run_chain(
     }
     let out = chain.finish().await?;
     send_all(&mut output, out, &metrics).await?;
-    output.send(Message::EndOfStream).await
+    output.send(Message::EndOfStream).await?;
+    finished(&mut chain, &mut output, &metrics, &mut ckp, None, None).await
+}
+
+/// The end of a subtask: with checkpointing, its operators' final state (a sink's files not
+/// yet published) goes to the coordinator, which keeps it in every later checkpoint; the
+/// subtask then publishes on later completions and exits after the job's final checkpoint
+/// (Flink's checkpoints after tasks finished). A crash before that checkpoint replays from
+/// the previous one with nothing of the end published twice.
+async fn finished(
+    chain: &mut Chain,
+    output: &mut Output,
+    metrics: &TaskMetrics,
+    ckp: &mut TaskCheckpointing,
+    source: Option<(Option<i64>, Vec<crate::checkpoint::SplitPosition>)>,
+    mut reader: Option<&mut dyn crate::source::SourceReader>,
+) -> Result<()> {
+    if ckp.triggers.is_none() && !ckp.checkpointing {
+        return Ok(());
+    }
+    let final_barrier = Barrier {
+        id: u64::MAX,
+        timestamp_ms: crate::time::now_ms(),
+        kind: BarrierKind::Checkpoint,
+    };
+    let (out, states, _) = chain.checkpoint(&final_barrier).await?;
+    send_all(output, out, metrics).await?;
+    let _ = ckp.reports.send(TaskReport::TaskFinished {
+        node: ckp.node,
+        subtask: ckp.subtask,
+        source,
+        states,
+    });
+    let mut notified = *ckp.notify.borrow();
+    loop {
+        if ckp.notify.changed().await.is_err() {
+            // The coordinator is gone (the job is being torn down).
+            return Ok(());
+        }
+        let id = *ckp.notify.borrow_and_update();
+        if id > notified {
+            notified = id;
+            if let Some(r) = reader.as_deref_mut() {
+                r.notify_checkpoint_complete(id).await?;
+            }
+            let out = chain.notify_checkpoint_complete(id).await?;
+            send_all(output, out, metrics).await?;
+            let _ = ckp.reports.send(TaskReport::Notified { id });
+        }
+        if id == FINAL_CHECKPOINT_DONE {
+            return Ok(());
+        }
+    }
 }
 
 /// Snapshots the chain at barrier `b`, sends what that produced and then the barrier
@@ -459,6 +518,31 @@ async fn checkpoint_chain(
         alignment,
     });
     Ok(())
+}
+
+/// Stop-with-savepoint: a source reads nothing more; it publishes when the savepoint completes
+/// and waits to be cancelled by the job's owner.
+async fn park_after_stop(
+    reader: &mut dyn crate::source::SourceReader,
+    chain: &mut Chain,
+    output: &mut Output,
+    metrics: &TaskMetrics,
+    ckp: &mut TaskCheckpointing,
+    mut notified: u64,
+) -> Result<()> {
+    loop {
+        if ckp.notify.changed().await.is_err() {
+            return Err(RuntimeError::Cancelled);
+        }
+        let id = *ckp.notify.borrow_and_update();
+        if id > notified {
+            notified = id;
+            reader.notify_checkpoint_complete(id).await?;
+            let out = chain.notify_checkpoint_complete(id).await?;
+            send_all(output, out, metrics).await?;
+            let _ = ckp.reports.send(TaskReport::Notified { id });
+        }
+    }
 }
 
 /// Handles a completed-checkpoint notification in a source task, if one arrived.
@@ -510,7 +594,6 @@ async fn run_source(
     let mut last_data = Instant::now();
     let mut idle = false;
     let mut notified = *ckp.notify.borrow();
-    let mut acked_up_to = 0u64;
     let idle_timeout =
         (spec.idle_timeout_ms > 0).then(|| Duration::from_millis(spec.idle_timeout_ms));
     loop {
@@ -547,27 +630,20 @@ async fn run_source(
                 Duration::ZERO,
             )
             .await?;
-            acked_up_to = b.id;
             if b.kind == (BarrierKind::Savepoint { stop: true }) {
                 stop_at = Some(b.id);
             }
         }
         if stop_at.is_some() {
-            // Stop-with-savepoint: read nothing more; commit when the savepoint completes and
-            // wait to be cancelled by the job's owner.
-            loop {
-                if ckp.notify.changed().await.is_err() {
-                    return Err(RuntimeError::Cancelled);
-                }
-                let id = *ckp.notify.borrow_and_update();
-                if id > notified {
-                    notified = id;
-                    reader.notify_checkpoint_complete(id).await?;
-                    let out = chain.notify_checkpoint_complete(id).await?;
-                    send_all(&mut output, out, &metrics).await?;
-                    let _ = ckp.reports.send(TaskReport::Notified { id });
-                }
-            }
+            return park_after_stop(
+                reader.as_mut(),
+                &mut chain,
+                &mut output,
+                &metrics,
+                &mut ckp,
+                notified,
+            )
+            .await;
         }
         let Some(raw) = reader.next_batch().await? else {
             break;
@@ -625,7 +701,9 @@ async fn run_source(
         }
     }
     // Barriers triggered before the end of input are still injected, so that the checkpoints
-    // they belong to can complete.
+    // they belong to can complete; a stop-with-savepoint still stops here, before the end of
+    // input is signalled (which would fire windows the savepoint holds open).
+    let mut stop = false;
     while let Some(b) = ckp.triggers.as_mut().and_then(|t| t.try_recv().ok()) {
         if let Some(positions) = reader.snapshot_positions() {
             let wm = (last_emitted > i64::MIN).then_some(last_emitted);
@@ -639,14 +717,21 @@ async fn run_source(
                 Duration::ZERO,
             )
             .await?;
-            acked_up_to = b.id;
+            stop |= b.kind == (BarrierKind::Savepoint { stop: true });
         }
     }
-    let _ = ckp.reports.send(TaskReport::SourceFinished {
-        node: ckp.node,
-        subtask: ckp.subtask,
-        acked_up_to,
-    });
+    if stop {
+        return park_after_stop(
+            reader.as_mut(),
+            &mut chain,
+            &mut output,
+            &metrics,
+            &mut ckp,
+            notified,
+        )
+        .await;
+    }
+    let final_position = reader.snapshot_positions().map(|p| (Some(i64::MAX), p));
     metrics.parse_errors_skipped.store(
         reader.skipped_records(),
         std::sync::atomic::Ordering::Relaxed,
@@ -658,7 +743,17 @@ async fn run_source(
     send_all(&mut output, out, &metrics).await?;
     let out = chain.finish().await?;
     send_all(&mut output, out, &metrics).await?;
-    output.send(Message::EndOfStream).await
+    output.send(Message::EndOfStream).await?;
+    // After the end-of-stream went out: downstream has everything this subtask produced.
+    finished(
+        &mut chain,
+        &mut output,
+        &metrics,
+        &mut ckp,
+        final_position,
+        Some(reader.as_mut()),
+    )
+    .await
 }
 
 /// The table's full row (physical, computed and metadata columns) from a reader batch.

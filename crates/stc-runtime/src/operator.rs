@@ -20,6 +20,9 @@ pub struct OperatorContext {
     pub parallelism: usize,
     /// Number of key groups (Flink's max parallelism); keyed state is snapshotted by it.
     pub max_parallelism: usize,
+    /// Whether the job takes checkpoints. Sinks then publish output only when a checkpoint
+    /// covering it completes — at the end of input too (the job's final checkpoint).
+    pub checkpointing: bool,
     pub metrics: Arc<TaskMetrics>,
     /// The current combined input watermark of this subtask (epoch ms).
     pub current_watermark: i64,
@@ -32,6 +35,7 @@ impl OperatorContext {
             subtask,
             parallelism,
             max_parallelism: stc_common::config::DEFAULT_MAX_PARALLELISM,
+            checkpointing: false,
             metrics,
             current_watermark: i64::MIN,
             out: Vec::new(),

@@ -6,9 +6,10 @@
 //! once every subtask has acknowledged it, and then tells every subtask that it is complete
 //! (the `watch` channel), which is when sinks commit.
 //!
-//! Checkpoints are only triggered while every source subtask is running: a bounded source
-//! that has finished cannot inject barriers any more (Flink 1.14+ can checkpoint after tasks
-//! finish; we do not yet). A pending checkpoint that a finished source never saw is aborted.
+//! Subtasks that have finished (a bounded source and what only it fed) take part in later
+//! checkpoints without state, a source with its final position (Flink's checkpoints after
+//! tasks finished): barriers go to the running sources only, and a finished input channel
+//! counts as aligned. Once every source has finished, no checkpoint is triggered any more.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ use super::{Barrier, BarrierKind, OperatorState, SplitPosition};
 use crate::error::{Result, RuntimeError};
 use crate::metrics::JobMetrics;
 
+/// The value of the completion channel once the job's final checkpoint (taken when every
+/// subtask has finished) is complete: finished subtasks publish everything and exit.
+pub const FINAL_CHECKPOINT_DONE: u64 = u64::MAX;
+
 /// What a subtask tells the coordinator.
 pub enum TaskReport {
     /// The subtask processed barrier `id` and snapshotted its operators.
@@ -42,11 +47,14 @@ pub enum TaskReport {
     },
     /// The subtask cannot take part in checkpoint `id` (a source without positions).
     Decline { id: u64, reason: String },
-    /// A source subtask reached the end of its input.
-    SourceFinished {
+    /// The subtask has ended (its input is exhausted); sources give their final position.
+    TaskFinished {
         node: usize,
         subtask: usize,
-        acked_up_to: u64,
+        source: Option<(Option<i64>, Vec<SplitPosition>)>,
+        /// The operators' final state (e.g. a sink's unpublished files), part of every later
+        /// checkpoint.
+        states: Vec<(usize, OperatorState)>,
     },
     /// The subtask has handled the completion of checkpoint `id` (sinks committed).
     Notified { id: u64 },
@@ -72,7 +80,8 @@ pub struct Wiring {
 struct Pending {
     barrier: Barrier,
     dir: Option<PendingDir>,
-    acks: usize,
+    /// Subtasks that acknowledged (or had finished).
+    acked: HashSet<(usize, usize)>,
     files: Vec<FileMeta>,
     sources: Vec<SourceMeta>,
     alignment: Duration,
@@ -99,8 +108,12 @@ impl Coordinator {
 
     pub async fn run(mut self, mut w: Wiring) {
         let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
-        let mut finished_sources: HashSet<(usize, usize)> = HashSet::new();
-        // id → (notifications still expected, who waits for them).
+        // Subtasks that have finished (bounded input), with a source's final position: they
+        // take part in every later checkpoint with no state (Flink's checkpoints after tasks
+        // finished, FLIP-147).
+        let mut finished: BTreeMap<(usize, usize), FinishedTask> = BTreeMap::new();
+        let sources: HashSet<(usize, usize)> = w.triggers.iter().map(|(k, _)| *k).collect();
+        // (id, notifications still expected, who waits for them, savepoint path).
         let mut stopping: Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)> = None;
         let period = self
             .config
@@ -110,11 +123,13 @@ impl Coordinator {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut timeouts = tokio::time::interval(Duration::from_millis(500));
         loop {
+            let all_sources_done = sources.iter().all(|k| finished.contains_key(k));
             tokio::select! {
                 _ = tick.tick(), if self.config.interval.is_some() => {
                     let in_flight = pending.values().filter(|p| p.barrier.kind == BarrierKind::Checkpoint).count();
-                    if in_flight < self.config.max_concurrent.max(1) && finished_sources.is_empty() {
-                        self.trigger(&w, &mut pending, BarrierKind::Checkpoint, None);
+                    // Once every source is done the job is draining: nothing new to save.
+                    if in_flight < self.config.max_concurrent.max(1) && !all_sources_done {
+                        self.trigger(&w, &mut pending, &finished, BarrierKind::Checkpoint, None);
                     }
                 }
                 _ = timeouts.tick() => {
@@ -129,11 +144,11 @@ impl Coordinator {
                 }
                 cmd = w.commands.recv() => match cmd {
                     Some(Command::Savepoint { stop, reply }) => {
-                        if !finished_sources.is_empty() {
+                        if all_sources_done {
                             let _ = reply.send(Err(RuntimeError::Checkpoint(
-                                "cannot take a savepoint: some sources have already finished".into())));
+                                "cannot take a savepoint: every source has already finished (the job is completing)".into())));
                         } else {
-                            self.trigger(&w, &mut pending, BarrierKind::Savepoint { stop }, Some(reply));
+                            self.trigger(&w, &mut pending, &finished, BarrierKind::Savepoint { stop }, Some(reply));
                         }
                     }
                     None => {}
@@ -156,37 +171,33 @@ impl Coordinator {
                                 Ok(Ok(files)) => {
                                     let p = pending.get_mut(&id).expect("still pending");
                                     p.files.extend(files);
-                                    p.acks += 1;
-                                    if p.acks == self.total_tasks() {
-                                        let p = pending.remove(&id).expect("pending");
-                                        match self.complete(p, &w) {
-                                            Ok(Some(stop)) => stopping = Some(stop),
-                                            Ok(None) => {}
-                                            Err(e) => warn!(error = %e, "checkpoint {id} failed"),
-                                        }
-                                        // A completed checkpoint subsumes older pending ones.
-                                        let older: Vec<u64> = pending.keys().copied().filter(|k| *k < id).collect();
-                                        for k in older {
-                                            self.fail(&mut pending, k, format!("checkpoint {k} was subsumed by {id}"));
-                                        }
-                                    }
+                                    p.acked.insert((node, subtask));
+                                    self.maybe_complete(&mut pending, id, &w, &finished, &mut stopping);
                                 }
                                 Ok(Err(e)) => self.fail(&mut pending, id, e.to_string()),
                                 Err(e) => self.fail(&mut pending, id, format!("writing state panicked: {e}")),
                             }
                         }
                         TaskReport::Decline { id, reason } => self.fail(&mut pending, id, reason),
-                        TaskReport::SourceFinished { node, subtask, acked_up_to } => {
-                            finished_sources.insert((node, subtask));
-                            let never_seen: Vec<u64> = pending.keys().copied().filter(|k| *k > acked_up_to).collect();
-                            for k in never_seen {
-                                self.fail(&mut pending, k, format!(
-                                    "checkpoint {k} aborted: a source finished before its barrier"));
+                        TaskReport::TaskFinished { node, subtask, source, states } => {
+                            let source = source.map(|(watermark, splits)| SourceMeta {
+                                node, subtask, watermark,
+                                splits: splits.iter().map(storage::split_meta).collect(),
+                            });
+                            finished.insert((node, subtask), FinishedTask { source, states });
+                            // It acknowledges, with its final state, every pending checkpoint
+                            // it had not.
+                            let ids: Vec<u64> = pending.keys().copied().collect();
+                            for id in ids {
+                                self.maybe_complete(&mut pending, id, &w, &finished, &mut stopping);
+                            }
+                            if finished.len() == self.total_tasks() {
+                                self.final_checkpoint(&w, &mut pending, &finished);
                             }
                         }
                         TaskReport::Notified { id } => {
                             if let Some((sid, left, _, _)) = stopping.as_mut() && *sid == id {
-                                *left -= 1;
+                                *left = left.saturating_sub(1);
                                 if *left == 0 {
                                     let (_, _, reply, path) = stopping.take().expect("set");
                                     let _ = reply.send(Ok(path));
@@ -199,10 +210,62 @@ impl Coordinator {
         }
     }
 
+    /// Completes checkpoint `id` if every subtask has acknowledged it or has finished.
+    #[allow(clippy::type_complexity)]
+    fn maybe_complete(
+        &self,
+        pending: &mut BTreeMap<u64, Pending>,
+        id: u64,
+        w: &Wiring,
+        finished: &BTreeMap<(usize, usize), FinishedTask>,
+        stopping: &mut Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)>,
+    ) {
+        let Some(p) = pending.get_mut(&id) else {
+            return;
+        };
+        for (&(node, subtask), task) in finished {
+            if !p.acked.insert((node, subtask)) {
+                continue;
+            }
+            if let Some(m) = &task.source {
+                p.sources.push(m.clone());
+            }
+            let dir = p
+                .dir
+                .as_ref()
+                .map(|d| d.tmp.clone())
+                .expect("dir until done");
+            // Small (a finished sink's file list): written in place.
+            match write_states(&dir, node, subtask, task.states.clone()) {
+                Ok(files) => p.files.extend(files),
+                Err(e) => {
+                    self.fail(pending, id, e.to_string());
+                    return;
+                }
+            }
+        }
+        if p.acked.len() < self.total_tasks() {
+            return;
+        }
+        let p = pending.remove(&id).expect("pending");
+        let running = self.total_tasks() - finished.len();
+        match self.complete(p, w, running, false) {
+            Ok(Some(stop)) => *stopping = Some(stop),
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "checkpoint {id} failed"),
+        }
+        // A completed checkpoint subsumes older pending ones.
+        let older: Vec<u64> = pending.keys().copied().filter(|k| *k < id).collect();
+        for k in older {
+            self.fail(pending, k, format!("checkpoint {k} was subsumed by {id}"));
+        }
+    }
+
     fn trigger(
         &mut self,
         w: &Wiring,
         pending: &mut BTreeMap<u64, Pending>,
+        finished: &BTreeMap<(usize, usize), FinishedTask>,
         kind: BarrierKind,
         reply: Option<oneshot::Sender<Result<PathBuf>>>,
     ) {
@@ -246,7 +309,7 @@ impl Coordinator {
             Pending {
                 barrier,
                 dir: Some(dir),
-                acks: 0,
+                acked: HashSet::new(),
                 files: Vec::new(),
                 sources: Vec::new(),
                 alignment: Duration::ZERO,
@@ -254,8 +317,10 @@ impl Coordinator {
                 reply,
             },
         );
-        for (_, t) in &w.triggers {
-            let _ = t.send(barrier);
+        for (task, t) in &w.triggers {
+            if !finished.contains_key(task) {
+                let _ = t.send(barrier);
+            }
         }
     }
 
@@ -283,6 +348,8 @@ impl Coordinator {
         &self,
         mut p: Pending,
         w: &Wiring,
+        running: usize,
+        last: bool,
     ) -> Result<Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)>> {
         let id = p.barrier.id;
         let size: u64 = p.files.iter().map(|f| f.bytes).sum();
@@ -335,16 +402,98 @@ impl Coordinator {
             storage::prune(&self.config.dir, self.config.retained, &[]);
         }
         // Sinks commit what the checkpoint covers once they hear of it.
-        let _ = w.notify.send(id);
+        let _ = w.notify.send(if last { FINAL_CHECKPOINT_DONE } else { id });
         match (p.barrier.kind, p.reply.take()) {
             (BarrierKind::Savepoint { stop: true }, Some(reply)) => {
-                Ok(Some((id, self.total_tasks(), reply, published)))
+                Ok(Some((id, running, reply, published)))
             }
             (_, Some(reply)) => {
                 let _ = reply.send(Ok(published));
                 Ok(None)
             }
             (_, None) => Ok(None),
+        }
+    }
+}
+
+/// A subtask that has finished: a source's final position and the operators' final state.
+pub struct FinishedTask {
+    source: Option<SourceMeta>,
+    states: Vec<(usize, OperatorState)>,
+}
+
+impl Coordinator {
+    /// Every subtask has finished: one last checkpoint holds their final states, and its
+    /// completion lets them publish and exit. If it cannot be written they are released
+    /// anyway (their output is then published without a checkpoint covering it).
+    fn final_checkpoint(
+        &mut self,
+        w: &Wiring,
+        pending: &mut BTreeMap<u64, Pending>,
+        finished: &BTreeMap<(usize, usize), FinishedTask>,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let dir = match PendingDir::create(&self.config.dir, &format!("chk-{id}")) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "cannot write the final checkpoint {id}");
+                let _ = w.notify.send(FINAL_CHECKPOINT_DONE);
+                return;
+            }
+        };
+        self.metrics
+            .checkpoints
+            .triggered
+            .fetch_add(1, Ordering::Relaxed);
+        let mut p = Pending {
+            barrier: Barrier {
+                id,
+                timestamp_ms: now_ms(),
+                kind: BarrierKind::Checkpoint,
+            },
+            dir: Some(dir),
+            acked: HashSet::new(),
+            files: Vec::new(),
+            sources: Vec::new(),
+            alignment: Duration::ZERO,
+            started: Instant::now(),
+            reply: None,
+        };
+        for (&(node, subtask), task) in finished {
+            p.acked.insert((node, subtask));
+            if let Some(m) = &task.source {
+                p.sources.push(m.clone());
+            }
+            let dir = p
+                .dir
+                .as_ref()
+                .map(|d| d.tmp.clone())
+                .expect("dir until done");
+            match write_states(&dir, node, subtask, task.states.clone()) {
+                Ok(files) => p.files.extend(files),
+                Err(e) => {
+                    warn!(error = %e, "cannot write the final checkpoint {id}");
+                    if let Some(d) = p.dir.take() {
+                        d.abort();
+                    }
+                    let _ = w.notify.send(FINAL_CHECKPOINT_DONE);
+                    return;
+                }
+            }
+        }
+        // Older checkpoints still pending cannot complete any more.
+        let older: Vec<u64> = pending.keys().copied().collect();
+        for k in older {
+            self.fail(
+                pending,
+                k,
+                format!("checkpoint {k} was subsumed by the final checkpoint {id}"),
+            );
+        }
+        if let Err(e) = self.complete(p, w, 0, true) {
+            warn!(error = %e, "the final checkpoint {id} failed");
+            let _ = w.notify.send(FINAL_CHECKPOINT_DONE);
         }
     }
 }
