@@ -4,6 +4,7 @@
 //!   quotes, `;`-joined arrays and nested rows, base64 bytes).
 //! * [`json`]: Flink's `json` format (Jackson `ObjectMapper` behaviour: Java `Double.toString`,
 //!   decimals via `BigDecimal.toString` after `stripTrailingZeros`, non-BMP characters escaped).
+//! * [`raw`]: Flink's `raw` format (one message is one STRING/BYTES value; not line-based).
 //! * [`parquet`]: reading a Parquet file into the table schema, writing part files.
 //! * [`javafmt`]: the Java text forms everything above is built on (`Double.toString`,
 //!   `BigDecimal.toString`, `java.time` formatters, base64).
@@ -21,6 +22,7 @@ pub mod debezium;
 pub mod javafmt;
 pub mod json;
 pub mod parquet;
+pub mod raw;
 
 use std::collections::HashMap;
 
