@@ -876,3 +876,50 @@ async fn raw_format_and_topic_pattern() {
         ]
     );
 }
+
+/// An unbounded source with `scan.topic-partition-discovery.interval` picks up the partitions
+/// of a topic created while it runs (matching its `topic-pattern`) and reads them from their
+/// beginning. (Partitions added to an existing topic are found the same way; tansu does not
+/// support adding partitions, so a new topic stands in for them here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_partitions_are_discovered_and_read_from_the_beginning() {
+    let base = unique("disc");
+    let first = create_named_topic(&format!("{base}-a"), 1).await;
+    produce(&first, vec![rec(0, &json(1, "a")), rec(0, &json(2, "b"))]).await;
+    let pattern = format!("{base}-.*");
+    let t = table(
+        id_name(),
+        &[("topic", DataType::Utf8)],
+        &[
+            ("connector", "kafka"),
+            ("topic-pattern", &pattern),
+            ("format", "json"),
+            ("scan.startup.mode", "latest-offset"),
+            ("scan.topic-partition-discovery.interval", "100 ms"),
+        ],
+    );
+    let mut r = stc_connectors::create_source(&t)
+        .unwrap()
+        .create_reader(0, 1)
+        .unwrap();
+    // Started at the latest offset: the first two records are not read.
+    assert_eq!(rows_of(&r.next_batch().await.unwrap().unwrap()).len(), 0);
+    produce(&first, vec![rec(0, &json(3, "c"))]).await;
+    let second = create_named_topic(&format!("{base}-b"), 1).await;
+    produce(&second, vec![rec(0, &json(4, "d")), rec(0, &json(5, "e"))]).await;
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "stuck at {seen:?}");
+        seen.extend(rows_of(&r.next_batch().await.unwrap().unwrap()));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            format!("3, c, {first}"),
+            format!("4, d, {second}"),
+            format!("5, e, {second}")
+        ]
+    );
+}

@@ -223,22 +223,19 @@ impl KafkaOptions {
                 "sink.semantic",
             ]);
         }
-        let mut prefixes = vec!["properties."];
-        for f in VALUE_FORMATS {
-            prefixes.push(match *f {
-                "json" => "json.",
-                "csv" => "csv.",
-                _ => "raw.",
-            });
-        }
-        prefixes.extend([
+        // Format options, with or without the `key.` / `value.` prefix of their part.
+        let prefixes = [
+            "properties.",
+            "json.",
+            "csv.",
+            "raw.",
             "key.json.",
             "key.csv.",
             "key.raw.",
             "value.json.",
             "value.csv.",
             "value.raw.",
-        ]);
+        ];
         check_keys(t, connector, &valid, &prefixes)?;
         let get = |k: &str| t.options.get(k).map(String::as_str);
 
@@ -362,10 +359,9 @@ impl KafkaOptions {
                 )));
             }
         };
-        if (start == StartMode::GroupOffsets || stop == StopMode::GroupOffsets)
-            && group_id.is_none()
-            && t.options.contains_key("scan.startup.mode")
-        {
+        let explicit_group_start =
+            start == StartMode::GroupOffsets && t.options.contains_key("scan.startup.mode");
+        if (explicit_group_start || stop == StopMode::GroupOffsets) && group_id.is_none() {
             return Err(opt_err(format!(
                 "table '{name}': mode 'group-offsets' needs 'properties.group.id'"
             )));
