@@ -6,7 +6,6 @@
 //! mark it reports is wrong after batched produces, so the test producer sends one record
 //! per request; `read_committed` consumers also see aborted records.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -646,7 +645,7 @@ async fn a_broker_that_is_not_there_fails_naming_servers_and_topic() {
     let res = tokio::time::timeout(Duration::from_secs(60), r.next_batch())
         .await
         .expect("fails within the time limit");
-    let err = res.err().expect("no broker: an error").to_string();
+    let err = res.expect_err("no broker: an error").to_string();
     assert!(
         err.contains("127.0.0.1:1") && err.contains("'nowhere'"),
         "{err}"

@@ -722,10 +722,10 @@ impl KafkaReader {
             let mut idx = Vec::with_capacity(msgs.len());
             let mut next_key = 0u32;
             let mut p = present.iter().peekable();
-            for i in 0..msgs.len() {
+            for (i, dropped) in drop.iter().enumerate() {
                 if p.peek() == Some(&&i) {
                     p.next();
-                    if drop[i] {
+                    if *dropped {
                         idx.push(None);
                     } else {
                         idx.push(Some(next_key));
