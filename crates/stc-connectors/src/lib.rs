@@ -5,8 +5,9 @@
 //!   connectors ([`create_source`], [`create_sink`], [`validate`]).
 //! * Connectors: [`datagen_source`], [`nexmark`] (the Nexmark benchmark's events),
 //!   [`filesystem`], [`print`] (also `blackhole`), [`jdbc`] and [`redis`] (lookup tables and
-//!   buffered upsert sinks; shared parts in `lookup_cache` and `sink_buffer`).
-//! * [`format`]: `csv`, `json`, `parquet`; [`text`]: Flink's textual rendering of values
+//!   buffered upsert sinks; shared parts in `lookup_cache` and `sink_buffer`), [`kafka`]
+//!   (`kafka` and `upsert-kafka` through librdkafka).
+//! * [`format`]: `csv`, `json`, `raw`, `parquet`; [`text`]: Flink's textual rendering of values
 //!   (print lines, the SQL client's tableau view, JSON values for `stc run --output json`).
 
 pub mod datagen;
@@ -14,6 +15,7 @@ pub mod datagen_source;
 pub mod filesystem;
 pub mod format;
 pub mod jdbc;
+pub mod kafka;
 pub(crate) mod lookup_cache;
 pub mod nexmark;
 pub mod print;

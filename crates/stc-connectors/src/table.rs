@@ -57,6 +57,8 @@ pub const CONNECTORS: &[&str] = &[
     "blackhole",
     "jdbc",
     "redis",
+    "kafka",
+    "upsert-kafka",
 ];
 
 /// Metadata keys a connector offers (`col TYPE METADATA FROM 'key'`).
@@ -71,6 +73,7 @@ pub fn metadata_keys(connector: &str) -> Vec<(&'static str, DataType)> {
                 DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             ),
         ],
+        "kafka" | "upsert-kafka" => crate::kafka::metadata_keys(),
         _ => vec![],
     }
 }
@@ -81,7 +84,7 @@ fn connector_name(t: &ConnectorTable) -> Result<&str> {
         Ok(c)
     } else {
         Err(ConnectorError::Options(format!(
-            "unknown connector '{c}'. Available connectors: {} (kafka and others are not supported yet)",
+            "unknown connector '{c}'. Available connectors: {} (nats, mqtt, rabbitmq and others are not supported yet)",
             CONNECTORS.join(", ")
         )))
     }
@@ -97,6 +100,7 @@ pub fn validate(t: &ConnectorTable) -> Result<()> {
         "blackhole" => Ok(()),
         "jdbc" => crate::jdbc::validate(t),
         "redis" => crate::redis::validate(t),
+        "kafka" | "upsert-kafka" => crate::kafka::validate(t),
         _ => unreachable!("connector_name checked the name"),
     }
 }
@@ -107,6 +111,7 @@ pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
         "datagen" => Ok(Arc::new(crate::datagen_source::DatagenSource::new(t)?)),
         "nexmark" => Ok(Arc::new(crate::nexmark::NexmarkSource::new(t)?)),
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSource::new(t)?)),
+        "kafka" | "upsert-kafka" => Ok(Arc::new(crate::kafka::KafkaSource::new(t)?)),
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
         ))),
@@ -126,6 +131,7 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
         "jdbc" => Ok(Arc::new(crate::jdbc::JdbcSink::new(t)?)),
         "redis" => Ok(Arc::new(crate::redis::RedisSink::new(t)?)),
+        "kafka" | "upsert-kafka" => Ok(Arc::new(crate::kafka::KafkaSink::new(t)?)),
         c @ ("datagen" | "nexmark") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a source, not written to"
         ))),
@@ -144,7 +150,7 @@ pub fn sink_accepts_updates(t: &ConnectorTable) -> bool {
             .get("format")
             .is_some_and(|f| crate::format::changelog::ChangelogFormat::from_name(f).is_some()),
         // Upserts and deletes need a key to address the row.
-        Some("jdbc" | "redis") => !t.primary_key.is_empty(),
+        Some("jdbc" | "redis" | "upsert-kafka") => !t.primary_key.is_empty(),
         _ => false,
     }
 }

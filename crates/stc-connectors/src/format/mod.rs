@@ -7,6 +7,7 @@
 //! * [`changelog`]: Flink's `debezium-json`, `canal-json` and `maxwell-json`, read per record
 //!   into rows with row kinds (reusable by message connectors) and written (`debezium` holds
 //!   the debezium-json encoder).
+//! * [`raw`]: Flink's `raw` format (one message is one STRING/BYTES value; not line-based).
 //! * [`parquet`]: reading a Parquet file into the table schema, writing part files.
 //! * [`javafmt`]: the Java text forms everything above is built on (`Double.toString`,
 //!   `BigDecimal.toString`, `java.time` formatters, base64).
@@ -25,6 +26,7 @@ pub mod debezium;
 pub mod javafmt;
 pub mod json;
 pub mod parquet;
+pub mod raw;
 
 use std::collections::HashMap;
 
