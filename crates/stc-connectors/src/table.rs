@@ -57,6 +57,9 @@ pub const CONNECTORS: &[&str] = &[
     "blackhole",
     "jdbc",
     "redis",
+    "nats",
+    "rabbitmq",
+    "mqtt",
 ];
 
 /// Metadata keys a connector offers (`col TYPE METADATA FROM 'key'`).
@@ -71,6 +74,9 @@ pub fn metadata_keys(connector: &str) -> Vec<(&'static str, DataType)> {
                 DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             ),
         ],
+        "nats" => crate::nats::metadata_keys(),
+        "rabbitmq" => crate::rabbitmq::metadata_keys(),
+        "mqtt" => crate::mqtt::metadata_keys(),
         _ => vec![],
     }
 }
@@ -97,6 +103,9 @@ pub fn validate(t: &ConnectorTable) -> Result<()> {
         "blackhole" => Ok(()),
         "jdbc" => crate::jdbc::validate(t),
         "redis" => crate::redis::validate(t),
+        "nats" => crate::nats::validate(t),
+        "rabbitmq" => crate::rabbitmq::validate(t),
+        "mqtt" => crate::mqtt::validate(t),
         _ => unreachable!("connector_name checked the name"),
     }
 }
@@ -107,6 +116,9 @@ pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
         "datagen" => Ok(Arc::new(crate::datagen_source::DatagenSource::new(t)?)),
         "nexmark" => Ok(Arc::new(crate::nexmark::NexmarkSource::new(t)?)),
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSource::new(t)?)),
+        "nats" => Ok(Arc::new(crate::nats::NatsSource::new(t)?)),
+        "rabbitmq" => Ok(Arc::new(crate::rabbitmq::RabbitSource::new(t)?)),
+        "mqtt" => Ok(Arc::new(crate::mqtt::MqttSource::new(t)?)),
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
         ))),
@@ -126,6 +138,9 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
         "jdbc" => Ok(Arc::new(crate::jdbc::JdbcSink::new(t)?)),
         "redis" => Ok(Arc::new(crate::redis::RedisSink::new(t)?)),
+        "nats" => Ok(Arc::new(crate::nats::NatsSink::new(t)?)),
+        "rabbitmq" => Ok(Arc::new(crate::rabbitmq::RabbitSink::new(t)?)),
+        "mqtt" => Ok(Arc::new(crate::mqtt::MqttSink::new(t)?)),
         c @ ("datagen" | "nexmark") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a source, not written to"
         ))),

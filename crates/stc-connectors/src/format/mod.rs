@@ -4,6 +4,7 @@
 //!   quotes, `;`-joined arrays and nested rows, base64 bytes).
 //! * [`json`]: Flink's `json` format (Jackson `ObjectMapper` behaviour: Java `Double.toString`,
 //!   decimals via `BigDecimal.toString` after `stripTrailingZeros`, non-BMP characters escaped).
+//! * [`avro`]: Flink's `avro` format, one binary datum per message (message connectors only).
 //! * [`parquet`]: reading a Parquet file into the table schema, writing part files.
 //! * [`javafmt`]: the Java text forms everything above is built on (`Double.toString`,
 //!   `BigDecimal.toString`, `java.time` formatters, base64).
@@ -15,6 +16,7 @@
 //! `\n` and keeps a partial last line for the next chunk); a trailing `\r` is removed. Quoted CSV
 //! fields therefore cannot span lines (Flink's Jackson reader allows that; we do not).
 
+pub mod avro;
 pub(crate) mod columns;
 pub mod csv;
 pub mod debezium;
