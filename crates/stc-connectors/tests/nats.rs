@@ -446,3 +446,61 @@ async fn sink_publishes_one_json_message_per_row() {
         vec![r#"{"id":1,"name":"a"}"#, r#"{"id":2,"name":null}"#]
     );
 }
+
+#[tokio::test]
+async fn avro_round_trip_through_the_sink_and_the_source() {
+    let f = fixture().await;
+    let avro = [("format", "avro")];
+    let t = f.table("avro", &avro);
+    let mut op = create_sink(&t).unwrap().create(0, 1).unwrap();
+    let b = StreamBatch::inserts(batch(
+        &t.physical_schema,
+        vec![
+            Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef,
+            Arc::new(StringArray::from(vec![Some("line\nbreak"), None])),
+        ],
+    ));
+    let mut c = ctx();
+    op.process_batch(b, &mut c).await.unwrap();
+    op.finish(&mut c).await.unwrap();
+    // A message that is not an Avro datum of the schema.
+    f.publish("avro", &["\u{1}"]).await;
+
+    let t = f.table(
+        "avro",
+        &[("format", "avro"), ("scan.bounded.mode", "latest-offset")],
+    );
+    let mut r = create_source(&t).unwrap().create_reader(0, 1).unwrap();
+    let mut err = None;
+    loop {
+        match r.next_batch().await {
+            Err(e) => {
+                err = Some(e.to_string());
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(_)) => {}
+        }
+    }
+    let err = err.expect("the bad datum fails the source");
+    assert!(err.contains("sequence 3"), "{err}");
+
+    let t = f.table(
+        "avro",
+        &[
+            ("format", "avro"),
+            ("scan.bounded.mode", "latest-offset"),
+            ("avro.ignore-parse-errors", "true"),
+        ],
+    );
+    let mut r = create_source(&t).unwrap().create_reader(0, 1).unwrap();
+    let got = read_all(&mut r).await;
+    let names = got[0]
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(names.value(0), "line\nbreak");
+    assert_eq!(rows(&got), vec!["1|line\nbreak|avro|1", "2|NULL|avro|2"]);
+    assert_eq!(r.skipped_records(), 1);
+}
