@@ -59,6 +59,9 @@ pub const CONNECTORS: &[&str] = &[
     "redis",
     "kafka",
     "upsert-kafka",
+    "nats",
+    "rabbitmq",
+    "mqtt",
 ];
 
 /// Metadata keys a connector offers (`col TYPE METADATA FROM 'key'`).
@@ -74,6 +77,9 @@ pub fn metadata_keys(connector: &str) -> Vec<(&'static str, DataType)> {
             ),
         ],
         "kafka" | "upsert-kafka" => crate::kafka::metadata_keys(),
+        "nats" => crate::nats::metadata_keys(),
+        "rabbitmq" => crate::rabbitmq::metadata_keys(),
+        "mqtt" => crate::mqtt::metadata_keys(),
         _ => vec![],
     }
 }
@@ -101,6 +107,9 @@ pub fn validate(t: &ConnectorTable) -> Result<()> {
         "jdbc" => crate::jdbc::validate(t),
         "redis" => crate::redis::validate(t),
         "kafka" | "upsert-kafka" => crate::kafka::validate(t),
+        "nats" => crate::nats::validate(t),
+        "rabbitmq" => crate::rabbitmq::validate(t),
+        "mqtt" => crate::mqtt::validate(t),
         _ => unreachable!("connector_name checked the name"),
     }
 }
@@ -112,6 +121,9 @@ pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
         "nexmark" => Ok(Arc::new(crate::nexmark::NexmarkSource::new(t)?)),
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSource::new(t)?)),
         "kafka" | "upsert-kafka" => Ok(Arc::new(crate::kafka::KafkaSource::new(t)?)),
+        "nats" => Ok(Arc::new(crate::nats::NatsSource::new(t)?)),
+        "rabbitmq" => Ok(Arc::new(crate::rabbitmq::RabbitSource::new(t)?)),
+        "mqtt" => Ok(Arc::new(crate::mqtt::MqttSource::new(t)?)),
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
         ))),
@@ -132,6 +144,9 @@ pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
         "jdbc" => Ok(Arc::new(crate::jdbc::JdbcSink::new(t)?)),
         "redis" => Ok(Arc::new(crate::redis::RedisSink::new(t)?)),
         "kafka" | "upsert-kafka" => Ok(Arc::new(crate::kafka::KafkaSink::new(t)?)),
+        "nats" => Ok(Arc::new(crate::nats::NatsSink::new(t)?)),
+        "rabbitmq" => Ok(Arc::new(crate::rabbitmq::RabbitSink::new(t)?)),
+        "mqtt" => Ok(Arc::new(crate::mqtt::MqttSink::new(t)?)),
         c @ ("datagen" | "nexmark") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a source, not written to"
         ))),

@@ -8,6 +8,7 @@
 //!   into rows with row kinds (reusable by message connectors) and written (`debezium` holds
 //!   the debezium-json encoder).
 //! * [`raw`]: Flink's `raw` format (one message is one STRING/BYTES value; not line-based).
+//! * [`avro`]: Flink's `avro` format, one binary datum per message (message connectors only).
 //! * [`parquet`]: reading a Parquet file into the table schema, writing part files.
 //! * [`javafmt`]: the Java text forms everything above is built on (`Double.toString`,
 //!   `BigDecimal.toString`, `java.time` formatters, base64).
@@ -20,6 +21,7 @@
 //! fields therefore cannot span lines (Flink's Jackson reader allows that; we do not).
 
 pub mod changelog;
+pub mod avro;
 pub(crate) mod columns;
 pub mod csv;
 pub mod debezium;
