@@ -2,7 +2,7 @@
 -- (id, a ${PAYLOAD}-character payload) in state.
 CREATE TABLE l (id BIGINT, payload STRING) WITH (
   'connector' = 'datagen',
-  'number-of-rows' = '${ROWS}',
+  'number-of-rows' = '${ROWS}', 'rows-per-second' = '1000000000',
   'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '${ROWS}',
   'fields.payload.length' = '${PAYLOAD}'
 );
