@@ -131,7 +131,7 @@ pub(crate) struct MessageDecoder {
 /// The format's decoder: a line format, or avro (binary, one datum per message).
 enum Lines {
     Text(Box<dyn RecordDecoder>),
-    Avro(AvroDecoder),
+    Avro(Box<AvroDecoder>),
 }
 
 impl MessageDecoder {
@@ -140,7 +140,10 @@ impl MessageDecoder {
         fields.extend(t.metadata.iter().map(|(_, f)| Arc::new(f.clone())));
         Ok(MessageDecoder {
             decoder: if format == "avro" {
-                Lines::Avro(AvroDecoder::new(t.physical_schema.clone(), &t.options)?)
+                Lines::Avro(Box::new(AvroDecoder::new(
+                    t.physical_schema.clone(),
+                    &t.options,
+                )?))
             } else {
                 Lines::Text(format::decoder(
                     format,

@@ -231,8 +231,7 @@ async fn unreachable_broker_is_named() {
     let err = tokio::time::timeout(Duration::from_secs(20), r.next_batch())
         .await
         .expect("fails within the time limit")
-        .err()
-        .expect("cannot connect")
+        .expect_err("cannot connect")
         .to_string();
     assert!(err.contains("MQTT"), "{err}");
     assert!(err.contains("tcp://127.0.0.1:1"), "{err}");
@@ -246,8 +245,7 @@ async fn unreachable_broker_is_named() {
     let err = tokio::time::timeout(Duration::from_secs(20), op.process_batch(b, &mut ctx()))
         .await
         .expect("fails within the time limit")
-        .err()
-        .expect("cannot connect")
+        .expect_err("cannot connect")
         .to_string();
     assert!(err.contains("tcp://127.0.0.1:1"), "{err}");
 }

@@ -374,8 +374,7 @@ async fn unreachable_server_is_named() {
     let err = tokio::time::timeout(Duration::from_secs(20), r.next_batch())
         .await
         .expect("fails within the time limit")
-        .err()
-        .expect("cannot connect")
+        .expect_err("cannot connect")
         .to_string();
     assert!(err.contains("NATS"), "{err}");
     assert!(err.contains("nats://127.0.0.1:1"), "{err}");
@@ -390,8 +389,7 @@ async fn unreachable_server_is_named() {
     let err = tokio::time::timeout(Duration::from_secs(20), op.process_batch(b, &mut ctx()))
         .await
         .expect("fails within the time limit")
-        .err()
-        .expect("cannot connect")
+        .expect_err("cannot connect")
         .to_string();
     assert!(err.contains("nats://127.0.0.1:1"), "{err}");
 }
@@ -402,7 +400,7 @@ async fn missing_stream_is_named() {
     let mut t = f.table("a", &[]);
     t.options.insert("stream".into(), "NO_SUCH_STREAM_X".into());
     let mut r = create_source(&t).unwrap().create_reader(0, 1).unwrap();
-    let err = r.next_batch().await.err().expect("no stream").to_string();
+    let err = r.next_batch().await.expect_err("no stream").to_string();
     assert!(err.contains("NO_SUCH_STREAM_X"), "{err}");
 }
 

@@ -204,12 +204,9 @@ async fn malformed_message_names_queue_and_delivery_tag() {
     let mut r = create_source(&t).unwrap().create_reader(0, 1).unwrap();
     let mut err = None;
     for _ in 0..100 {
-        match r.next_batch().await {
-            Err(e) => {
-                err = Some(e.to_string());
-                break;
-            }
-            Ok(_) => {}
+        if let Err(e) = r.next_batch().await {
+            err = Some(e.to_string());
+            break;
         }
     }
     let err = err.expect("a malformed message fails the source");
@@ -281,8 +278,7 @@ async fn unreachable_broker_is_named() {
     let err = tokio::time::timeout(Duration::from_secs(20), r.next_batch())
         .await
         .expect("fails within the time limit")
-        .err()
-        .expect("cannot connect")
+        .expect_err("cannot connect")
         .to_string();
     assert!(err.contains("RabbitMQ"), "{err}");
     assert!(err.contains("amqp://127.0.0.1:1"), "{err}");
