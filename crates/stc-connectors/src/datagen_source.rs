@@ -66,21 +66,7 @@ impl SourceFactory for DatagenSource {
         restored: &[SplitPosition],
     ) -> RtResult<Box<dyn SourceReader>> {
         let name = split_name(subtask, parallelism);
-        let Some(pos) = restored.iter().find(|p| p.split == name) else {
-            let old = restored
-                .first()
-                .map(|p| p.split.clone())
-                .unwrap_or_default();
-            return Err(RuntimeError::Checkpoint(format!(
-                "not supported yet: restoring a datagen source at another parallelism (the checkpoint has split '{old}', this run needs '{name}')"
-            )));
-        };
-        let skip: u64 = std::str::from_utf8(&pos.position)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                RuntimeError::Checkpoint(format!("datagen: bad checkpointed position of {name}"))
-            })?;
+        let skip = rows_emitted(restored, &name, "datagen")?;
         let mut reader =
             DatagenGenerator::new(self.schema.clone(), &self.options, subtask, parallelism)
                 .map_err(|e| RuntimeError::Data(e.to_string()))?;
@@ -103,6 +89,31 @@ impl SourceFactory for DatagenSource {
 
 fn split_name(subtask: usize, parallelism: usize) -> String {
     format!("datagen-{subtask}-of-{parallelism}")
+}
+
+/// The rows a generator subtask had emitted at a checkpoint (its split `name`, whose position
+/// is the count as text). Generators divide their stream by subtask, so a split of another
+/// parallelism cannot be resumed: that is said, naming both.
+pub(crate) fn rows_emitted(
+    restored: &[SplitPosition],
+    name: &str,
+    connector: &str,
+) -> RtResult<u64> {
+    let Some(pos) = restored.iter().find(|p| p.split == name) else {
+        let old = restored
+            .first()
+            .map(|p| p.split.clone())
+            .unwrap_or_default();
+        return Err(RuntimeError::Checkpoint(format!(
+            "not supported yet: restoring a {connector} source at another parallelism (the checkpoint has split '{old}', this run needs '{name}')"
+        )));
+    };
+    std::str::from_utf8(&pos.position)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            RuntimeError::Checkpoint(format!("{connector}: bad checkpointed position of {name}"))
+        })
 }
 
 struct DatagenReader {

@@ -321,21 +321,7 @@ impl SourceFactory for NexmarkSource {
         restored: &[SplitPosition],
     ) -> RtResult<Box<dyn SourceReader>> {
         let name = split_name(subtask, parallelism);
-        let Some(pos) = restored.iter().find(|p| p.split == name) else {
-            let old = restored
-                .first()
-                .map(|p| p.split.clone())
-                .unwrap_or_default();
-            return Err(RuntimeError::Checkpoint(format!(
-                "not supported yet: restoring a nexmark source at another parallelism (the checkpoint has split '{old}', this run needs '{name}')"
-            )));
-        };
-        let emitted: u64 = std::str::from_utf8(&pos.position)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                RuntimeError::Checkpoint(format!("nexmark: bad checkpointed position of {name}"))
-            })?;
+        let emitted = crate::datagen_source::rows_emitted(restored, &name, "nexmark")?;
         self.reader(subtask, parallelism, emitted)
     }
 }

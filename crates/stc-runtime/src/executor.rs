@@ -520,6 +520,46 @@ async fn checkpoint_chain(
     Ok(())
 }
 
+/// Injects every barrier the coordinator has triggered since the last batch: the reader's
+/// positions and the chain's state are snapshotted and the barrier goes downstream (a source
+/// that cannot give positions declines). Returns whether one was a stop-with-savepoint.
+async fn inject_barriers(
+    spec: &SourceSpec,
+    reader: &mut dyn crate::source::SourceReader,
+    chain: &mut Chain,
+    output: &mut Output,
+    metrics: &TaskMetrics,
+    ckp: &mut TaskCheckpointing,
+    last_emitted: i64,
+) -> Result<bool> {
+    let mut stop = false;
+    while let Some(b) = ckp.triggers.as_mut().and_then(|t| t.try_recv().ok()) {
+        let Some(positions) = reader.snapshot_positions() else {
+            let _ = ckp.reports.send(TaskReport::Decline {
+                id: b.id,
+                reason: format!(
+                    "source {} cannot be checkpointed (it cannot resume from a position)",
+                    spec.factory.describe()
+                ),
+            });
+            continue;
+        };
+        let wm = (last_emitted > i64::MIN).then_some(last_emitted);
+        checkpoint_chain(
+            chain,
+            output,
+            metrics,
+            ckp,
+            b,
+            Some((wm, positions)),
+            Duration::ZERO,
+        )
+        .await?;
+        stop |= b.kind == (BarrierKind::Savepoint { stop: true });
+    }
+    Ok(stop)
+}
+
 /// Stop-with-savepoint: a source reads nothing more; it publishes when the savepoint completes
 /// and waits to be cancelled by the job's owner.
 async fn park_after_stop(
@@ -607,34 +647,17 @@ async fn run_source(
         )
         .await?;
         // Barriers go in between two batches: everything read before is in the checkpoint.
-        let mut stop_at: Option<u64> = None;
-        while let Some(b) = ckp.triggers.as_mut().and_then(|t| t.try_recv().ok()) {
-            let Some(positions) = reader.snapshot_positions() else {
-                let _ = ckp.reports.send(TaskReport::Decline {
-                    id: b.id,
-                    reason: format!(
-                        "source {} cannot be checkpointed (it cannot resume from a position)",
-                        spec.factory.describe()
-                    ),
-                });
-                continue;
-            };
-            let wm = (last_emitted > i64::MIN).then_some(last_emitted);
-            checkpoint_chain(
-                &mut chain,
-                &mut output,
-                &metrics,
-                &ckp,
-                b,
-                Some((wm, positions)),
-                Duration::ZERO,
-            )
-            .await?;
-            if b.kind == (BarrierKind::Savepoint { stop: true }) {
-                stop_at = Some(b.id);
-            }
-        }
-        if stop_at.is_some() {
+        let stop = inject_barriers(
+            &spec,
+            reader.as_mut(),
+            &mut chain,
+            &mut output,
+            &metrics,
+            &mut ckp,
+            last_emitted,
+        )
+        .await?;
+        if stop {
             return park_after_stop(
                 reader.as_mut(),
                 &mut chain,
@@ -703,23 +726,16 @@ async fn run_source(
     // Barriers triggered before the end of input are still injected, so that the checkpoints
     // they belong to can complete; a stop-with-savepoint still stops here, before the end of
     // input is signalled (which would fire windows the savepoint holds open).
-    let mut stop = false;
-    while let Some(b) = ckp.triggers.as_mut().and_then(|t| t.try_recv().ok()) {
-        if let Some(positions) = reader.snapshot_positions() {
-            let wm = (last_emitted > i64::MIN).then_some(last_emitted);
-            checkpoint_chain(
-                &mut chain,
-                &mut output,
-                &metrics,
-                &ckp,
-                b,
-                Some((wm, positions)),
-                Duration::ZERO,
-            )
-            .await?;
-            stop |= b.kind == (BarrierKind::Savepoint { stop: true });
-        }
-    }
+    let stop = inject_barriers(
+        &spec,
+        reader.as_mut(),
+        &mut chain,
+        &mut output,
+        &metrics,
+        &mut ckp,
+        last_emitted,
+    )
+    .await?;
     if stop {
         return park_after_stop(
             reader.as_mut(),

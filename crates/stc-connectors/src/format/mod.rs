@@ -20,8 +20,8 @@
 //! `\n` and keeps a partial last line for the next chunk); a trailing `\r` is removed. Quoted CSV
 //! fields therefore cannot span lines (Flink's Jackson reader allows that; we do not).
 
-pub mod changelog;
 pub mod avro;
+pub mod changelog;
 pub(crate) mod columns;
 pub mod csv;
 pub mod debezium;

@@ -89,6 +89,30 @@ struct Pending {
     reply: Option<oneshot::Sender<Result<PathBuf>>>,
 }
 
+impl Pending {
+    /// Acknowledges for every finished subtask that has not acknowledged yet: its final
+    /// source position and its operators' final state (small: a finished sink's file list,
+    /// written in place).
+    fn add_finished(&mut self, finished: &BTreeMap<(usize, usize), FinishedTask>) -> Result<()> {
+        for (&(node, subtask), task) in finished {
+            if !self.acked.insert((node, subtask)) {
+                continue;
+            }
+            if let Some(m) = &task.source {
+                self.sources.push(m.clone());
+            }
+            let dir = self
+                .dir
+                .as_ref()
+                .map(|d| d.tmp.clone())
+                .expect("dir until done");
+            self.files
+                .extend(write_states(&dir, node, subtask, task.states.clone())?);
+        }
+        Ok(())
+    }
+}
+
 pub struct Coordinator {
     pub config: CheckpointConfig,
     pub nodes: Vec<NodeMeta>,
@@ -223,26 +247,9 @@ impl Coordinator {
         let Some(p) = pending.get_mut(&id) else {
             return;
         };
-        for (&(node, subtask), task) in finished {
-            if !p.acked.insert((node, subtask)) {
-                continue;
-            }
-            if let Some(m) = &task.source {
-                p.sources.push(m.clone());
-            }
-            let dir = p
-                .dir
-                .as_ref()
-                .map(|d| d.tmp.clone())
-                .expect("dir until done");
-            // Small (a finished sink's file list): written in place.
-            match write_states(&dir, node, subtask, task.states.clone()) {
-                Ok(files) => p.files.extend(files),
-                Err(e) => {
-                    self.fail(pending, id, e.to_string());
-                    return;
-                }
-            }
+        if let Err(e) = p.add_finished(finished) {
+            self.fail(pending, id, e.to_string());
+            return;
         }
         if p.acked.len() < self.total_tasks() {
             return;
@@ -460,27 +467,13 @@ impl Coordinator {
             started: Instant::now(),
             reply: None,
         };
-        for (&(node, subtask), task) in finished {
-            p.acked.insert((node, subtask));
-            if let Some(m) = &task.source {
-                p.sources.push(m.clone());
+        if let Err(e) = p.add_finished(finished) {
+            warn!(error = %e, "cannot write the final checkpoint {id}");
+            if let Some(d) = p.dir.take() {
+                d.abort();
             }
-            let dir = p
-                .dir
-                .as_ref()
-                .map(|d| d.tmp.clone())
-                .expect("dir until done");
-            match write_states(&dir, node, subtask, task.states.clone()) {
-                Ok(files) => p.files.extend(files),
-                Err(e) => {
-                    warn!(error = %e, "cannot write the final checkpoint {id}");
-                    if let Some(d) = p.dir.take() {
-                        d.abort();
-                    }
-                    let _ = w.notify.send(FINAL_CHECKPOINT_DONE);
-                    return;
-                }
-            }
+            let _ = w.notify.send(FINAL_CHECKPOINT_DONE);
+            return;
         }
         // Older checkpoints still pending cannot complete any more.
         let older: Vec<u64> = pending.keys().copied().collect();
