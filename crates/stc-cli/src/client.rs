@@ -81,13 +81,25 @@ pub enum JobCommand {
     /// A job, its instances and the transitions of the latest.
     Show(JobRef),
     /// Snapshot the job as a new version and start an instance of it.
-    Start(JobRef),
-    /// Pause the running instance.
+    Start {
+        #[command(flatten)]
+        job: JobRef,
+        /// Start from this checkpoint or savepoint (a directory the server's nodes can read).
+        #[arg(long, value_name = "PATH")]
+        from: Option<String>,
+    },
+    /// Pause the running instance: it stops with a savepoint, whose path is printed.
     Pause(JobRef),
-    /// Resume the paused instance.
+    /// Resume the paused instance from its savepoint (or a newer checkpoint).
     Resume(JobRef),
     /// Stop (terminate) the active instance.
-    Stop(JobRef),
+    Stop {
+        #[command(flatten)]
+        job: JobRef,
+        /// Take a savepoint first, and print its path.
+        #[arg(long)]
+        savepoint: bool,
+    },
     /// Delete a job without an active instance.
     Delete(JobRef),
     /// Print the log lines (job output and worker logs) of the latest instance.
@@ -313,8 +325,42 @@ fn print_instance(c: &Client, v: Value, verb: &str) -> anyhow::Result<()> {
             "{verb}: instance {} (version {}) is {}",
             i.id, i.version, i.state
         );
+        if let Some(p) = i.savepoint_path.filter(|_| verb != "started") {
+            println!("Savepoint: {p}");
+        }
     }
     Ok(())
+}
+
+/// After a pause or a stop with savepoint: polls the instance until its node has recorded
+/// the savepoint (or given up), and returns it.
+fn wait_for_savepoint(c: &Client, job_path: &str, v: Value) -> anyhow::Result<Value> {
+    let i: Instance = serde_json::from_value(v.clone())?;
+    if !i.savepoint_in_progress {
+        return Ok(v);
+    }
+    let url = format!("{job_path}/instances/{}", i.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let v = c.get(&url)?;
+        let now: Instance = serde_json::from_value(v.clone())?;
+        if !now.savepoint_in_progress {
+            if now.savepoint_path == i.savepoint_path {
+                eprintln!(
+                    "warning: no savepoint was taken; see `stc job show` for why (a resume \
+                     restores from the latest checkpoint)"
+                );
+            }
+            return Ok(v);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the savepoint of instance {} is still in progress after 10 minutes",
+                i.id
+            );
+        }
+    }
 }
 
 pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
@@ -385,6 +431,9 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                             i.node.as_deref().unwrap_or("-"),
                             i.restarts
                         );
+                        if let Some(p) = &i.savepoint_path {
+                            println!("savepoint: {p}");
+                        }
                         println!("counters: {}", i.counters);
                         let ts: Vec<stc_server::model::Transition> =
                             serde_json::from_value(transitions)?;
@@ -407,17 +456,27 @@ pub fn job(conn: Connection, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        JobCommand::Start(r) => {
-            print_instance(&c, c.post(&path(&r, "/start"), json!({}))?, "started")?
-        }
+        JobCommand::Start { job: r, from } => print_instance(
+            &c,
+            c.post(&path(&r, "/start"), json!({"start_from": from}))?,
+            "started",
+        )?,
         JobCommand::Pause(r) => {
-            print_instance(&c, c.post(&path(&r, "/pause"), json!({}))?, "paused")?
+            let v = c.post(&path(&r, "/pause"), json!({}))?;
+            let v = wait_for_savepoint(&c, &path(&r, ""), v)?;
+            print_instance(&c, v, "paused")?
         }
         JobCommand::Resume(r) => {
             print_instance(&c, c.post(&path(&r, "/resume"), json!({}))?, "resumed")?
         }
-        JobCommand::Stop(r) => {
-            print_instance(&c, c.post(&path(&r, "/stop"), json!({}))?, "stopped")?
+        JobCommand::Stop { job: r, savepoint } => {
+            let v = c.post(&path(&r, "/stop"), json!({"savepoint": savepoint}))?;
+            let v = if savepoint {
+                wait_for_savepoint(&c, &path(&r, ""), v)?
+            } else {
+                v
+            };
+            print_instance(&c, v, "stopped")?
         }
         JobCommand::Delete(r) => {
             c.call(reqwest::Method::DELETE, &path(&r, ""), None)?;

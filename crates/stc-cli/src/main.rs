@@ -157,6 +157,10 @@ struct ServerArgs {
     /// How often leases are renewed and free instances seized [default: 2000].
     #[arg(long)]
     heartbeat_interval_ms: Option<u64>,
+    /// Where instances' checkpoints and savepoints go; nodes that take over each other's
+    /// instances must share it [default: <data-dir>/checkpoints].
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -273,6 +277,9 @@ fn server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(v) = args.heartbeat_interval_ms {
         config.heartbeat_interval_ms = v;
+    }
+    if let Some(v) = args.checkpoint_dir {
+        config.checkpoint_dir = Some(v);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("stc-server")

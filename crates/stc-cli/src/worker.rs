@@ -1,25 +1,40 @@
 //! `stc worker`: runs one job instance for the node that started it (see
 //! `stc_server::worker_protocol`). It compiles the script and runs it exactly as `stc run`
-//! does; the job's output goes to stdout, status events and logs to stderr.
+//! does; the job's output goes to stdout, status events and logs to stderr, and the node's
+//! commands (one per line) come on stdin.
 
-use std::io::Read;
+use std::io::BufRead;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use stc_common::Classified;
-use stc_runtime::executor::spawn_job;
+use stc_runtime::checkpoint::storage::{Checkpoint, CheckpointConfig};
+use stc_runtime::executor::{JobOptions, spawn_job_with};
 use stc_runtime::metrics::JobMetrics;
-use stc_server::worker_protocol::WorkerEvent;
+use stc_server::worker_protocol::{WorkerCommand, WorkerEvent};
 use stc_sql::compile_script;
+use tokio::sync::mpsc;
 
-use crate::{JobArgs, OutputFormat, compile_options, print_results};
+use crate::{JobArgs, OutputFormat, compile_options, latest_checkpoint, print_results};
 
 #[derive(clap::Args)]
 pub struct WorkerArgs {
     /// The instance this worker runs (for its logs).
     #[arg(long)]
     instance: String,
+    /// Start from this checkpoint or savepoint, unless `--resume` finds a newer checkpoint.
+    #[arg(long, value_name = "PATH")]
+    restore: Option<PathBuf>,
+    /// Start from the latest complete checkpoint of the job's checkpoint directory when it is
+    /// newer than `--restore` (a restart or a take-over after the last savepoint).
+    #[arg(long)]
+    resume: bool,
+    /// `execution.checkpointing.dir` for a job that does not set its own.
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
     #[command(flatten)]
     job: JobArgs,
 }
@@ -31,34 +46,76 @@ fn emit(e: WorkerEvent) {
     eprintln!("{}", e.to_line());
 }
 
+fn fail(class: stc_common::ErrorClass, message: impl Into<String>) -> ExitCode {
+    emit(WorkerEvent::failed(class, message.into()));
+    ExitCode::FAILURE
+}
+
 fn counters(m: &JobMetrics) -> serde_json::Value {
     let s = m.summary();
+    let ck = &m.checkpoints;
     serde_json::json!({
         "records_read": s.records_read,
         "records_written": s.records_written,
         "late_records_dropped": s.late_records_dropped,
         "parse_errors_skipped": s.parse_errors_skipped,
+        "checkpoints_completed": ck.completed.load(Ordering::Relaxed),
+        "checkpoints_failed": ck.failed.load(Ordering::Relaxed),
+        "last_checkpoint_id": ck.last_completed_id.load(Ordering::Relaxed),
+        "last_checkpoint_at": ck.last_completed_ms.load(Ordering::Relaxed),
+        "last_checkpoint_duration_ms": ck.last_duration_ms.load(Ordering::Relaxed),
+        "last_checkpoint_bytes": ck.last_size_bytes.load(Ordering::Relaxed),
+        "last_checkpoint_alignment_ms": ck.last_alignment_ms.load(Ordering::Relaxed),
+    })
+}
+
+/// Reads the node's commands from stdin. End-of-file means the node stopped us or died, and
+/// a job must never outlive the lease of its node: the process exits at once.
+fn watch_stdin(commands: mpsc::UnboundedSender<WorkerCommand>) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            match WorkerCommand::parse_line(&line) {
+                Some(c) => {
+                    let _ = commands.send(c);
+                }
+                None => tracing::warn!(line, "unknown command from the node ignored"),
+            }
+        }
+        std::process::exit(EXIT_NODE_GONE.into());
+    });
+}
+
+/// The newer of `explicit` and (with `resume`) the latest checkpoint in `dir`: checkpoint ids
+/// continue from the one a job was restored from, so the larger id is the later state.
+fn restore_point(
+    explicit: Option<&PathBuf>,
+    resume: bool,
+    config: Option<&CheckpointConfig>,
+) -> anyhow::Result<Option<Checkpoint>> {
+    let explicit = explicit.map(|p| Checkpoint::open(p)).transpose()?;
+    let latest = match config {
+        Some(cfg) if resume => latest_checkpoint(&cfg.dir)?,
+        _ => None,
+    };
+    Ok(match (explicit, latest) {
+        (Some(e), Some(l)) if l.meta.id > e.meta.id => Some(l),
+        (Some(e), _) => Some(e),
+        (None, l) => l,
     })
 }
 
 pub fn run(args: WorkerArgs) -> ExitCode {
-    // The node holds our stdin open for as long as it wants us to run; end-of-file means it
-    // stopped us or died, and a job must never outlive the lease of its node.
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(EXIT_NODE_GONE.into());
-    });
+    let (command_tx, mut commands) = mpsc::unbounded_channel();
+    watch_stdin(command_tx);
     tracing::info!(instance = %args.instance, "worker starting");
     let sql = match std::fs::read_to_string(&args.job.file) {
         Ok(s) => s,
         Err(e) => {
-            emit(WorkerEvent::failed(
+            return fail(
                 stc_common::ErrorClass::INTERNAL,
                 format!("cannot read the script '{}': {e}", args.job.file.display()),
-            ));
-            return ExitCode::FAILURE;
+            );
         }
     };
     let compiled = match compile_options(&args.job)
@@ -66,16 +123,40 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         .and_then(|o| compile_script(&sql, &o).map_err(|e| (e.class(), e.to_string())))
     {
         Ok(c) => c,
-        Err((class, message)) => {
-            emit(WorkerEvent::failed(class, message));
-            return ExitCode::FAILURE;
-        }
+        Err((class, message)) => return fail(class, message),
     };
     let zone = compiled
         .config
         .get(stc_common::config::LOCAL_TIME_ZONE)
         .cloned()
         .unwrap_or_else(|| "UTC".into());
+    let mut config = compiled.config.clone();
+    if let Some(dir) = &args.checkpoint_dir {
+        config
+            .entry(stc_common::config::CHECKPOINTING_DIR.to_string())
+            .or_insert_with(|| dir.display().to_string());
+    }
+    let checkpointing = match CheckpointConfig::from_config(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                stc_common::ErrorClass::USER,
+                format!("invalid configuration: {e}"),
+            );
+        }
+    };
+    let restore = match restore_point(args.restore.as_ref(), args.resume, checkpointing.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                stc_common::ErrorClass::EXTERNAL_FATAL,
+                format!("cannot restore: {e:#}"),
+            );
+        }
+    };
+    if let Some(ck) = &restore {
+        eprintln!("restoring from {}", ck.path.display());
+    }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -88,20 +169,22 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            emit(WorkerEvent::failed(
+            return fail(
                 stc_common::ErrorClass::EXTERNAL_RETRYABLE,
                 format!("cannot start the runtime: {e}"),
-            ));
-            return ExitCode::FAILURE;
+            );
         }
     };
     runtime.block_on(async move {
-        let mut job = match spawn_job(compiled.graph) {
+        let mut job = match spawn_job_with(
+            compiled.graph,
+            JobOptions {
+                checkpoint: checkpointing,
+                restore,
+            },
+        ) {
             Ok(j) => j,
-            Err(e) => {
-                emit(WorkerEvent::failed(e.class(), e.to_string()));
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fail(e.class(), e.to_string()),
         };
         emit(WorkerEvent::Running);
         let metrics: Arc<JobMetrics> = Arc::clone(&job.metrics);
@@ -119,39 +202,60 @@ pub fn run(args: WorkerArgs) -> ExitCode {
                 }
             })
         };
-        let result = job.wait().await;
+        let result = loop {
+            let command = tokio::select! {
+                r = job.wait() => break r,
+                c = commands.recv() => c,
+            };
+            match command {
+                Some(WorkerCommand::StopWithSavepoint) => {
+                    let outcome = job.savepoint(true).await;
+                    reporter.abort();
+                    emit(WorkerEvent::Counters {
+                        counters: counters(&metrics),
+                    });
+                    return match outcome {
+                        Ok(path) => {
+                            emit(WorkerEvent::Savepoint {
+                                path: path.display().to_string(),
+                            });
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => {
+                            job.cancel();
+                            fail(e.class(), format!("the savepoint failed: {e}"))
+                        }
+                    };
+                }
+                // The stdin thread exits the process on end-of-file; nothing else ends it.
+                None => std::future::pending::<()>().await,
+            }
+        };
         reporter.abort();
         emit(WorkerEvent::Counters {
             counters: counters(&metrics),
         });
-        match result {
-            Ok(()) => {
-                if let Some(p) = printer {
-                    match p.await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            emit(WorkerEvent::failed(
-                                stc_common::ErrorClass::EXTERNAL_FATAL,
-                                format!("cannot write the result: {e:#}"),
-                            ));
-                            return ExitCode::FAILURE;
-                        }
-                        Err(e) => {
-                            emit(WorkerEvent::failed(
-                                stc_common::ErrorClass::INTERNAL,
-                                format!("the result printer failed: {e}"),
-                            ));
-                            return ExitCode::FAILURE;
-                        }
-                    }
+        if let Err(e) = result {
+            return fail(e.class(), e.to_string());
+        }
+        if let Some(p) = printer {
+            match p.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return fail(
+                        stc_common::ErrorClass::EXTERNAL_FATAL,
+                        format!("cannot write the result: {e:#}"),
+                    );
                 }
-                emit(WorkerEvent::Finished);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                emit(WorkerEvent::failed(e.class(), e.to_string()));
-                ExitCode::FAILURE
+                Err(e) => {
+                    return fail(
+                        stc_common::ErrorClass::INTERNAL,
+                        format!("the result printer failed: {e}"),
+                    );
+                }
             }
         }
+        emit(WorkerEvent::Finished);
+        ExitCode::SUCCESS
     })
 }

@@ -22,7 +22,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     // The control plane: it compiles SQL to validate jobs at submit, but never runs a job
     // (workers do) and no data-plane crate may depend on it.
-    ("stc-server", &["stc-common", "stc-sql"]),
+    // The control plane reads checkpoint metadata (start points) through the runtime.
+    ("stc-server", &["stc-common", "stc-runtime", "stc-sql"]),
     // The binary sits on top of everything.
     ("stc-cli", &["*"]),
 ];

@@ -546,7 +546,7 @@ async fn bad_input_gets_clear_4xx_errors() {
         (s, v["code"].as_str()),
         (StatusCode::CONFLICT, Some("already_exists"))
     );
-    // Actions without an active instance, and features that need checkpoints.
+    // Actions without an active instance, and a start point that is not a checkpoint.
     let (s, v) = t
         .call("POST", "/projects/p/jobs/j/pause", Some(&t.admin), None)
         .await;
@@ -565,7 +565,14 @@ async fn bad_input_gets_clear_4xx_errors() {
         .await;
     assert_eq!(
         (s, v["code"].as_str()),
-        (StatusCode::NOT_IMPLEMENTED, Some("unsupported")),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{v}"
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("start_from '/sp/1' is not a usable checkpoint or savepoint"),
         "{v}"
     );
     t.shutdown().await;
@@ -758,8 +765,18 @@ async fn pause_resume_stop_control_the_worker_process() {
     wait_for_workers(&id, 1).await;
     let paused = t.ok("POST", "/projects/p/jobs/j/pause", None).await;
     assert_eq!(state_of(&paused), "paused");
-    assert_eq!(paused["savepoint_path"], Value::Null, "no checkpoints yet");
     assert_eq!(paused["allowed_actions"], json!(["resume", "stop"]));
+    // The worker stops with a savepoint; the node records where it is.
+    let paused = t
+        .wait_instance("p", "j", &id, Duration::from_secs(30), |v| {
+            v["savepoint_in_progress"] == false
+        })
+        .await;
+    let savepoint = paused["savepoint_path"].as_str().expect("a savepoint");
+    assert!(
+        std::path::Path::new(savepoint).join("_metadata").is_file(),
+        "{paused}"
+    );
     wait_for_workers(&id, 0).await;
     // Illegal: pause a paused instance.
     let (s, v) = t
@@ -959,4 +976,176 @@ async fn the_default_sqlite_store_survives_a_restart_and_bootstraps_once() {
     assert_eq!(jobs[0]["name"], "gift_stats", "{jobs}");
     second.shutdown().await.unwrap();
     drop(dir);
+}
+
+/// Ids in the committed files of a filesystem sink (in-progress files are hidden dot files).
+fn committed_ids(dir: &std::path::Path) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        ids.extend(text.lines().map(|l| l.trim().parse::<i64>().unwrap()));
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_resume_and_stop_with_savepoint_lose_and_repeat_nothing() {
+    let t = TestServer::start().await;
+    let out = t.dir.path().join("out");
+    // 600 rows at 100 a second; the filesystem sink publishes a file only when the
+    // savepoint (or checkpoint) that covers it completes.
+    let sql = format!(
+        "CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100', \
+           'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '600');
+CREATE TABLE out (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+INSERT INTO out SELECT id FROM src;",
+        out.display()
+    );
+    t.ok("POST", "/projects", Some(json!({"name": "p"}))).await;
+    t.create_job("p", "j", &sql).await;
+    let id = t.ok("POST", "/projects/p/jobs/j/start", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let read_at_least = |n: u64| {
+        move |v: &Value| {
+            state_of(v) == "running" && v["counters"]["records_read"].as_u64() >= Some(n)
+        }
+    };
+    t.wait_instance("p", "j", &id, Duration::from_secs(30), read_at_least(50))
+        .await;
+    t.ok("POST", "/projects/p/jobs/j/pause", None).await;
+    let paused = t
+        .wait_instance("p", "j", &id, Duration::from_secs(30), |v| {
+            v["savepoint_in_progress"] == false
+        })
+        .await;
+    let first = paused["savepoint_path"]
+        .as_str()
+        .expect("savepoint")
+        .to_string();
+    let at_pause = committed_ids(&out);
+    assert!(
+        !at_pause.is_empty(),
+        "the savepoint published the sink's files"
+    );
+    assert_eq!(at_pause, (1..=at_pause.len() as i64).collect::<Vec<_>>());
+    wait_for_workers(&id, 0).await;
+
+    t.ok("POST", "/projects/p/jobs/j/resume", None).await;
+    t.wait_instance("p", "j", &id, Duration::from_secs(30), read_at_least(20))
+        .await;
+    let stopped = t
+        .ok(
+            "POST",
+            "/projects/p/jobs/j/stop",
+            Some(json!({"savepoint": true})),
+        )
+        .await;
+    assert_eq!(state_of(&stopped), "terminated");
+    let stopped = t
+        .wait_instance("p", "j", &id, Duration::from_secs(30), |v| {
+            v["savepoint_in_progress"] == false
+        })
+        .await;
+    let second = stopped["savepoint_path"]
+        .as_str()
+        .expect("savepoint")
+        .to_string();
+    assert_ne!(first, second);
+    let history = t
+        .ok(
+            "GET",
+            &format!("/projects/p/jobs/j/instances/{id}/transitions"),
+            None,
+        )
+        .await;
+    let details: Vec<String> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["detail"].as_str().map(String::from))
+        .collect();
+    assert!(
+        details.contains(&format!("savepoint completed: {first}"))
+            && details.contains(&format!("savepoint completed: {second}")),
+        "{history}"
+    );
+    wait_for_workers(&id, 0).await;
+    let at_stop = committed_ids(&out);
+    assert!(at_stop.len() > at_pause.len(), "the resumed run continued");
+    assert_eq!(at_stop, (1..=at_stop.len() as i64).collect::<Vec<_>>());
+
+    // A new instance started from the stop's savepoint finishes the sequence.
+    let again = t
+        .ok(
+            "POST",
+            "/projects/p/jobs/j/start",
+            Some(json!({"start_from": second})),
+        )
+        .await;
+    assert_eq!(again["start_from"], second);
+    let id2 = again["id"].as_str().unwrap().to_string();
+    t.wait_instance("p", "j", &id2, Duration::from_secs(60), |v| {
+        state_of(v) == "finished"
+    })
+    .await;
+    assert_eq!(committed_ids(&out), (1..=600).collect::<Vec<_>>());
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_over_its_memory_limit_is_killed_and_the_instance_fails_saying_so() {
+    let t = TestServer::start().await;
+    t.ok("POST", "/projects", Some(json!({"name": "p"}))).await;
+    // A GROUP BY over ever new keys as fast as datagen goes: its state only grows.
+    let sql = "CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', \
+         'rows-per-second' = '1000000000', 'fields.id.kind' = 'sequence', \
+         'fields.id.start' = '1', 'fields.id.end' = '9000000000000');
+CREATE TABLE out (id BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO out SELECT id, COUNT(*) FROM src GROUP BY id;";
+    let (s, v) = t
+        .call(
+            "POST",
+            "/projects/p/jobs",
+            Some(&t.admin),
+            Some(json!({"name": "tiny", "sql": sql, "settings": {"memory_limit_mb": 8}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("below the minimum"),
+        "{v}"
+    );
+    t.ok(
+        "POST",
+        "/projects/p/jobs",
+        Some(json!({"name": "j", "sql": sql,
+                    "settings": {"parallelism": 1, "memory_limit_mb": 150,
+                                 "restart_strategy": {"kind": "none"}}})),
+    )
+    .await;
+    let id = t.ok("POST", "/projects/p/jobs/j/start", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed = t
+        .wait_instance("p", "j", &id, Duration::from_secs(60), |v| {
+            state_of(v) == "failed"
+        })
+        .await;
+    assert_eq!(failed["error"]["domain"], "user", "{failed}");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded its memory limit"),
+        "{failed}"
+    );
+    wait_for_workers(&id, 0).await;
+    t.shutdown().await;
 }

@@ -1,7 +1,8 @@
 //! High availability on the real PostgreSQL (127.0.0.1:5432, database `test`, a fresh
 //! schema per run): two `stc server` processes share the store; a job is started, the node
 //! holding it is killed with SIGKILL, and the other node takes the job over within the
-//! lease timeout and runs it to completion.
+//! lease timeout, restores it from its latest checkpoint (the nodes share a checkpoint
+//! directory) and runs it to completion: the committed output holds every row exactly once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -12,13 +13,19 @@ use serde_json::{Value, json};
 const LEASE_MS: u64 = 1500;
 const HEARTBEAT_MS: u64 = 250;
 
-/// 40 rows at 10 a second: the job runs about four seconds.
-const SLOW_BOUNDED_SQL: &str = "CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', \
+/// 40 rows at 10 a second (the job runs about four seconds) into files that the sink
+/// publishes when the checkpoint covering them completes.
+fn slow_bounded_sql(out: &std::path::Path) -> String {
+    format!(
+        "CREATE TABLE src (id BIGINT) WITH ('connector' = 'datagen', \
      'rows-per-second' = '10', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', \
      'fields.id.end' = '40');
-CREATE TABLE out (id BIGINT) WITH ('connector' = 'print', 'print-identifier' = 'out');
+CREATE TABLE out (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
 INSERT INTO out SELECT id FROM src;
-";
+",
+        out.display()
+    )
+}
 
 struct Node {
     name: String,
@@ -73,6 +80,9 @@ fn start_node(name: &str, url: &str, dir: &std::path::Path) -> Node {
             "--data-dir",
         ])
         .arg(dir.join(name))
+        // Shared by both nodes, as a shared file system would be.
+        .arg("--checkpoint-dir")
+        .arg(dir.join("checkpoints"))
         .env("STC_ADMIN_PASSWORD", "ha-admin-password")
         .env("STC_CREATE_EXAMPLE", "false")
         .stdout(Stdio::piped())
@@ -126,6 +136,7 @@ fn a_job_survives_the_sigkill_of_its_node() {
     psql(&format!("CREATE SCHEMA {schema} AUTHORIZATION {schema}"));
     let url = format!("postgres://{schema}@127.0.0.1:5432/test");
     let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
     let a = start_node("node-a", &url, dir.path());
     let b = start_node("node-b", &url, dir.path());
     let mut nodes = vec![a, b];
@@ -152,7 +163,8 @@ fn a_job_survives_the_sigkill_of_its_node() {
         reqwest::Method::POST,
         &format!("{base}/projects/ha/jobs"),
         t,
-        Some(json!({"name": "j", "sql": SLOW_BOUNDED_SQL, "settings": {"parallelism": 1}})),
+        Some(json!({"name": "j", "sql": slow_bounded_sql(&out),
+                    "settings": {"parallelism": 1, "checkpoint_interval_ms": 200}})),
     );
     let started = call(
         &http,
@@ -204,7 +216,11 @@ fn a_job_survives_the_sigkill_of_its_node() {
     );
     // The orphaned worker of the dead node exited (its stdin closed with the node).
     let (done, _) = wait(&survivor.base, "finish", &|v| v["state"] == "finished");
-    assert_eq!(done["counters"]["records_written"], 40, "{done}");
+    let written = done["counters"]["records_written"].as_u64().unwrap();
+    assert!(
+        written < 40,
+        "the survivor continued from a checkpoint rather than from the start: {done}"
+    );
     let logs = call(
         &http,
         reqwest::Method::GET,
@@ -212,22 +228,28 @@ fn a_job_survives_the_sigkill_of_its_node() {
         t,
         None,
     );
-    let mut rows: Vec<i64> = logs
+    let restored = logs
         .as_array()
         .unwrap()
         .iter()
         .filter(|l| l["node"] == survivor.name.as_str())
-        .filter_map(|l| {
-            l["line"]
-                .as_str()?
-                .strip_prefix("out> +I[")?
-                .strip_suffix(']')?
-                .parse()
-                .ok()
-        })
-        .collect();
+        .filter_map(|l| l["line"].as_str())
+        .find(|l| l.starts_with("restoring from "));
+    assert!(
+        restored.is_some_and(|l| l.contains("chk-")),
+        "the survivor restored from a checkpoint: {logs}"
+    );
+    // Every row exactly once: the dead node's uncommitted files stay hidden, and the
+    // survivor replays from the checkpoint that published the rest.
+    let mut rows: Vec<i64> = Vec::new();
+    for e in std::fs::read_dir(&out).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        rows.extend(text.lines().map(|l| l.trim().parse::<i64>().unwrap()));
+    }
     rows.sort();
-    // No checkpoints yet: the survivor reran the job from the start, so its output is complete.
     assert_eq!(rows, (1..=40).collect::<Vec<_>>());
     let history = call(
         &http,

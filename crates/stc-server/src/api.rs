@@ -34,6 +34,8 @@ pub struct AppState {
     /// Wakes this node's scheduler after an instance changed, so a start or pause takes
     /// effect now rather than at the next heartbeat.
     pub wake_scheduler: Arc<Notify>,
+    /// How long a pause or stop with savepoint gives the node to take it.
+    pub savepoint_timeout_ms: i64,
 }
 
 /// `Json<T>` whose rejections (malformed JSON, wrong content type, missing fields) are our
@@ -614,15 +616,32 @@ async fn start_job(
     OptBody(req): OptBody<StartRequest>,
 ) -> Result<(StatusCode, Json<Instance>)> {
     let j = job_for(&state, &who, &project, &job, Level::Write).await?;
-    if let Some(path) = &req.start_from {
-        return Err(ServerError::Unsupported(format!(
-            "starting from checkpoint or savepoint '{path}': checkpoints are not implemented yet"
-        )));
-    }
+    // Checked here, on this node's file system: a shared checkpoint directory is what lets
+    // any node's worker read it.
+    let start_from = match &req.start_from {
+        Some(path) => {
+            let p = std::path::PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
+            let ck = tokio::task::spawn_blocking(move || {
+                stc_runtime::checkpoint::storage::Checkpoint::open(&p)
+            })
+            .await
+            .map_err(|e| ServerError::Internal(format!("checking the checkpoint: {e}")))?
+            .map_err(|e| {
+                ServerError::BadRequest(format!(
+                    "start_from '{path}' is not a usable checkpoint or savepoint: {e}"
+                ))
+            })?;
+            Some(ck.path.display().to_string())
+        }
+        None => None,
+    };
     // The draft may have been valid when saved but refer to something that changed since
     // (a file, a function); a version that cannot compile is never created.
     check_sql(&j.sql, &j.settings).await?;
-    let i = state.store.start_job(&j, &who.user.name, None).await?;
+    let i = state
+        .store
+        .start_job(&j, &who.user.name, start_from.as_deref())
+        .await?;
     state.wake_scheduler.notify_one();
     Ok((StatusCode::CREATED, Json(i)))
 }
@@ -649,11 +668,6 @@ async fn act_on_active(
     Ok(Json(i))
 }
 
-/// Until checkpoints exist, pausing records no savepoint and resuming restarts the job
-/// from the beginning of its sources; the transition says so.
-const NO_SAVEPOINT_YET: &str =
-    "no savepoint taken: checkpoints are not implemented yet, so resume restarts from scratch";
-
 #[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/pause", tag = "lifecycle",
     params(("project" = String, Path), ("job" = String, Path)),
     responses((status = 200, body = Instance), (status = 409, body = ErrorBody)))]
@@ -662,8 +676,10 @@ async fn pause_job(
     who: Principal,
     Path((project, job)): Path<(String, String)>,
 ) -> Result<Json<Instance>> {
+    // The worker stops with a savepoint (Flink's stop-with-savepoint); the node records its
+    // path on the instance when it completes, and `resume` restores from it.
     let extras = ActionExtras {
-        detail: Some(NO_SAVEPOINT_YET.into()),
+        savepoint_timeout_ms: Some(state.savepoint_timeout_ms),
         ..Default::default()
     };
     act_on_active(&state, &who, &project, &job, Action::Pause, extras).await
@@ -698,20 +714,11 @@ async fn stop_job(
     Path((project, job)): Path<(String, String)>,
     OptBody(req): OptBody<StopRequest>,
 ) -> Result<Json<Instance>> {
-    if req.savepoint {
-        return Err(ServerError::Unsupported(
-            "stopping with a savepoint: checkpoints are not implemented yet".into(),
-        ));
-    }
-    act_on_active(
-        &state,
-        &who,
-        &project,
-        &job,
-        Action::Stop,
-        ActionExtras::default(),
-    )
-    .await
+    let extras = ActionExtras {
+        savepoint_timeout_ms: req.savepoint.then_some(state.savepoint_timeout_ms),
+        ..Default::default()
+    };
+    act_on_active(&state, &who, &project, &job, Action::Stop, extras).await
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{project}/jobs/{job}/instances", tag = "lifecycle",

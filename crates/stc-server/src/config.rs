@@ -36,6 +36,14 @@ pub struct ServerConfig {
     pub max_instances: usize,
     pub token_ttl_hours: u64,
     pub create_example: bool,
+    /// Where each instance's checkpoints and savepoints go (`<dir>/<instance id>/`), unless
+    /// its job sets `execution.checkpointing.dir` itself [default: `<data_dir>/checkpoints`].
+    /// Nodes that take over each other's instances must see the same directory (a shared
+    /// file system), or a taken-over instance starts from scratch.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// How long a pause or a stop with savepoint waits for the savepoint before it gives up
+    /// and kills the worker (a later resume then restores from the latest checkpoint).
+    pub savepoint_timeout_ms: u64,
     /// The executable started as `<worker_exe> worker …` for each instance. Not in the file:
     /// the binary sets it to itself.
     #[serde(skip)]
@@ -58,6 +66,8 @@ impl Default for ServerConfig {
             max_instances: 64,
             token_ttl_hours: 24,
             create_example: true,
+            checkpoint_dir: None,
+            savepoint_timeout_ms: 120_000,
             worker_exe: None,
             run_scheduler: true,
         }
@@ -113,6 +123,12 @@ impl ServerConfig {
         if let Some(v) = get("STC_TOKEN_TTL_HOURS") {
             self.token_ttl_hours = num("STC_TOKEN_TTL_HOURS", v)?;
         }
+        if let Some(v) = get("STC_CHECKPOINT_DIR") {
+            self.checkpoint_dir = Some(v.into());
+        }
+        if let Some(v) = get("STC_SAVEPOINT_TIMEOUT_MS") {
+            self.savepoint_timeout_ms = num("STC_SAVEPOINT_TIMEOUT_MS", v)?;
+        }
         if let Some(v) = get("STC_CREATE_EXAMPLE") {
             self.create_example = match v.trim() {
                 "1" | "true" | "yes" => true,
@@ -129,9 +145,13 @@ impl ServerConfig {
 
     /// Checks relations between options that each look valid alone.
     pub fn validate(&self) -> Result<()> {
-        if self.heartbeat_interval_ms == 0 || self.lease_timeout_ms == 0 {
+        if self.heartbeat_interval_ms == 0
+            || self.lease_timeout_ms == 0
+            || self.savepoint_timeout_ms == 0
+        {
             return Err(ServerError::Config(
-                "lease_timeout_ms and heartbeat_interval_ms must be positive".into(),
+                "lease_timeout_ms, heartbeat_interval_ms and savepoint_timeout_ms must be positive"
+                    .into(),
             ));
         }
         // A lease must survive at least one missed heartbeat, or a busy node would lose its
@@ -163,6 +183,12 @@ impl ServerConfig {
                 .unwrap_or_else(|_| "node".into());
             format!("{host}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
         })
+    }
+
+    pub fn effective_checkpoint_dir(&self) -> PathBuf {
+        self.checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("checkpoints"))
     }
 
     pub fn lease_timeout(&self) -> Duration {

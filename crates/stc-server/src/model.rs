@@ -92,14 +92,19 @@ impl Default for RestartStrategy {
 pub struct JobSettings {
     /// Subtasks per operator; default: the script's `parallelism.default`, else 1.
     pub parallelism: Option<u32>,
-    /// Stored and shown; used once checkpoints exist.
+    /// `execution.checkpointing.interval`; checkpoints go to the node's checkpoint
+    /// directory. Without it the job takes only the savepoints of pause and stop.
     pub checkpoint_interval_ms: Option<u64>,
     pub restart_strategy: RestartStrategy,
-    /// Stored and shown; not enforced yet (see ARCHITECTURE.md).
+    /// Resident memory of the job's worker process; the node kills a worker above it (checked
+    /// every 500 ms) and the failure goes through the restart strategy.
     pub memory_limit_mb: Option<u64>,
     /// Extra configuration, as `SET 'key' = 'value'` after the script's own SETs.
     pub config: BTreeMap<String, String>,
 }
+
+/// The smallest `memory_limit_mb` accepted.
+pub const MIN_MEMORY_LIMIT_MB: u64 = 32;
 
 impl JobSettings {
     pub fn validate(&self) -> Result<()> {
@@ -112,6 +117,12 @@ impl JobSettings {
             return Err(ServerError::BadRequest(
                 "settings.checkpoint_interval_ms must be positive".into(),
             ));
+        }
+        // Below this a worker cannot even start (the runtime and DataFusion's session).
+        if let Some(mb) = self.memory_limit_mb.filter(|mb| *mb < MIN_MEMORY_LIMIT_MB) {
+            return Err(ServerError::BadRequest(format!(
+                "settings.memory_limit_mb = {mb} is below the minimum of {MIN_MEMORY_LIMIT_MB}"
+            )));
         }
         Ok(())
     }
@@ -161,8 +172,11 @@ pub struct Instance {
     pub allowed_actions: Vec<Action>,
     /// The checkpoint or savepoint this instance was started from, if any.
     pub start_from: Option<String>,
-    /// The savepoint of the last pause, once checkpoints exist (always null until then).
+    /// The latest savepoint of a pause or a stop (`resume` restores from it, or from a newer
+    /// checkpoint).
     pub savepoint_path: Option<String>,
+    /// A pause or stop asked for a savepoint and the node is still taking it.
+    pub savepoint_in_progress: bool,
     pub error: Option<InstanceError>,
     pub restarts: i64,
     /// Counters the worker last reported (records read/written, late, malformed).

@@ -12,6 +12,13 @@
 //! log lines, and restarts it per the job's restart strategy. If the node cannot renew its
 //! leases for a whole lease timeout (the database is unreachable), it stops all its workers:
 //! by then another node may have seized them.
+//!
+//! Checkpoints: every instance gets its own checkpoint directory
+//! (`<checkpoint_dir>/<instance id>`, unless its job sets `execution.checkpointing.dir`), and
+//! every worker starts with `--resume`, so a restart or a take-over continues from the latest
+//! checkpoint there, or from the instance's savepoint (pause) or chosen start point when that
+//! is newer. A pause or a stop with savepoint asks the worker, on its stdin, to stop with a
+//! savepoint, and records the savepoint's path on the instance.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +26,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{debug, info, warn};
@@ -28,7 +35,7 @@ use crate::error::{Result, ServerError};
 use crate::lifecycle::{Action, InstanceState};
 use crate::model::{InstanceError, RestartStrategy};
 use crate::store::{ActionExtras, LeaseGuard, Seized, Store};
-use crate::worker_protocol::WorkerEvent;
+use crate::worker_protocol::{WorkerCommand, WorkerEvent};
 
 /// Log lines stored per worker attempt; past this, one line says how many were left out.
 const MAX_LOG_LINES_PER_ATTEMPT: usize = 10_000;
@@ -42,6 +49,10 @@ pub struct NodeConfig {
     pub worker_exe: PathBuf,
     /// Where each instance's script is written for its worker.
     pub work_dir: PathBuf,
+    /// Each instance's checkpoints go to `<checkpoint_dir>/<instance id>`.
+    pub checkpoint_dir: PathBuf,
+    /// How long a worker may take for the savepoint of a pause or stop.
+    pub savepoint_timeout: Duration,
 }
 
 struct Supervised {
@@ -194,6 +205,11 @@ impl Node {
                 )
                 .await?;
         }
+        // The latest explicit start point; the worker prefers a newer checkpoint.
+        let restore = instance
+            .savepoint_path
+            .clone()
+            .or(instance.start_from.clone());
         let version = self.store.get_version(&instance.version_id).await?;
         let dir = self.config.work_dir.join(&id);
         tokio::fs::create_dir_all(&dir).await?;
@@ -201,7 +217,14 @@ impl Node {
         tokio::fs::write(&script, &version.sql).await?;
         loop {
             let outcome = self
-                .run_worker(&id, &guard, &script, &version.settings, &mut stop)
+                .run_worker(
+                    &id,
+                    &guard,
+                    &script,
+                    &version.settings,
+                    restore.as_deref(),
+                    &mut stop,
+                )
                 .await?;
             let error = match outcome {
                 Outcome::Stopped | Outcome::Fenced => return Ok(()),
@@ -260,12 +283,25 @@ impl Node {
         guard: &LeaseGuard,
         script: &std::path::Path,
         settings: &crate::model::JobSettings,
+        restore: Option<&str>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Outcome> {
         let mut cmd = Command::new(&self.config.worker_exe);
         cmd.arg("worker").arg("--instance").arg(id).arg(script);
+        cmd.arg("--resume")
+            .arg("--checkpoint-dir")
+            .arg(self.config.checkpoint_dir.join(id));
+        if let Some(r) = restore {
+            cmd.arg("--restore").arg(r);
+        }
         if let Some(p) = settings.parallelism {
             cmd.arg("--parallelism").arg(p.to_string());
+        }
+        if let Some(ms) = settings.checkpoint_interval_ms {
+            cmd.arg("--set").arg(format!(
+                "{}={ms} ms",
+                stc_common::config::CHECKPOINTING_INTERVAL
+            ));
         }
         for (k, v) in &settings.config {
             cmd.arg("--set").arg(format!("{k}={v}"));
@@ -281,8 +317,9 @@ impl Node {
             ))
         })?;
         debug!(instance = %id, pid = child.id(), "worker started");
-        // Held until the worker is done: closing it tells the worker to exit.
-        let _stdin = child.stdin.take();
+        // Carries commands, and is held until the worker is done: closing it tells the
+        // worker to exit.
+        let mut stdin = child.stdin.take().expect("piped");
         let (log_tx, log_rx) = mpsc::unbounded_channel::<(&'static str, String)>();
         let (event_tx, mut event_rx) = mpsc::unbounded_channel::<WorkerEvent>();
         let stdout = child.stdout.take().expect("piped");
@@ -315,34 +352,53 @@ impl Node {
         ));
         let mut finished = false;
         let mut failure: Option<InstanceError> = None;
+        let pid = child.id();
+        let mut memory_check = tokio::time::interval(MEMORY_CHECK_INTERVAL);
+        memory_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Set once the worker was asked for a savepoint: when it must have answered.
+        let mut savepoint_deadline: Option<tokio::time::Instant> = None;
+        let mut savepoint: Option<std::result::Result<String, String>> = None;
         let outcome = loop {
-            tokio::select! {
+            // The instance is no longer ours to run (paused, stopped, taken over): stop with
+            // a savepoint when one was asked for, else kill.
+            let let_go = tokio::select! {
                 ev = event_rx.recv() => match ev {
                     Some(WorkerEvent::Running) => {
                         let r = self.store.apply_action(id, Action::Run, &self.actor(), Some(guard), ActionExtras::default()).await;
                         match r {
-                            Ok(_) => {}
+                            Ok(_) => false,
                             // Already running (e.g. after a restart decision raced): fine.
-                            Err(ServerError::IllegalTransition { state: InstanceState::Running, .. }) => {}
+                            Err(ServerError::IllegalTransition { state: InstanceState::Running, .. }) => false,
                             Err(e) => {
-                                info!(instance = %id, error = %e, "cannot mark running; stopping the worker");
-                                break Outcome::Fenced;
+                                info!(instance = %id, error = %e, "cannot mark running");
+                                true
                             }
                         }
                     }
                     Some(WorkerEvent::Counters { counters }) => {
-                        if !self.store.update_counters(id, guard, &counters).await? {
-                            break Outcome::Fenced;
-                        }
+                        !self.store.update_counters(id, guard, &counters).await?
                     }
-                    Some(WorkerEvent::Finished) => finished = true,
+                    Some(WorkerEvent::Finished) => {
+                        finished = true;
+                        false
+                    }
+                    Some(WorkerEvent::Savepoint { path }) => {
+                        savepoint = Some(Ok(path));
+                        false
+                    }
                     Some(WorkerEvent::Failed { domain, retry, message }) => {
+                        if savepoint_deadline.is_some() {
+                            savepoint = Some(Err(message.clone()));
+                        }
                         failure = Some(InstanceError { domain, retry, message });
+                        false
                     }
                     None => {
                         // stderr closed: the worker is exiting.
                         let status = child.wait().await?;
-                        break if finished && status.success() {
+                        break if savepoint_deadline.is_some() {
+                            Outcome::Stopped
+                        } else if finished && status.success() {
                             Outcome::Finished
                         } else {
                             Outcome::Failed(failure.take().unwrap_or_else(|| InstanceError {
@@ -353,15 +409,109 @@ impl Node {
                         };
                     }
                 },
-                _ = stop.changed() => break Outcome::Stopped,
+                // Not while a savepoint is taken: the sender may be gone by then, and a
+                // closed channel would wake this loop forever.
+                _ = stop.changed(), if savepoint_deadline.is_none() => true,
+                _ = memory_check.tick(), if settings.memory_limit_mb.is_some() => {
+                    let limit = settings.memory_limit_mb.unwrap_or(u64::MAX);
+                    match pid.and_then(resident_mb) {
+                        Some(rss) if rss > limit => {
+                            warn!(instance = %id, rss, limit, "the worker exceeded its memory limit; killing it");
+                            break Outcome::Failed(InstanceError {
+                                domain: "user".into(),
+                                retry: "with-backoff".into(),
+                                message: format!(
+                                    "the job exceeded its memory limit: {rss} MB resident > memory_limit_mb = {limit}; \
+                                     raise the limit, lower the parallelism or bound the state (table.exec.state.ttl)"
+                                ),
+                            });
+                        }
+                        _ => false,
+                    }
+                }
+                _ = sleep_until(savepoint_deadline) => {
+                    savepoint = Some(Err(format!(
+                        "the worker took longer than {} s; it was killed",
+                        self.config.savepoint_timeout.as_secs()
+                    )));
+                    break Outcome::Stopped;
+                }
+            };
+            if !let_go || savepoint_deadline.is_some() {
+                continue;
             }
+            if !self
+                .store
+                .savepoint_requested(id, guard.epoch)
+                .await
+                .unwrap_or(false)
+            {
+                break if *stop.borrow() {
+                    Outcome::Stopped
+                } else {
+                    Outcome::Fenced
+                };
+            }
+            info!(instance = %id, "stopping the worker with a savepoint");
+            let line = WorkerCommand::StopWithSavepoint.to_line();
+            if let Err(e) = stdin.write_all(line.as_bytes()).await {
+                savepoint = Some(Err(format!("cannot ask the worker: {e}")));
+                break Outcome::Stopped;
+            }
+            let _ = stdin.flush().await;
+            savepoint_deadline = Some(tokio::time::Instant::now() + self.config.savepoint_timeout);
         };
-        if matches!(outcome, Outcome::Stopped | Outcome::Fenced) {
+        if matches!(
+            outcome,
+            Outcome::Stopped | Outcome::Fenced | Outcome::Failed(_)
+        ) {
+            // Already gone unless it is being stopped or broke its memory limit.
             let _ = child.kill().await;
         }
+        if savepoint_deadline.is_some() {
+            let result = savepoint
+                .unwrap_or_else(|| Err("the worker exited without reporting a savepoint".into()));
+            match &result {
+                Ok(p) => info!(instance = %id, path = %p, "savepoint completed"),
+                Err(e) => warn!(instance = %id, error = %e, "no savepoint"),
+            }
+            self.store
+                .record_savepoint(id, guard, result.as_deref().map_err(|e| e.as_str()))
+                .await?;
+        }
+        drop(stdin);
         // Wait for the remaining output to be stored before deciding what comes next.
         let _ = writer.await;
         Ok(outcome)
+    }
+}
+
+/// How often a worker's resident memory is compared with its job's `memory_limit_mb`.
+const MEMORY_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Resident memory of process `pid` in MB (Linux `/proc`), `None` where unknown.
+///
+/// The limit is enforced by watching, not by the kernel: this machine class has cgroups v1
+/// only, where a node cannot create groups for its children, and `RLIMIT_AS` counts address
+/// space that allocators reserve but never touch, failing healthy jobs.
+fn resident_mb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024)
+}
+
+/// Waits until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

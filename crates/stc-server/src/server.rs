@@ -104,6 +104,7 @@ pub async fn start(config: ServerConfig, admin_password: Option<String>) -> Resu
         store: store.clone(),
         token_ttl_ms: (config.token_ttl_hours * 3_600_000) as i64,
         wake_scheduler: Arc::clone(&wake),
+        savepoint_timeout_ms: config.savepoint_timeout_ms as i64,
     };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -124,6 +125,8 @@ pub async fn start(config: ServerConfig, admin_password: Option<String>) -> Resu
                 max_instances: config.max_instances,
                 worker_exe,
                 work_dir: config.data_dir.join("instances"),
+                checkpoint_dir: config.effective_checkpoint_dir(),
+                savepoint_timeout: std::time::Duration::from_millis(config.savepoint_timeout_ms),
             },
             wake,
         );

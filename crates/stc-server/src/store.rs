@@ -42,8 +42,10 @@ pub struct LeaseGuard {
 #[derive(Debug, Clone, Default)]
 pub struct ActionExtras {
     pub error: Option<InstanceError>,
-    pub savepoint_path: Option<String>,
     pub detail: Option<String>,
+    /// For `pause` and `stop`: ask the node running the instance for a savepoint, and give
+    /// it this long to report one.
+    pub savepoint_timeout_ms: Option<i64>,
 }
 
 /// An instance a node has just seized.
@@ -55,12 +57,19 @@ pub struct Seized {
 
 const INSTANCE_COLUMNS: &str = "i.id, i.job_id, i.version_id, v.version, i.state, i.start_from, \
      i.savepoint_path, i.error_domain, i.error_retry, i.error_message, i.restarts, i.counters, \
-     i.lease_owner, i.lease_epoch, i.created_at, i.updated_at";
+     i.lease_owner, i.lease_epoch, i.savepoint_deadline, i.created_at, i.updated_at";
 
 /// A parameter of a statement assembled at run time.
 enum Bind {
     Text(Option<String>),
     Int(i64),
+}
+
+/// This server's clock, for what is only shown (leases use the database's clock).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn new_id() -> String {
@@ -111,6 +120,7 @@ fn instance_from(row: &AnyRow) -> Result<Instance> {
         allowed_actions: allowed_actions(state),
         start_from: row.try_get("start_from")?,
         savepoint_path: row.try_get("savepoint_path")?,
+        savepoint_in_progress: row.try_get::<i64, _>("savepoint_deadline")? > now_ms(),
         error,
         restarts: row.try_get("restarts")?,
         counters: serde_json::from_str(&counters).unwrap_or(serde_json::Value::Null),
@@ -854,9 +864,22 @@ impl Store {
             // A fresh attempt; the last error stays in the transition history.
             sets.push("error_domain = NULL, error_retry = NULL, error_message = NULL".into());
         }
-        if action == Action::Pause {
-            let p = param(&mut binds, Bind::Text(extras.savepoint_path.clone()));
-            sets.push(format!("savepoint_path = {p}"));
+        if action == Action::Resume {
+            // Counters are the worker's own; the resumed one reports from zero.
+            sets.push("counters = '{}'".into());
+        }
+        if let Some(ms) = extras
+            .savepoint_timeout_ms
+            .filter(|_| matches!(action, Action::Pause | Action::Stop) && from.needs_worker())
+        {
+            // Only a worker that is up can take a savepoint: the right-hand sides of an
+            // UPDATE read the row as it was, so this sees the lease being cleared above.
+            let t = param(&mut binds, Bind::Int(ms));
+            sets.push(format!(
+                "savepoint_deadline = CASE WHEN state IN ('starting', 'running') \
+                 AND lease_owner IS NOT NULL AND lease_expires >= {{now}} \
+                 THEN {{now}} + {t} ELSE 0 END"
+            ));
         }
         let id = param(&mut binds, Bind::Text(Some(instance_id.into())));
         let st = param(&mut binds, Bind::Text(Some(from.as_str().into())));
@@ -864,6 +887,10 @@ impl Store {
             "UPDATE instances SET {} WHERE id = {id} AND state = {st}",
             sets.join(", ")
         );
+        if action == Action::Resume {
+            // The new worker must restore from the savepoint being taken, not an older one.
+            sql.push_str(" AND savepoint_deadline < {now}");
+        }
         if let Some(g) = guard {
             let n = param(&mut binds, Bind::Text(Some(g.node.clone())));
             let e = param(&mut binds, Bind::Int(g.epoch));
@@ -882,6 +909,17 @@ impl Store {
         if updated.rows_affected() == 0 {
             tx.rollback().await?;
             let now = self.get_instance(instance_id).await?;
+            if now.state == from && action == Action::Resume && now.savepoint_in_progress {
+                return Err(ServerError::Conflict(format!(
+                    "instance {instance_id} is still taking the savepoint of its {}; resume it \
+                     once the savepoint completes",
+                    if from == InstanceState::Paused {
+                        "pause"
+                    } else {
+                        "stop"
+                    }
+                )));
+            }
             if now.state == from {
                 // Same state, so the fencing condition failed.
                 return Err(ServerError::Conflict(format!(
@@ -915,6 +953,73 @@ impl Store {
         }
         tx.commit().await?;
         self.get_instance(instance_id).await
+    }
+
+    /// Whether the node holding lease `epoch` of the instance should stop its worker with a
+    /// savepoint (a pause or a stop asked for one) rather than kill it.
+    pub async fn savepoint_requested(&self, instance_id: &str, epoch: i64) -> Result<bool> {
+        let row = sqlx::query(&self.q(
+            "SELECT 1 AS yes FROM instances WHERE id = $1 AND lease_epoch = $2 \
+             AND savepoint_deadline >= {now}",
+        ))
+        .bind(instance_id)
+        .bind(epoch)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records the outcome of a requested savepoint: its path, or why there is none (then a
+    /// resume restores from the latest checkpoint). Ignored, returning false, when the
+    /// instance moved on without it (its deadline passed and it was resumed on another
+    /// epoch).
+    pub async fn record_savepoint(
+        &self,
+        instance_id: &str,
+        guard: &LeaseGuard,
+        outcome: std::result::Result<&str, &str>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE instances SET savepoint_deadline = 0, \
+                    savepoint_path = COALESCE($1, savepoint_path) \
+             WHERE id = $2 AND lease_epoch = $3 AND savepoint_deadline > 0 \
+             RETURNING state",
+        )
+        .bind(outcome.ok())
+        .bind(instance_id)
+        .bind(guard.epoch)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = updated else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let state = state_from(&row.try_get::<String, _>("state")?)?;
+        let (action, detail) = match (state, outcome) {
+            (InstanceState::Terminated, Ok(p)) => {
+                (Action::Stop, format!("savepoint completed: {p}"))
+            }
+            (_, Ok(p)) => (Action::Pause, format!("savepoint completed: {p}")),
+            (InstanceState::Terminated, Err(e)) => (Action::Stop, format!("no savepoint: {e}")),
+            (_, Err(e)) => (
+                Action::Pause,
+                format!("no savepoint: {e}; resume restores from the latest checkpoint"),
+            ),
+        };
+        let actor = format!("node:{}", guard.node);
+        self.record_transition(
+            &mut tx,
+            instance_id,
+            Some(state),
+            state,
+            action,
+            &actor,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn transitions(&self, instance_id: &str) -> Result<Vec<Transition>> {

@@ -3,9 +3,10 @@
 //! The worker's stdout is the job's own output (the `print` connector, a final `SELECT`)
 //! and its stderr carries its logs; both are stored as the instance's log lines. Status
 //! events are stderr lines that start with [`STATUS_PREFIX`] followed by one JSON
-//! [`WorkerEvent`]. The worker also watches its stdin: when it reads end-of-file (the node
-//! closed it or died) it exits at once, so a killed node never leaves orphan workers that
-//! would run a job twice after another node takes it over.
+//! [`WorkerEvent`]. The node sends [`WorkerCommand`]s as lines on the worker's stdin; when
+//! the worker reads end-of-file there (the node closed it or died) it exits at once, so a
+//! killed node never leaves orphan workers that would run a job twice after another node
+//! takes it over.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,8 @@ pub enum WorkerEvent {
     Counters { counters: serde_json::Value },
     /// The bounded sources are exhausted and every sink flushed.
     Finished,
+    /// A stop-with-savepoint completed: the job has stopped and its state is at `path`.
+    Savepoint { path: String },
     /// The job failed; `domain` and `retry` are `stc_common::ErrorClass` in words.
     Failed {
         domain: String,
@@ -52,6 +55,28 @@ impl WorkerEvent {
     }
 }
 
+/// What the node asks of a running worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCommand {
+    /// Take a savepoint, stop the job at its barrier and exit (pause, stop with savepoint).
+    StopWithSavepoint,
+}
+
+impl WorkerCommand {
+    pub fn to_line(self) -> &'static str {
+        match self {
+            WorkerCommand::StopWithSavepoint => "stop-with-savepoint\n",
+        }
+    }
+
+    pub fn parse_line(line: &str) -> Option<WorkerCommand> {
+        match line.trim() {
+            "stop-with-savepoint" => Some(WorkerCommand::StopWithSavepoint),
+            _ => None,
+        }
+    }
+}
+
 pub fn domain_str(d: stc_common::ErrorDomain) -> &'static str {
     match d {
         stc_common::ErrorDomain::User => "user",
@@ -77,5 +102,12 @@ mod tests {
         assert_eq!(WorkerEvent::parse_line(&e.to_line()), Some(e));
         assert_eq!(WorkerEvent::parse_line("2024-01-01 INFO hello"), None);
         assert_eq!(WorkerEvent::parse_line("STC-WORKER-STATUS {broken"), None);
+        let sp = WorkerEvent::Savepoint {
+            path: "/d/savepoint-3".into(),
+        };
+        assert_eq!(WorkerEvent::parse_line(&sp.to_line()), Some(sp));
+        let c = WorkerCommand::StopWithSavepoint;
+        assert_eq!(WorkerCommand::parse_line(c.to_line()), Some(c));
+        assert_eq!(WorkerCommand::parse_line("reboot"), None);
     }
 }

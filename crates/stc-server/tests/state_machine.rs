@@ -68,7 +68,11 @@ struct Fixture {
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
+    F.get_or_init(new_fixture)
+}
+
+fn new_fixture() -> Fixture {
+    {
         let dir = tempfile::tempdir().unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -88,7 +92,7 @@ fn fixture() -> &'static Fixture {
             project,
             _dir: dir,
         }
-    })
+    }
 }
 
 proptest! {
@@ -135,4 +139,137 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// The savepoint handshake of a pause: only an instance whose worker is up (a live lease) is
+/// asked for one; a resume waits until the node has recorded it; the record is fenced by the
+/// lease epoch and kept in the history.
+#[test]
+fn a_pause_waits_for_the_savepoint_of_a_running_worker() {
+    // A store of its own: the scheduler calls below would seize other tests' instances.
+    let f = &new_fixture();
+    f.runtime.block_on(async {
+        let s = &f.store;
+        let job = s
+            .create_job(&f.project, "sp", "-- no sql", &JobSettings::default())
+            .await
+            .unwrap();
+        let pause = ActionExtras {
+            savepoint_timeout_ms: Some(60_000),
+            ..Default::default()
+        };
+        // Never seized: no worker, so no savepoint is asked for and resume is free.
+        let i = s.start_job(&job, "tester", None).await.unwrap();
+        let p = s
+            .apply_action(&i.id, Action::Pause, "tester", None, pause.clone())
+            .await
+            .unwrap();
+        assert!(!p.savepoint_in_progress);
+        s.apply_action(
+            &i.id,
+            Action::Resume,
+            "tester",
+            None,
+            ActionExtras::default(),
+        )
+        .await
+        .unwrap();
+        // Seized by a node: the pause asks that node for a savepoint.
+        let seized = s.seize("n1", 60_000).await.unwrap().expect("seized");
+        assert_eq!(seized.instance_id, i.id);
+        let guard = stc_server::store::LeaseGuard {
+            node: "n1".into(),
+            epoch: seized.epoch,
+        };
+        let p = s
+            .apply_action(&i.id, Action::Pause, "tester", None, pause.clone())
+            .await
+            .unwrap();
+        assert!(p.savepoint_in_progress, "{p:?}");
+        assert!(s.savepoint_requested(&i.id, seized.epoch).await.unwrap());
+        assert!(
+            !s.savepoint_requested(&i.id, seized.epoch + 1)
+                .await
+                .unwrap()
+        );
+        let early = s
+            .apply_action(
+                &i.id,
+                Action::Resume,
+                "tester",
+                None,
+                ActionExtras::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&early, ServerError::Conflict(m) if m.contains("still taking the savepoint")),
+            "{early}"
+        );
+        // A stale epoch cannot record it; the holder can, once.
+        let stale = stc_server::store::LeaseGuard {
+            node: "n0".into(),
+            epoch: seized.epoch - 1,
+        };
+        assert!(
+            !s.record_savepoint(&i.id, &stale, Ok("/x/sp-0"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.record_savepoint(&i.id, &guard, Ok("/x/savepoint-7"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.record_savepoint(&i.id, &guard, Ok("/x/savepoint-8"))
+                .await
+                .unwrap()
+        );
+        let p = s.get_instance(&i.id).await.unwrap();
+        assert_eq!(p.savepoint_path.as_deref(), Some("/x/savepoint-7"));
+        assert!(!p.savepoint_in_progress);
+        let last = s.transitions(&i.id).await.unwrap().pop().unwrap();
+        assert_eq!(
+            (last.action, last.from, last.to, last.actor.as_str()),
+            (
+                Action::Pause,
+                Some(InstanceState::Paused),
+                InstanceState::Paused,
+                "node:n1"
+            )
+        );
+        assert_eq!(
+            last.detail.as_deref(),
+            Some("savepoint completed: /x/savepoint-7")
+        );
+        s.apply_action(
+            &i.id,
+            Action::Resume,
+            "tester",
+            None,
+            ActionExtras::default(),
+        )
+        .await
+        .unwrap();
+        // A failed savepoint keeps the previous path and says why.
+        let seized = s.seize("n1", 60_000).await.unwrap().expect("seized again");
+        let guard = stc_server::store::LeaseGuard {
+            node: "n1".into(),
+            epoch: seized.epoch,
+        };
+        s.apply_action(&i.id, Action::Stop, "tester", None, pause)
+            .await
+            .unwrap();
+        assert!(
+            s.record_savepoint(&i.id, &guard, Err("disk full"))
+                .await
+                .unwrap()
+        );
+        let t = s.get_instance(&i.id).await.unwrap();
+        assert_eq!(t.state, InstanceState::Terminated);
+        assert_eq!(t.savepoint_path.as_deref(), Some("/x/savepoint-7"));
+        let last = s.transitions(&i.id).await.unwrap().pop().unwrap();
+        assert_eq!(last.detail.as_deref(), Some("no savepoint: disk full"));
+    });
 }
