@@ -11,11 +11,12 @@ set -euo pipefail
 ROWS="${1:-5000000}"
 STATE_ROWS="${2:-1000000}"
 PAYLOAD="${3:-1000}"
-PROFILE="${STC_BENCH_PROFILE:-release}"
+# The `bench` profile (release code) is the one the Nexmark harness builds too: one optimised build.
+PROFILE="${STC_BENCH_PROFILE:-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
 cargo build --profile "$PROFILE" --bin stc -q
-BIN="$CARGO_TARGET_DIR/$PROFILE/stc"
-[ "$PROFILE" = dev ] && BIN="$CARGO_TARGET_DIR/debug/stc"
+# Cargo puts `bench` builds in release/ and `dev` builds in debug/.
+case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed "s/\${ROWS}/$ROWS/g" benchmarks/checkpoint/throughput.sql > "$work/throughput.sql"

@@ -15,7 +15,7 @@ use clap::{Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stc_server::error::ErrorBody;
-use stc_server::model::{Instance, Job, LogLine, Project};
+use stc_server::model::{CatalogObject, Instance, Job, LogLine, Project};
 
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
@@ -49,6 +49,35 @@ pub enum ProjectCommand {
     },
     /// List the projects you are a member of.
     List,
+}
+
+#[derive(Subcommand)]
+pub enum CatalogCommand {
+    /// List the project's tables and views.
+    List {
+        #[arg(long, short = 'P')]
+        project: String,
+    },
+    /// Print an object's DDL.
+    Show {
+        #[arg(long, short = 'P')]
+        project: String,
+        name: String,
+    },
+    /// Create or replace an object from a file holding its one CREATE TABLE/VIEW statement.
+    Put {
+        #[arg(long, short = 'P')]
+        project: String,
+        name: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Delete an object (refused while another object uses it).
+    Delete {
+        #[arg(long, short = 'P')]
+        project: String,
+        name: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -302,6 +331,59 @@ pub fn project(conn: Connection, cmd: ProjectCommand) -> anyhow::Result<ExitCode
                         .map(|p| vec![p.name, p.created_by, p.description])
                         .collect(),
                 );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn catalog(conn: Connection, cmd: CatalogCommand) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&conn)?;
+    let path = |p: &str, name: &str| format!("/projects/{}/catalog/{}", enc(p), enc(name));
+    match cmd {
+        CatalogCommand::List { project } => {
+            let v = c.get(&format!("/projects/{}/catalog", enc(&project)))?;
+            if !c.print_json(&v) {
+                let objects: Vec<CatalogObject> = serde_json::from_value(v)?;
+                print_table(
+                    &["NAME", "KIND", "CREATED BY"],
+                    objects
+                        .into_iter()
+                        .map(|o| vec![o.name, o.kind, o.created_by])
+                        .collect(),
+                );
+            }
+        }
+        CatalogCommand::Show { project, name } => {
+            let v = c.get(&path(&project, &name))?;
+            if !c.print_json(&v) {
+                let o: CatalogObject = serde_json::from_value(v)?;
+                println!("{};", o.ddl.trim_end().trim_end_matches(';'));
+            }
+        }
+        CatalogCommand::Put {
+            project,
+            name,
+            file,
+        } => {
+            let ddl = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read '{}'", file.display()))?;
+            let v = c.call(
+                reqwest::Method::PUT,
+                &path(&project, &name),
+                Some(json!({ "ddl": ddl })),
+            )?;
+            if !c.print_json(&v) {
+                println!(
+                    "{} {name} saved in the catalog of project {project}",
+                    v["kind"].as_str().unwrap_or("object")
+                );
+            }
+        }
+        CatalogCommand::Delete { project, name } => {
+            c.call(reqwest::Method::DELETE, &path(&project, &name), None)?;
+            if !c.print_json(&json!({"deleted": name})) {
+                println!("{name} deleted from the catalog of project {project}");
             }
         }
     }

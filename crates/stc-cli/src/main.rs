@@ -109,6 +109,13 @@ enum Command {
         #[command(subcommand)]
         cmd: client::ProjectCommand,
     },
+    /// The project catalog: tables and views every job of a project can use.
+    Catalog {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::CatalogCommand,
+    },
     /// Jobs on a server.
     Job {
         #[command(flatten)]
@@ -194,6 +201,7 @@ fn main() -> ExitCode {
         } => client::login(conn, user, password),
         Command::Project { conn, cmd } => client::project(conn, cmd),
         Command::Job { conn, cmd } => client::job(conn, cmd),
+        Command::Catalog { conn, cmd } => client::catalog(conn, cmd),
         Command::Sql {
             cmd: SqlCommand::Validate { job, output },
         } => validate(job, output),
@@ -218,6 +226,7 @@ fn compile_options(job: &JobArgs) -> anyhow::Result<CompileOptions> {
     Ok(CompileOptions {
         parallelism: job.parallelism,
         config,
+        catalog: Vec::new(),
     })
 }
 

@@ -35,6 +35,9 @@ pub struct WorkerArgs {
     /// `execution.checkpointing.dir` for a job that does not set its own.
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<PathBuf>,
+    /// The project catalog the job compiles against (JSON: `[{"name", "ddl"}]`).
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
     #[command(flatten)]
     job: JobArgs,
 }
@@ -105,6 +108,25 @@ fn restore_point(
     })
 }
 
+/// The catalog snapshot the node wrote for this version.
+fn read_catalog(path: Option<&PathBuf>) -> anyhow::Result<Vec<stc_sql::CatalogObject>> {
+    use anyhow::Context;
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the catalog '{}'", path.display()))?;
+    let objects: Vec<stc_server::model::CatalogDdl> = serde_json::from_str(&text)
+        .with_context(|| format!("the catalog '{}' is not valid", path.display()))?;
+    Ok(objects
+        .into_iter()
+        .map(|o| stc_sql::CatalogObject {
+            name: o.name,
+            ddl: o.ddl,
+        })
+        .collect())
+}
+
 pub fn run(args: WorkerArgs) -> ExitCode {
     let (command_tx, mut commands) = mpsc::unbounded_channel();
     watch_stdin(command_tx);
@@ -120,8 +142,11 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     };
     let compiled = match compile_options(&args.job)
         .map_err(|e| (stc_common::ErrorClass::USER, format!("{e:#}")))
-        .and_then(|o| compile_script(&sql, &o).map_err(|e| (e.class(), e.to_string())))
-    {
+        .and_then(|mut o| {
+            o.catalog = read_catalog(args.catalog.as_ref())
+                .map_err(|e| (stc_common::ErrorClass::INTERNAL, format!("{e:#}")))?;
+            compile_script(&sql, &o).map_err(|e| (e.class(), e.to_string()))
+        }) {
         Ok(c) => c,
         Err((class, message)) => return fail(class, message),
     };

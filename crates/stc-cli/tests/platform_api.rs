@@ -227,8 +227,40 @@ fn routes() -> Vec<Route> {
             Some(json!({"sql": "SELECT 1"})),
             Signed,
         ),
+        r(
+            "GET",
+            "/projects/p/catalog",
+            "/api/v1/projects/{project}/catalog",
+            None,
+            Read,
+        ),
+        r(
+            "GET",
+            "/projects/p/catalog/gen",
+            "/api/v1/projects/{project}/catalog/{name}",
+            None,
+            Read,
+        ),
+        r(
+            "PUT",
+            "/projects/p/catalog/gen2",
+            "/api/v1/projects/{project}/catalog/{name}",
+            Some(json!({"ddl": GEN2_DDL})),
+            Write,
+        ),
+        r(
+            "DELETE",
+            "/projects/p/catalog/none",
+            "/api/v1/projects/{project}/catalog/{name}",
+            None,
+            Write,
+        ),
     ]
 }
+
+const GEN_DDL: &str = "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', \
+     'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '6')";
+const GEN2_DDL: &str = "CREATE TABLE gen2 (id BIGINT) WITH ('connector' = 'datagen')";
 
 /// A server without a scheduler (instances stay `starting`: these tests are about the API),
 /// with projects p and p2, job p/j started once, and users of every role.
@@ -240,6 +272,12 @@ async fn fixture() -> (TestServer, Vec<(&'static str, Option<String>)>, String) 
     for p in ["p", "p2"] {
         t.ok("POST", "/projects", Some(json!({"name": p}))).await;
     }
+    t.ok(
+        "PUT",
+        "/projects/p/catalog/gen",
+        Some(json!({"ddl": GEN_DDL})),
+    )
+    .await;
     t.create_job("p", "j", BOUNDED_SQL).await;
     let iid = t.ok("POST", "/projects/p/jobs/j/start", None).await["id"]
         .as_str()
@@ -1147,5 +1185,167 @@ INSERT INTO out SELECT id, COUNT(*) FROM src GROUP BY id;";
         "{failed}"
     );
     wait_for_workers(&id, 0).await;
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_use_the_project_catalog_as_it_was_when_they_started() {
+    let t = TestServer::start().await;
+    t.ok("POST", "/projects", Some(json!({"name": "p"}))).await;
+    let created = t
+        .call(
+            "PUT",
+            "/projects/p/catalog/gen",
+            Some(&t.admin),
+            Some(json!({"ddl": GEN_DDL})),
+        )
+        .await;
+    assert_eq!(created.0, StatusCode::CREATED, "{}", created.1);
+    assert_eq!(created.1["kind"], "table");
+    let view = t
+        .ok(
+            "PUT",
+            "/projects/p/catalog/evens",
+            Some(json!({"ddl": "CREATE VIEW evens AS SELECT id FROM gen WHERE id % 2 = 0"})),
+        )
+        .await;
+    assert_eq!(view["kind"], "view");
+    // Bad objects: an error in the DDL names the object, line and column; the name must match.
+    let bad = |ddl: &'static str, name: &'static str| {
+        let t = &t;
+        async move {
+            t.call(
+                "PUT",
+                &format!("/projects/p/catalog/{name}"),
+                Some(&t.admin),
+                Some(json!({ "ddl": ddl })),
+            )
+            .await
+        }
+    };
+    let (s, v) = bad("CREATE VIEW odd AS\nSELECT idd FROM gen", "odd").await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_sql")),
+        "{v}"
+    );
+    let m = v["message"].as_str().unwrap();
+    assert!(m.contains("in the catalog's 'odd' at line 2"), "{v}");
+    let (s, v) = bad(
+        "CREATE TABLE x (id BIGINT) WITH ('connector' = 'datagen')",
+        "y",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("declares 'x', not 'y'"),
+        "{v}"
+    );
+    let (s, v) = bad("INSERT INTO gen SELECT 1", "gen").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // Replacing the table with one the view cannot use is refused, as is deleting it.
+    let (s, v) = bad(
+        "CREATE TABLE gen (name STRING) WITH ('connector' = 'datagen')",
+        "gen",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("'evens'"), "{v}");
+    let (s, v) = t
+        .call("DELETE", "/projects/p/catalog/gen", Some(&t.admin), None)
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{v}"
+    );
+
+    // A job reads the catalog's view; a plain CREATE of a catalog name is an error, a
+    // TEMPORARY one shadows it.
+    let job =
+        "CREATE TABLE out (id BIGINT) WITH ('connector' = 'print', 'print-identifier' = 'out');
+INSERT INTO out SELECT id FROM evens;";
+    t.create_job("p", "j", job).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/projects/p/jobs",
+            Some(&t.admin),
+            Some(json!({"name": "clash", "sql": format!("{GEN_DDL};\n{job}")})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("'gen' already exists"),
+        "{v}"
+    );
+    let shadow = GEN_DDL.replace("CREATE TABLE", "CREATE TEMPORARY TABLE");
+    t.create_job("p", "shadow", &format!("{shadow};\n{job}"))
+        .await;
+    let id = t.ok("POST", "/projects/p/jobs/j/start", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The catalog changes after the start: the running version keeps what it started with.
+    t.ok(
+        "PUT",
+        "/projects/p/catalog/evens",
+        Some(json!({"ddl": "CREATE VIEW evens AS SELECT id FROM gen WHERE id % 2 = 1"})),
+    )
+    .await;
+    t.wait_instance("p", "j", &id, Duration::from_secs(20), |v| {
+        state_of(v) == "finished"
+    })
+    .await;
+    let mut out: Vec<String> = t
+        .logs("p", "j", &id)
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("out>"))
+        .collect();
+    out.sort();
+    assert_eq!(out, ["out> +I[2]", "out> +I[4]", "out> +I[6]"]);
+    let versions = t.ok("GET", "/projects/p/jobs/j/versions", None).await;
+    assert_eq!(versions[0]["catalog"][1]["name"], "evens", "{versions}");
+    assert!(
+        versions[0]["catalog"][1]["ddl"]
+            .as_str()
+            .unwrap()
+            .contains("% 2 = 0"),
+        "{versions}"
+    );
+    let list = t.ok("GET", "/projects/p/catalog", None).await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gen", "evens"]);
+    // Validation against the catalog, and deletion in dependency order.
+    let v = t
+        .ok(
+            "POST",
+            "/sql/validate",
+            Some(json!({"sql": job, "project": "p"})),
+        )
+        .await;
+    assert_eq!(v["valid"], true, "{v}");
+    t.ok("DELETE", "/projects/p/catalog/evens", None).await;
+    t.ok("DELETE", "/projects/p/catalog/gen", None).await;
+    let (s, v) = t
+        .call("POST", "/projects/p/jobs/j/start", Some(&t.admin), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a job whose catalog object is gone: {v}"
+    );
     t.shutdown().await;
 }

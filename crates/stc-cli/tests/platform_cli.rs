@@ -52,6 +52,12 @@ async fn the_cli_drives_a_job_from_login_to_logs() {
         config: dir.path().join("cli.toml"),
         server: server.clone(),
     };
+    let ddl_file = dir.path().join("gen.sql");
+    std::fs::write(
+        &ddl_file,
+        "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '3')",
+    )
+    .unwrap();
     let job_file = dir.path().join("job.sql");
     std::fs::write(&job_file, BOUNDED_SQL).unwrap();
     let bad_file = dir.path().join("bad.sql");
@@ -173,6 +179,28 @@ async fn the_cli_drives_a_job_from_login_to_logs() {
             "{out:?}"
         );
         cli.ok(&["job", "delete", "--project", "demo", "numbers"]);
+        // The project catalog.
+        let saved = cli.ok(&[
+            "catalog",
+            "put",
+            "-P",
+            "demo",
+            "gen",
+            "--file",
+            ddl_file.to_str().unwrap(),
+        ]);
+        assert!(saved.contains("table gen saved"), "{saved}");
+        let listed = cli.json(&["catalog", "list", "-P", "demo"]);
+        assert_eq!(listed[0]["name"], "gen", "{listed}");
+        let shown = cli.ok(&["catalog", "show", "-P", "demo", "gen"]);
+        assert!(shown.starts_with("CREATE TABLE gen"), "{shown}");
+        cli.ok(&["catalog", "delete", "-P", "demo", "gen"]);
+        let out = cli.run(&["catalog", "show", "-P", "demo", "gen"]);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("catalog object 'gen' does not exist"),
+            "{out:?}"
+        );
         let list = cli.json(&["job", "list", "--project", "demo"]);
         assert_eq!(list, serde_json::json!([]));
     })

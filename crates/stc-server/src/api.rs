@@ -21,8 +21,8 @@ use crate::auth::{self, Permission, Principal, authorize};
 use crate::error::{ErrorBody, Result, ServerError, SqlProblem};
 use crate::lifecycle::Action;
 use crate::model::{
-    AccessKey, Instance, Job, JobSettings, JobVersion, LogLine, Member, Project, Role, Transition,
-    User,
+    AccessKey, CatalogDdl, CatalogObject, Instance, Job, JobSettings, JobVersion, LogLine, Member,
+    Project, Role, Transition, User,
 };
 use crate::store::{ActionExtras, Store};
 
@@ -171,6 +171,16 @@ pub struct ValidateRequest {
     pub sql: String,
     #[serde(default)]
     pub settings: JobSettings,
+    /// Compile against this project's catalog (you must be able to read the project).
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutCatalogObjectRequest {
+    /// One `CREATE TABLE` or `CREATE VIEW` statement declaring the object of the path's name.
+    pub ddl: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -192,20 +202,39 @@ pub struct LogQuery {
 
 /// Compiles a script as the worker will (same options), off the async threads: planning is
 /// CPU work.
-pub async fn check_sql(sql: &str, settings: &JobSettings) -> Result<()> {
+pub async fn check_sql(sql: &str, settings: &JobSettings, catalog: Vec<CatalogDdl>) -> Result<()> {
     let sql = sql.to_string();
-    let options = stc_sql::CompileOptions {
+    let options = compile_options(settings, catalog);
+    compile_checked(move || stc_sql::compile_script(&sql, &options).map(|_| ())).await
+}
+
+/// The options a worker compiles the job with.
+fn compile_options(settings: &JobSettings, catalog: Vec<CatalogDdl>) -> stc_sql::CompileOptions {
+    stc_sql::CompileOptions {
         parallelism: settings.parallelism.map(|p| p as usize),
         config: settings
             .config
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-    };
-    let outcome =
-        tokio::task::spawn_blocking(move || stc_sql::compile_script(&sql, &options).map(|_| ()))
-            .await
-            .map_err(|e| ServerError::Internal(format!("SQL validation task failed: {e}")))?;
+        catalog: catalog
+            .into_iter()
+            .map(|c| stc_sql::CatalogObject {
+                name: c.name,
+                ddl: c.ddl,
+            })
+            .collect(),
+    }
+}
+
+/// Runs a compilation off the async threads (planning is CPU work); SQL errors become 400s
+/// with their line and column.
+async fn compile_checked(
+    f: impl FnOnce() -> std::result::Result<(), stc_sql::SqlError> + Send + 'static,
+) -> Result<()> {
+    let outcome = tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServerError::Internal(format!("SQL validation task failed: {e}")))?;
     outcome.map_err(|e| {
         let location = e.location.filter(|l| l.line > 0);
         ServerError::InvalidSql(SqlProblem {
@@ -539,7 +568,7 @@ async fn create_job(
     let p = project_for(&state, &who, &project, Level::Write).await?;
     check_name("job", &req.name)?;
     req.settings.validate()?;
-    check_sql(&req.sql, &req.settings).await?;
+    check_sql(&req.sql, &req.settings, catalog_of(&state, &p).await?).await?;
     let job = state
         .store
         .create_job(&p, &req.name, &req.sql, &req.settings)
@@ -575,7 +604,7 @@ async fn update_job(
     let sql = req.sql.unwrap_or_else(|| j.sql.clone());
     let settings = req.settings.unwrap_or_else(|| j.settings.clone());
     settings.validate()?;
-    check_sql(&sql, &settings).await?;
+    check_sql(&sql, &settings, catalog_of(&state, &p).await?).await?;
     state.store.update_job(&j, &sql, &settings).await?;
     Ok(Json(state.store.get_job(&p, &job).await?))
 }
@@ -637,7 +666,8 @@ async fn start_job(
     };
     // The draft may have been valid when saved but refer to something that changed since
     // (a file, a function); a version that cannot compile is never created.
-    check_sql(&j.sql, &j.settings).await?;
+    let p = state.store.get_project(&project).await?;
+    check_sql(&j.sql, &j.settings, catalog_of(&state, &p).await?).await?;
     let i = state
         .store
         .start_job(&j, &who.user.name, start_from.as_deref())
@@ -806,11 +836,19 @@ async fn instance_logs(
 #[utoipa::path(post, path = "/api/v1/sql/validate", tag = "sql", request_body = ValidateRequest,
     responses((status = 200, body = ValidateResponse), (status = 401, body = ErrorBody)))]
 async fn validate_sql(
-    _who: Principal,
+    State(state): State<AppState>,
+    who: Principal,
     Body(req): Body<ValidateRequest>,
 ) -> Result<Json<ValidateResponse>> {
     req.settings.validate()?;
-    match check_sql(&req.sql, &req.settings).await {
+    let catalog = match &req.project {
+        Some(name) => {
+            let p = project_for(&state, &who, name, Level::Read).await?;
+            catalog_of(&state, &p).await?
+        }
+        None => Vec::new(),
+    };
+    match check_sql(&req.sql, &req.settings, catalog).await {
         Ok(()) => Ok(Json(ValidateResponse {
             valid: true,
             error: None,
@@ -821,6 +859,120 @@ async fn validate_sql(
         })),
         Err(e) => Err(e),
     }
+}
+
+/// The project's catalog as jobs compile against it.
+async fn catalog_of(state: &AppState, project: &Project) -> Result<Vec<CatalogDdl>> {
+    Ok(state
+        .store
+        .list_catalog(project)
+        .await?
+        .into_iter()
+        .map(|o| CatalogDdl {
+            name: o.name,
+            ddl: o.ddl,
+        })
+        .collect())
+}
+
+/// Checks a whole catalog (every object plans against the ones before it).
+async fn check_catalog(catalog: Vec<CatalogDdl>) -> Result<()> {
+    let options = compile_options(&JobSettings::default(), catalog);
+    compile_checked(move || stc_sql::check_catalog(&options)).await
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/catalog", tag = "catalog",
+    params(("project" = String, Path)),
+    responses((status = 200, body = Vec<CatalogObject>), (status = 404, body = ErrorBody)))]
+async fn list_catalog(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(project): Path<String>,
+) -> Result<Json<Vec<CatalogObject>>> {
+    let p = project_for(&state, &who, &project, Level::Read).await?;
+    Ok(Json(state.store.list_catalog(&p).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{project}/catalog/{name}", tag = "catalog",
+    params(("project" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = CatalogObject), (status = 404, body = ErrorBody)))]
+async fn get_catalog_object(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, name)): Path<(String, String)>,
+) -> Result<Json<CatalogObject>> {
+    let p = project_for(&state, &who, &project, Level::Read).await?;
+    Ok(Json(state.store.get_catalog_object(&p, &name).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/projects/{project}/catalog/{name}", tag = "catalog",
+    params(("project" = String, Path), ("name" = String, Path)),
+    request_body = PutCatalogObjectRequest,
+    responses((status = 201, body = CatalogObject), (status = 200, body = CatalogObject),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn put_catalog_object(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, name)): Path<(String, String)>,
+    Body(req): Body<PutCatalogObjectRequest>,
+) -> Result<(StatusCode, Json<CatalogObject>)> {
+    let p = project_for(&state, &who, &project, Level::Write).await?;
+    check_name("catalog object", &name)?;
+    let kind = match stc_sql::parser::parse_script(&req.ddl)
+        .ok()
+        .as_deref()
+        .and_then(|s| s.first())
+        .map(|s| &s.node)
+    {
+        Some(stc_sql::parser::FlinkStatement::CreateView { .. }) => "view",
+        _ => "table",
+    };
+    // The whole catalog with this object in place must compile: a view may use the objects
+    // before it, and replacing a table must not break a view that uses it.
+    let mut catalog = catalog_of(&state, &p).await?;
+    match catalog.iter_mut().find(|c| c.name == name) {
+        Some(c) => c.ddl = req.ddl.clone(),
+        None => catalog.push(CatalogDdl {
+            name: name.clone(),
+            ddl: req.ddl.clone(),
+        }),
+    }
+    check_catalog(catalog).await?;
+    let (object, created) = state
+        .store
+        .put_catalog_object(&p, &name, kind, &req.ddl, &who.user.name)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(object)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/catalog/{name}", tag = "catalog",
+    params(("project" = String, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_catalog_object(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let p = project_for(&state, &who, &project, Level::Write).await?;
+    state.store.get_catalog_object(&p, &name).await?;
+    let rest: Vec<CatalogDdl> = catalog_of(&state, &p)
+        .await?
+        .into_iter()
+        .filter(|c| c.name != name)
+        .collect();
+    if let Err(ServerError::InvalidSql(problem)) = check_catalog(rest).await {
+        return Err(ServerError::Conflict(format!(
+            "catalog object '{name}' is used by the rest of the catalog: without it, {}",
+            problem.message
+        )));
+    }
+    state.store.delete_catalog_object(&p, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
@@ -852,7 +1004,8 @@ impl utoipa::Modify for BearerAuth {
           list_members, set_member, remove_member, list_jobs, create_job, get_job, update_job,
           delete_job, list_versions, start_job, pause_job, resume_job, stop_job,
           list_instances, get_instance, delete_instance, list_transitions, instance_logs,
-          validate_sql),
+          validate_sql, list_catalog, get_catalog_object, put_catalog_object,
+          delete_catalog_object),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     security(("token" = []))
@@ -910,6 +1063,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/projects/{project}/jobs/{job}/instances/{id}/logs",
             get(instance_logs),
+        )
+        .route("/projects/{project}/catalog", get(list_catalog))
+        .route(
+            "/projects/{project}/catalog/{name}",
+            get(get_catalog_object)
+                .put(put_catalog_object)
+                .delete(delete_catalog_object),
         )
         .route("/sql/validate", post(validate_sql))
         .route("/openapi.json", get(openapi_json))

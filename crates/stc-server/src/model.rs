@@ -140,6 +140,26 @@ pub struct Job {
     pub updated_at: i64,
 }
 
+/// A table or view of a project's catalog, usable by every job of the project.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CatalogObject {
+    pub name: String,
+    /// `table` or `view`.
+    pub kind: String,
+    /// Its one `CREATE TABLE` or `CREATE VIEW` statement.
+    pub ddl: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A catalog object as a version snapshots it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CatalogDdl {
+    pub name: String,
+    pub ddl: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobVersion {
     pub id: String,
@@ -147,6 +167,8 @@ pub struct JobVersion {
     pub version: i64,
     pub sql: String,
     pub settings: JobSettings,
+    /// The project catalog when the version was started.
+    pub catalog: Vec<CatalogDdl>,
     pub created_by: String,
     pub created_at: i64,
 }

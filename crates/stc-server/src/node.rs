@@ -215,14 +215,21 @@ impl Node {
         tokio::fs::create_dir_all(&dir).await?;
         let script = dir.join(format!("v{}.sql", version.version));
         tokio::fs::write(&script, &version.sql).await?;
+        let catalog = dir.join(format!("v{}.catalog.json", version.version));
+        let catalog_json = serde_json::to_vec(&version.catalog)
+            .map_err(|e| ServerError::Internal(format!("catalog snapshot: {e}")))?;
+        tokio::fs::write(&catalog, catalog_json).await?;
         loop {
             let outcome = self
                 .run_worker(
                     &id,
                     &guard,
-                    &script,
-                    &version.settings,
-                    restore.as_deref(),
+                    &Launch {
+                        script: &script,
+                        catalog: &catalog,
+                        settings: &version.settings,
+                        restore: restore.as_deref(),
+                    },
                     &mut stop,
                 )
                 .await?;
@@ -281,13 +288,22 @@ impl Node {
         &self,
         id: &str,
         guard: &LeaseGuard,
-        script: &std::path::Path,
-        settings: &crate::model::JobSettings,
-        restore: Option<&str>,
+        launch: &Launch<'_>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Outcome> {
+        let Launch {
+            script,
+            catalog,
+            settings,
+            restore,
+        } = *launch;
         let mut cmd = Command::new(&self.config.worker_exe);
-        cmd.arg("worker").arg("--instance").arg(id).arg(script);
+        cmd.arg("worker")
+            .arg("--instance")
+            .arg(id)
+            .arg("--catalog")
+            .arg(catalog)
+            .arg(script);
         cmd.arg("--resume")
             .arg("--checkpoint-dir")
             .arg(self.config.checkpoint_dir.join(id));
@@ -513,6 +529,17 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// What a worker process is started with.
+#[derive(Clone, Copy)]
+struct Launch<'a> {
+    script: &'a std::path::Path,
+    /// The version's catalog snapshot (JSON).
+    catalog: &'a std::path::Path,
+    settings: &'a crate::model::JobSettings,
+    /// The latest explicit start point (savepoint or `start_from`).
+    restore: Option<&'a str>,
 }
 
 enum Outcome {

@@ -14,8 +14,8 @@ use sqlx::{AnyPool, Row};
 use crate::error::{Result, ServerError};
 use crate::lifecycle::{Action, InstanceState, allowed_actions, transition};
 use crate::model::{
-    AccessKey, Instance, InstanceError, Job, JobSettings, JobVersion, LogLine, Member, Project,
-    Role, Transition, User,
+    AccessKey, CatalogDdl, CatalogObject, Instance, InstanceError, Job, JobSettings, JobVersion,
+    LogLine, Member, Project, Role, Transition, User,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -638,7 +638,7 @@ impl Store {
 
     pub async fn list_versions(&self, job: &Job) -> Result<Vec<JobVersion>> {
         let rows = sqlx::query(
-            "SELECT id, job_id, version, sql_text, settings, created_by, created_at \
+            "SELECT id, job_id, version, sql_text, settings, catalog, created_by, created_at \
              FROM job_versions WHERE job_id = $1 ORDER BY version",
         )
         .bind(&job.id)
@@ -654,6 +654,8 @@ impl Store {
             version: r.try_get("version")?,
             sql: r.try_get("sql_text")?,
             settings: settings_from(&r.try_get::<String, _>("settings")?)?,
+            catalog: serde_json::from_str(&r.try_get::<String, _>("catalog")?)
+                .map_err(|e| ServerError::Internal(format!("stored catalog snapshot: {e}")))?,
             created_by: r.try_get("created_by")?,
             created_at: r.try_get("created_at")?,
         })
@@ -661,7 +663,7 @@ impl Store {
 
     pub async fn get_version(&self, version_id: &str) -> Result<JobVersion> {
         let row = sqlx::query(
-            "SELECT id, job_id, version, sql_text, settings, created_by, created_at \
+            "SELECT id, job_id, version, sql_text, settings, catalog, created_by, created_at \
              FROM job_versions WHERE id = $1",
         )
         .bind(version_id)
@@ -671,6 +673,106 @@ impl Store {
             Some(r) => Self::version_from(&r),
             None => Err(ServerError::not_found("version", version_id)),
         }
+    }
+
+    // ---- the project catalog ---------------------------------------------------------------
+
+    fn catalog_object_from(r: &AnyRow) -> Result<CatalogObject> {
+        Ok(CatalogObject {
+            name: r.try_get("name")?,
+            kind: r.try_get("kind")?,
+            ddl: r.try_get("ddl")?,
+            created_by: r.try_get("created_by")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    }
+
+    /// The project's catalog in declaration order (creation time).
+    pub async fn list_catalog(&self, project: &Project) -> Result<Vec<CatalogObject>> {
+        let rows = sqlx::query(
+            "SELECT name, kind, ddl, created_by, created_at, updated_at FROM catalog_objects \
+             WHERE project_id = $1 ORDER BY created_at, name",
+        )
+        .bind(&project.id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::catalog_object_from).collect()
+    }
+
+    /// Creates the object, or replaces the DDL of the one with that name (keeping its place
+    /// in the declaration order). Returns it and whether it was created.
+    pub async fn put_catalog_object(
+        &self,
+        project: &Project,
+        name: &str,
+        kind: &str,
+        ddl: &str,
+        actor: &str,
+    ) -> Result<(CatalogObject, bool)> {
+        let updated = sqlx::query(&self.q(
+            "UPDATE catalog_objects SET kind = $1, ddl = $2, updated_at = {now} \
+             WHERE project_id = $3 AND name = $4",
+        ))
+        .bind(kind)
+        .bind(ddl)
+        .bind(&project.id)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        let created = updated.rows_affected() == 0;
+        if created {
+            let r = sqlx::query(&self.q(
+                "INSERT INTO catalog_objects (id, project_id, name, kind, ddl, created_by, \
+                                              created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, {now}, {now})",
+            ))
+            .bind(new_id())
+            .bind(&project.id)
+            .bind(name)
+            .bind(kind)
+            .bind(ddl)
+            .bind(actor)
+            .execute(&self.pool)
+            .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(ServerError::Conflict(format!(
+                        "catalog object '{name}' was created concurrently; retry"
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((self.get_catalog_object(project, name).await?, created))
+    }
+
+    pub async fn get_catalog_object(&self, project: &Project, name: &str) -> Result<CatalogObject> {
+        let row = sqlx::query(
+            "SELECT name, kind, ddl, created_by, created_at, updated_at FROM catalog_objects \
+             WHERE project_id = $1 AND name = $2",
+        )
+        .bind(&project.id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Self::catalog_object_from(&r),
+            None => Err(ServerError::not_found("catalog object", name)),
+        }
+    }
+
+    pub async fn delete_catalog_object(&self, project: &Project, name: &str) -> Result<()> {
+        let r = sqlx::query("DELETE FROM catalog_objects WHERE project_id = $1 AND name = $2")
+            .bind(&project.id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(ServerError::not_found("catalog object", name));
+        }
+        Ok(())
     }
 
     // ---- instances -----------------------------------------------------------------------
@@ -708,17 +810,33 @@ impl Store {
                 }
             });
         }
-        // The draft is read inside the transaction, so the version is what the job held
-        // when it was claimed.
+        // The draft and the catalog are read inside the transaction, so the version is what
+        // the job and its project held when it was claimed.
+        let catalog: Vec<CatalogDdl> = sqlx::query(
+            "SELECT c.name, c.ddl FROM catalog_objects c JOIN jobs j ON j.project_id = c.project_id \
+             WHERE j.id = $1 ORDER BY c.created_at, c.name",
+        )
+        .bind(&job.id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(CatalogDdl {
+                name: r.try_get("name")?,
+                ddl: r.try_get("ddl")?,
+            })
+        })
+        .collect::<Result<_>>()?;
         sqlx::query(&self.q(
-            "INSERT INTO job_versions (id, job_id, version, sql_text, settings, created_by, \
-                                       created_at) \
+            "INSERT INTO job_versions (id, job_id, version, sql_text, settings, catalog, \
+                                       created_by, created_at) \
              SELECT $1, j.id, \
                     COALESCE((SELECT MAX(version) FROM job_versions WHERE job_id = j.id), 0) + 1, \
-                    j.sql_text, j.settings, $2, {now} \
-             FROM jobs j WHERE j.id = $3",
+                    j.sql_text, j.settings, $2, $3, {now} \
+             FROM jobs j WHERE j.id = $4",
         ))
         .bind(&version_id)
+        .bind(serde_json::to_string(&catalog).expect("serialises"))
         .bind(actor)
         .bind(&job.id)
         .execute(&mut *tx)

@@ -30,6 +30,8 @@ pub struct SqlError {
     pub statement: usize,
     pub location: Option<Location>,
     pub message: String,
+    /// The project catalog object (table or view) the error is in; `None`: the script.
+    pub catalog_object: Option<String>,
 }
 
 impl SqlError {
@@ -44,6 +46,7 @@ impl SqlError {
             statement,
             location: Some(location),
             message,
+            catalog_object: None,
         }
     }
 
@@ -57,6 +60,7 @@ impl SqlError {
             statement,
             location,
             message: message.into(),
+            catalog_object: None,
         }
     }
 
@@ -70,6 +74,7 @@ impl SqlError {
             statement,
             location,
             message: construct.into(),
+            catalog_object: None,
         }
     }
 
@@ -79,6 +84,7 @@ impl SqlError {
             statement: 0,
             location: None,
             message: message.into(),
+            catalog_object: None,
         }
     }
 
@@ -93,6 +99,14 @@ impl SqlError {
         self
     }
 
+    /// Marks the error as one in the project catalog's object `name` (its statement and
+    /// location are then within that object's DDL).
+    pub fn in_catalog_object(mut self, name: &str) -> Self {
+        self.catalog_object = Some(name.to_string());
+        self.statement = 0;
+        self
+    }
+
     fn render(&self) -> String {
         let what = match self.kind {
             SqlErrorKind::Syntax => "SQL parse error",
@@ -101,6 +115,9 @@ impl SqlError {
             SqlErrorKind::Internal => "internal planner error",
         };
         let mut s = what.to_string();
+        if let Some(o) = &self.catalog_object {
+            s.push_str(&format!(" in the catalog's '{o}'"));
+        }
         if self.statement > 0 {
             s.push_str(&format!(" in statement {}", self.statement));
         }

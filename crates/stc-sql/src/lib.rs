@@ -24,4 +24,6 @@ pub mod script;
 pub mod types;
 
 pub use error::{Result, SqlError, SqlErrorKind};
-pub use script::{CompileOptions, CompiledJob, SelectOutput, compile_script};
+pub use script::{
+    CatalogObject, CompileOptions, CompiledJob, SelectOutput, check_catalog, compile_script,
+};

@@ -34,6 +34,19 @@ pub struct CompileOptions {
     pub parallelism: Option<usize>,
     /// `--set KEY=VALUE`, applied after the script's own `SET`s.
     pub config: Vec<(String, String)>,
+    /// Tables and views declared before the script: a project's catalog. Tables come first,
+    /// then views in the given order (a view may use the objects before it). The script's
+    /// `CREATE TEMPORARY TABLE`/`VIEW` of the same name shadows one, as Flink's temporary
+    /// objects shadow catalog objects; a plain `CREATE` of the same name is an error.
+    pub catalog: Vec<CatalogObject>,
+}
+
+/// One table or view of a project's catalog: its name and its one `CREATE TABLE` or `CREATE
+/// VIEW` statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogObject {
+    pub name: String,
+    pub ddl: String,
 }
 
 /// The result channel of a final bare `SELECT`.
@@ -81,6 +94,7 @@ pub fn from_datafusion(
         statement,
         location,
         message,
+        catalog_object: None,
     }
 }
 
@@ -156,10 +170,22 @@ struct Compiler<'a> {
     translator: Translator,
     time_zone: String,
     sinks: Vec<String>,
+    /// Names declared by the project catalog and not (yet) shadowed by the script.
+    from_catalog: std::collections::HashSet<String>,
 }
 
 /// Compiles a Flink SQL script into a job.
 pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob> {
+    compile(script, opts, false).map(|j| j.expect("a whole script compiles to a job"))
+}
+
+/// Checks a project catalog on its own (`opts.catalog`, with `opts.config`): every object
+/// parses, names itself, and plans against the objects before it.
+pub fn check_catalog(opts: &CompileOptions) -> Result<()> {
+    compile("", opts, true).map(|_| ())
+}
+
+fn compile(script: &str, opts: &CompileOptions, catalog_only: bool) -> Result<Option<CompiledJob>> {
     let statements = parse_script(script)?;
     // SETs are collected first: they configure the whole job.
     let mut conf: BTreeMap<String, String> = BTreeMap::new();
@@ -281,7 +307,13 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
         },
         time_zone,
         sinks: Vec::new(),
+        from_catalog: Default::default(),
     };
+    c.declare_catalog(&opts.catalog)?;
+    c.script = script;
+    if catalog_only {
+        return Ok(None);
+    }
     let mut select = None;
     let last = statements.len();
     for s in &statements {
@@ -293,9 +325,17 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
                 columns,
                 query,
                 if_not_exists,
-                ..
+                temporary,
             } => c
-                .create_view(name, columns, query, *if_not_exists, s.index, s.location)
+                .create_view(
+                    name,
+                    columns,
+                    query,
+                    *temporary,
+                    *if_not_exists,
+                    s.index,
+                    s.location,
+                )
                 .map_err(at)?,
             FlinkStatement::Insert(stmt) => c.insert(stmt, s.index, s.location).map_err(at)?,
             FlinkStatement::StatementSet(inserts) => {
@@ -342,13 +382,13 @@ pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob
             source.batch_delay_ms = batch_delay_ms;
         }
     }
-    Ok(CompiledJob {
+    Ok(Some(CompiledJob {
         graph: c.translator.graph,
         select,
         config: conf,
         parallelism,
         sinks: c.sinks,
-    })
+    }))
 }
 
 fn object_name(n: &ObjectName) -> String {
@@ -360,7 +400,7 @@ fn object_name(n: &ObjectName) -> String {
         .unwrap_or_else(|| n.to_string())
 }
 
-impl Compiler<'_> {
+impl<'a> Compiler<'a> {
     fn plan_query(
         &self,
         query: &ast::Query,
@@ -418,6 +458,9 @@ impl Compiler<'_> {
         location: Location,
     ) -> Result<()> {
         let name = object_name(&t.name);
+        if t.temporary {
+            self.shadow_catalog_object(&name);
+        }
         if self.catalog.read().expect("catalog").get(&name).is_some() {
             if t.if_not_exists {
                 return Ok(());
@@ -736,16 +779,100 @@ impl Compiler<'_> {
         })
     }
 
+    /// A temporary object of the script hides the catalog's object of that name.
+    fn shadow_catalog_object(&mut self, name: &str) {
+        if self.from_catalog.remove(name) {
+            self.catalog.write().expect("catalog").entries.remove(name);
+        }
+    }
+
+    /// Declares the project catalog's tables, then its views, before the script.
+    fn declare_catalog(&mut self, objects: &'a [CatalogObject]) -> Result<()> {
+        let mut views = Vec::new();
+        for o in objects {
+            let fail = |e: SqlError| e.in_catalog_object(&o.name);
+            let statements = parse_script(&o.ddl).map_err(fail)?;
+            let [s] = statements.as_slice() else {
+                return Err(fail(SqlError::validation(
+                    0,
+                    None,
+                    format!(
+                        "a catalog object is one CREATE TABLE or CREATE VIEW statement, found {} statements",
+                        statements.len()
+                    ),
+                )));
+            };
+            let declared = match &s.node {
+                FlinkStatement::CreateTable(t) => object_name(&t.name),
+                FlinkStatement::CreateView { name, .. } => object_name(name),
+                _ => {
+                    return Err(fail(SqlError::validation(
+                        1,
+                        Some(s.location),
+                        "a catalog object is a CREATE TABLE or CREATE VIEW statement",
+                    )));
+                }
+            };
+            if declared != o.name {
+                return Err(fail(SqlError::validation(
+                    1,
+                    Some(s.location),
+                    format!("the statement declares '{declared}', not '{}'", o.name),
+                )));
+            }
+            let location = s.location;
+            let statement = statements.into_iter().next().expect("one statement").node;
+            match statement {
+                FlinkStatement::CreateTable(t) => {
+                    self.script = &o.ddl;
+                    self.create_table(&t, 1, location)
+                        .map_err(|e| fail(e.at(1, location)))?;
+                    self.from_catalog.insert(declared);
+                }
+                view => views.push((o, location, view)),
+            }
+        }
+        for (o, location, view) in views {
+            if let FlinkStatement::CreateView {
+                name,
+                columns,
+                query,
+                if_not_exists,
+                temporary,
+            } = &view
+            {
+                self.script = &o.ddl;
+                self.create_view(
+                    name,
+                    columns,
+                    query,
+                    *temporary,
+                    *if_not_exists,
+                    1,
+                    location,
+                )
+                .map_err(|e| e.at(1, location).in_catalog_object(&o.name))?;
+                self.from_catalog.insert(o.name.clone());
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn create_view(
         &mut self,
         name: &ObjectName,
         columns: &[ast::Ident],
         query: &ast::Query,
+        temporary: bool,
         if_not_exists: bool,
         statement: usize,
         location: Location,
     ) -> Result<()> {
         let name = object_name(name);
+        if temporary {
+            self.shadow_catalog_object(&name);
+        }
         if self.catalog.read().expect("catalog").get(&name).is_some() {
             if if_not_exists {
                 return Ok(());
