@@ -10,6 +10,7 @@
 //!   `stc sql validate FILE` compiles a script locally and reports the first error.
 
 mod client;
+mod preview;
 mod worker;
 
 use std::io::{IsTerminal, Write};
@@ -123,11 +124,24 @@ enum Command {
         #[command(subcommand)]
         cmd: client::JobCommand,
     },
+    /// Tables, without a server.
+    Table {
+        #[command(subcommand)]
+        cmd: TableCommand,
+    },
     /// SQL tools that need no server.
     Sql {
         #[command(subcommand)]
         cmd: SqlCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Show a table's first records (decoded with its schema; records that fail to decode
+    /// shown with their raw bytes) within a time limit, without committing offsets,
+    /// acknowledging messages or writing anywhere.
+    Preview(preview::PreviewArgs),
 }
 
 #[derive(Subcommand)]
@@ -202,6 +216,9 @@ fn main() -> ExitCode {
         Command::Project { conn, cmd } => client::project(conn, cmd),
         Command::Job { conn, cmd } => client::job(conn, cmd),
         Command::Catalog { conn, cmd } => client::catalog(conn, cmd),
+        Command::Table {
+            cmd: TableCommand::Preview(args),
+        } => preview::run(args),
         Command::Sql {
             cmd: SqlCommand::Validate { job, output },
         } => validate(job, output),
@@ -216,15 +233,22 @@ fn main() -> ExitCode {
 }
 
 fn compile_options(job: &JobArgs) -> anyhow::Result<CompileOptions> {
+    compile_options_from(job.parallelism, &job.set)
+}
+
+fn compile_options_from(
+    parallelism: Option<usize>,
+    set: &[String],
+) -> anyhow::Result<CompileOptions> {
     let mut config = Vec::new();
-    for kv in &job.set {
+    for kv in set {
         let (k, v) = kv
             .split_once('=')
             .with_context(|| format!("--set expects KEY=VALUE, found '{kv}'"))?;
         config.push((k.trim().to_string(), v.trim().to_string()));
     }
     Ok(CompileOptions {
-        parallelism: job.parallelism,
+        parallelism,
         config,
         catalog: Vec::new(),
     })

@@ -109,7 +109,7 @@ fn restore_point(
 }
 
 /// The catalog snapshot the node wrote for this version.
-fn read_catalog(path: Option<&PathBuf>) -> anyhow::Result<Vec<stc_sql::CatalogObject>> {
+pub(crate) fn read_catalog(path: Option<&PathBuf>) -> anyhow::Result<Vec<stc_sql::CatalogObject>> {
     use anyhow::Context;
     let Some(path) = path else {
         return Ok(Vec::new());

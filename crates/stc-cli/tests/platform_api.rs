@@ -249,6 +249,13 @@ fn routes() -> Vec<Route> {
             Write,
         ),
         r(
+            "POST",
+            "/projects/p/catalog/gen/preview",
+            "/api/v1/projects/{project}/catalog/{name}/preview",
+            Some(json!({"limit": 2})),
+            Read,
+        ),
+        r(
             "DELETE",
             "/projects/p/catalog/none",
             "/api/v1/projects/{project}/catalog/{name}",
@@ -1346,6 +1353,93 @@ INSERT INTO out SELECT id FROM evens;";
         s,
         StatusCode::BAD_REQUEST,
         "a job whose catalog object is gone: {v}"
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_table_is_previewed_in_a_child_process_with_malformed_records_shown() {
+    let t = TestServer::start().await;
+    t.ok("POST", "/projects", Some(json!({"name": "p"}))).await;
+    let file = t.dir.path().join("events.json");
+    std::fs::write(&file, "{\"id\": 1}\n{\"id\": oops}\n{\"id\": 3}\n").unwrap();
+    let ddl = format!(
+        "CREATE TABLE events (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', \
+         'format' = 'json')",
+        file.display()
+    );
+    t.ok(
+        "PUT",
+        "/projects/p/catalog/events",
+        Some(json!({ "ddl": ddl })),
+    )
+    .await;
+    let v = t
+        .ok(
+            "POST",
+            "/projects/p/catalog/events/preview",
+            Some(json!({"limit": 10, "timeout_ms": 5000})),
+        )
+        .await;
+    let ids: Vec<i64> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 3], "{v}");
+    assert_eq!(v["malformed"][0]["raw_text"], "{\"id\": oops}", "{v}");
+    assert_eq!(v["ended"], "end of input");
+    // Bad requests.
+    let (s, e) = t
+        .call(
+            "POST",
+            "/projects/p/catalog/events/preview",
+            Some(&t.admin),
+            Some(json!({"limit": 0})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{e}"
+    );
+    let (s, e) = t
+        .call(
+            "POST",
+            "/projects/p/catalog/nope/preview",
+            Some(&t.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    // A source that cannot be reached is a 502 naming it.
+    t.ok(
+        "PUT",
+        "/projects/p/catalog/down",
+        Some(
+            json!({"ddl": "CREATE TABLE down (id INT) WITH ('connector' = 'nats', \
+                    'servers' = 'nats://127.0.0.1:1', 'stream' = 'S', 'subject' = 'x', 'format' = 'json', \
+                    'connect.timeout' = '1 s')"}),
+        ),
+    )
+    .await;
+    let (s, e) = t
+        .call(
+            "POST",
+            "/projects/p/catalog/down/preview",
+            Some(&t.admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("external")),
+        "{e}"
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("127.0.0.1:1"),
+        "{e}"
     );
     t.shutdown().await;
 }

@@ -32,7 +32,9 @@ use stc_runtime::{
     SourceReader, SplitPosition, StreamBatch,
 };
 
-use crate::format::{self, ParquetPartWriter, RecordDecoder, RecordEncoder};
+use stc_common::RowKind;
+
+use crate::format::{self, FormatError, ParquetPartWriter, RecordDecoder, RecordEncoder};
 use crate::table::{ConnectorError, ConnectorTable, Result, check_keys};
 
 const CHUNK_BYTES: usize = 1 << 20;
@@ -440,6 +442,40 @@ impl FileReader {
     }
 }
 
+/// Preview mode: decodes `chunk` line by line, recording the lines that fail (with file and
+/// line) instead of failing, and returns the rest with their row kinds.
+fn decode_reporting(
+    decoder: &mut dyn format::RecordDecoder,
+    chunk: &[u8],
+    first_line: u64,
+    display: &str,
+) -> RtResult<(Option<RecordBatch>, Option<Vec<RowKind>>)> {
+    let mut parts = Vec::new();
+    let mut kinds: Option<Vec<RowKind>> = None;
+    for (i, line) in chunk.split_inclusive(|b| *b == b'\n').enumerate() {
+        let at = first_line + i as u64;
+        match decoder.decode(line, at, display) {
+            Ok(Some(b)) => {
+                if let Some(k) = decoder.take_row_kinds() {
+                    kinds.get_or_insert_with(Vec::new).extend(k);
+                }
+                parts.push(b);
+            }
+            Ok(None) => {}
+            Err(FormatError::Parse { reason, .. }) => {
+                let raw = line.strip_suffix(b"\n").unwrap_or(line);
+                crate::preview::report(format!("{display}:{at}"), &reason, raw);
+            }
+            Err(e) => return Err(RuntimeError::Data(e.to_string())),
+        }
+    }
+    let Some(first) = parts.first() else {
+        return Ok((None, None));
+    };
+    let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &parts)?;
+    Ok((Some(batch), kinds))
+}
+
 #[async_trait]
 impl SourceReader for FileReader {
     async fn next_batch(&mut self) -> RtResult<Option<RecordBatch>> {
@@ -498,14 +534,17 @@ impl SourceReader for FileReader {
             let lines = chunk.iter().filter(|b| **b == b'\n').count() as u64
                 + u64::from(!chunk.is_empty() && !chunk.ends_with(b"\n"));
             let decoder = self.decoder.as_mut().expect("text decoder");
-            let decoded = if chunk.is_empty() {
-                None
+            let (decoded, kinds) = if chunk.is_empty() {
+                (None, None)
             } else {
-                decoder
-                    .decode(&chunk, cur.next_line, &cur.display)
-                    .map_err(|e| RuntimeError::Data(e.to_string()))?
+                match decoder.decode(&chunk, cur.next_line, &cur.display) {
+                    Ok(b) => (b, decoder.take_row_kinds()),
+                    Err(FormatError::Parse { .. }) if crate::preview::is_enabled() => {
+                        decode_reporting(decoder.as_mut(), &chunk, cur.next_line, &cur.display)?
+                    }
+                    Err(e) => return Err(RuntimeError::Data(e.to_string())),
+                }
             };
-            let kinds = decoder.take_row_kinds();
             cur.next_line += lines;
             cur.pos.offset += chunk.len() as u64;
             cur.pos.line = cur.next_line;

@@ -7,6 +7,7 @@
 //!   [`filesystem`], [`print`] (also `blackhole`), [`jdbc`] and [`redis`] (lookup tables and
 //!   buffered upsert sinks; shared parts in `lookup_cache` and `sink_buffer`), [`kafka`]
 //!   (`kafka` and `upsert-kafka` through librdkafka).
+//! * [`preview`]: the process-wide preview mode of `stc table preview`.
 //! * [`format`]: `csv`, `json`, `raw`, `parquet`; [`text`]: Flink's textual rendering of values
 //!   (print lines, the SQL client's tableau view, JSON values for `stc run --output json`).
 
@@ -21,6 +22,7 @@ pub(crate) mod message;
 pub mod mqtt;
 pub mod nats;
 pub mod nexmark;
+pub mod preview;
 pub mod print;
 pub mod rabbitmq;
 pub mod redis;

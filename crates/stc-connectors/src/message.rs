@@ -188,6 +188,8 @@ impl MessageDecoder {
                     match d.decode_one(p) {
                         Ok(()) => kept.push(i as u32),
                         Err(_) if self.ignore_errors => self.skipped += 1,
+                        Err(reason)
+                            if crate::preview::report(describe(i), &reason.to_string(), p) => {}
                         Err(reason) => {
                             let _ = d.finish();
                             return Err(RuntimeError::Data(format!(
@@ -246,6 +248,11 @@ impl MessageDecoder {
             };
             let batch = match decoder.decode(&line, 1, "") {
                 Ok(b) => b,
+                Err(FormatError::Parse { reason, .. })
+                    if crate::preview::report(describe(i), &reason, p) =>
+                {
+                    continue;
+                }
                 Err(FormatError::Parse { record, reason, .. }) => {
                     return Err(RuntimeError::Data(format!(
                         "cannot parse the message at {}: {reason}. Record: '{record}'",
@@ -268,6 +275,7 @@ impl MessageDecoder {
                 }
                 None if decoder.skipped_records() > before => self.skipped += 1,
                 None if self.ignore_errors => self.skipped += 1,
+                None if crate::preview::report(describe(i), "the message is empty", p) => {}
                 None => {
                     // An empty (or blank) payload holds no record.
                     return Err(RuntimeError::Data(format!(

@@ -137,6 +137,12 @@ impl Config {
                 "'clean-session' = 'false' needs a fixed 'client-id' (the broker keeps the session under that id)".into(),
             ));
         }
+        // A preview must not take over a persistent session (and its queued messages).
+        let (client_id, clean_session) = if crate::preview::is_enabled() {
+            (None, true)
+        } else {
+            (client_id, clean_session)
+        };
         Ok(Config {
             table: t.name.clone(),
             host,

@@ -170,7 +170,10 @@ impl Config {
             )?,
             startup,
             bounded,
-            durable: opt("scan.consumer.name").filter(|s| !s.is_empty()),
+            // A preview must not move a durable consumer: it reads through an ephemeral one.
+            durable: opt("scan.consumer.name")
+                .filter(|s| !s.is_empty())
+                .filter(|_| !crate::preview::is_enabled()),
         })
     }
 

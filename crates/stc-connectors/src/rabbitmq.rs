@@ -132,9 +132,10 @@ impl Config {
                 Duration::from_secs(5),
             )?,
             prefetch,
+            // A preview never acknowledges: what it saw is requeued when it disconnects.
             auto_ack: match opt("scan.ack-mode").as_deref().unwrap_or("checkpoint") {
                 "checkpoint" => false,
-                "auto" => true,
+                "auto" => !crate::preview::is_enabled(),
                 other => {
                     return Err(ConnectorError::Options(format!(
                         "invalid value '{other}' for option 'scan.ack-mode' of the rabbitmq connector; valid values: checkpoint (at-least-once), auto (at-most-once)"

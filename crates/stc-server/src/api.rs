@@ -36,6 +36,10 @@ pub struct AppState {
     pub wake_scheduler: Arc<Notify>,
     /// How long a pause or stop with savepoint gives the node to take it.
     pub savepoint_timeout_ms: i64,
+    /// The `stc` binary, started as `stc table preview …` for previews.
+    pub worker_exe: std::path::PathBuf,
+    /// Where previews' catalog snapshots are written.
+    pub scratch_dir: std::path::PathBuf,
 }
 
 /// `Json<T>` whose rejections (malformed JSON, wrong content type, missing fields) are our
@@ -174,6 +178,15 @@ pub struct ValidateRequest {
     /// Compile against this project's catalog (you must be able to read the project).
     #[serde(default)]
     pub project: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// At most this many records (default 20, at most 1000).
+    pub limit: Option<u32>,
+    /// Stop after this long, connecting included (default 10000, at most 60000).
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -975,6 +988,77 @@ async fn delete_catalog_object(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The answer of a preview: `columns` (name, type), `rows` (`{op, row}`), `malformed`
+/// (`{position, reason, raw_text, raw_hex}`: records that failed to decode), `ended`
+/// (`limit`, `timeout` or `end of input`), `error` and `elapsed_ms`.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/catalog/{name}/preview", tag = "catalog",
+    params(("project" = String, Path), ("name" = String, Path)), request_body = PreviewRequest,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn preview_catalog_object(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((project, name)): Path<(String, String)>,
+    OptBody(req): OptBody<PreviewRequest>,
+) -> Result<Json<serde_json::Value>> {
+    let p = project_for(&state, &who, &project, Level::Read).await?;
+    state.store.get_catalog_object(&p, &name).await?;
+    let limit = req.limit.unwrap_or(20);
+    let timeout_ms = req.timeout_ms.unwrap_or(10_000);
+    if !(1..=1000).contains(&limit) || !(1..=60_000).contains(&timeout_ms) {
+        return Err(ServerError::BadRequest(
+            "limit must be 1..1000 and timeout_ms 1..60000".into(),
+        ));
+    }
+    // Sources run in a child process, never in the server (see ARCHITECTURE.md).
+    tokio::fs::create_dir_all(&state.scratch_dir).await?;
+    let catalog_file = state
+        .scratch_dir
+        .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
+    let catalog = serde_json::to_vec(&catalog_of(&state, &p).await?)
+        .map_err(|e| ServerError::Internal(format!("catalog snapshot: {e}")))?;
+    tokio::fs::write(&catalog_file, catalog).await?;
+    let run = tokio::process::Command::new(&state.worker_exe)
+        .args(["table", "preview", &name, "--output", "json", "--limit"])
+        .arg(limit.to_string())
+        .arg("--timeout")
+        .arg(format!("{timeout_ms}ms"))
+        .arg("--catalog")
+        .arg(&catalog_file)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    // The child stops itself at the timeout; this bounds a child that hangs anyway.
+    let out =
+        tokio::time::timeout(std::time::Duration::from_millis(timeout_ms + 15_000), run).await;
+    let _ = tokio::fs::remove_file(&catalog_file).await;
+    let out = out
+        .map_err(|_| {
+            ServerError::External(format!("the preview of '{name}' did not stop in time"))
+        })?
+        .map_err(|e| ServerError::Internal(format!("cannot start the preview process: {e}")))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message = stderr.trim().lines().last().unwrap_or("").to_string();
+    if out.status.code() == Some(2) {
+        return Err(ServerError::BadRequest(format!(
+            "cannot preview '{name}': {message}"
+        )));
+    }
+    let answer: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+    match answer {
+        Some(v) if out.status.success() => Ok(Json(v)),
+        answer => {
+            let why = answer
+                .as_ref()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or(message);
+            Err(ServerError::External(format!(
+                "the preview of '{name}' failed: {why}"
+            )))
+        }
+    }
+}
+
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
@@ -1005,7 +1089,7 @@ impl utoipa::Modify for BearerAuth {
           delete_job, list_versions, start_job, pause_job, resume_job, stop_job,
           list_instances, get_instance, delete_instance, list_transitions, instance_logs,
           validate_sql, list_catalog, get_catalog_object, put_catalog_object,
-          delete_catalog_object),
+          delete_catalog_object, preview_catalog_object),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     security(("token" = []))
@@ -1070,6 +1154,10 @@ pub fn router(state: AppState) -> Router {
             get(get_catalog_object)
                 .put(put_catalog_object)
                 .delete(delete_catalog_object),
+        )
+        .route(
+            "/projects/{project}/catalog/{name}/preview",
+            post(preview_catalog_object),
         )
         .route("/sql/validate", post(validate_sql))
         .route("/openapi.json", get(openapi_json))

@@ -46,6 +46,9 @@ pub enum ServerError {
     /// Valid request for a feature that is not built yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),
+    /// A system the request reads (a source a preview connects to) failed.
+    #[error("{0}")]
+    External(String),
     /// The metadata database failed or is unreachable.
     #[error("metadata store error: {0}")]
     Store(#[from] sqlx::Error),
@@ -80,6 +83,7 @@ impl ServerError {
             ServerError::IllegalTransition { .. } => "illegal_transition",
             ServerError::Conflict(_) => "conflict",
             ServerError::Unsupported(_) => "unsupported",
+            ServerError::External(_) => "external",
             ServerError::Store(_)
             | ServerError::Migrate(_)
             | ServerError::Config(_)
@@ -98,6 +102,7 @@ impl ServerError {
             | ServerError::IllegalTransition { .. }
             | ServerError::Conflict(_) => StatusCode::CONFLICT,
             ServerError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            ServerError::External(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,7 +115,7 @@ impl ServerError {
 impl Classified for ServerError {
     fn class(&self) -> ErrorClass {
         match self {
-            ServerError::Store(_) => ErrorClass::EXTERNAL_RETRYABLE,
+            ServerError::Store(_) | ServerError::External(_) => ErrorClass::EXTERNAL_RETRYABLE,
             ServerError::Migrate(_) | ServerError::Io(_) => ErrorClass::EXTERNAL_FATAL,
             ServerError::Internal(_) => ErrorClass::INTERNAL,
             _ => ErrorClass::USER,
@@ -134,7 +139,7 @@ pub struct SqlProblem {
 pub struct ErrorBody {
     /// Stable machine-readable code: `unauthenticated`, `forbidden`, `not_found`,
     /// `bad_request`, `invalid_sql`, `already_exists`, `illegal_transition`, `conflict`,
-    /// `unsupported`, `internal`.
+    /// `unsupported`, `external` (a system the request reads failed), `internal`.
     pub code: String,
     pub message: String,
     /// For `illegal_transition`: the instance's current state.
@@ -151,7 +156,12 @@ pub struct ErrorBody {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+        // A failing external system (502) is the user's to know about and fix.
+        let shown = matches!(
+            status,
+            StatusCode::NOT_IMPLEMENTED | StatusCode::BAD_GATEWAY
+        );
+        let message = if status.is_server_error() && !shown {
             // Internal details (SQL text, file paths) stay in the log, not in the response.
             tracing::error!(error = %self, "request failed");
             "internal server error (see the server log)".to_string()

@@ -100,7 +100,13 @@ pub async fn start(config: ServerConfig, admin_password: Option<String>) -> Resu
     let node_id = config.effective_node_id();
     let generated_admin_password = bootstrap(&store, &config, admin_password).await?;
     let wake = Arc::new(Notify::new());
+    let worker_exe = match &config.worker_exe {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?,
+    };
     let state = AppState {
+        worker_exe: worker_exe.clone(),
+        scratch_dir: config.data_dir.join("previews"),
         store: store.clone(),
         token_ttl_ms: (config.token_ttl_hours * 3_600_000) as i64,
         wake_scheduler: Arc::clone(&wake),
@@ -112,10 +118,6 @@ pub async fn start(config: ServerConfig, admin_password: Option<String>) -> Resu
     let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let scheduler = if config.run_scheduler {
-        let worker_exe = match &config.worker_exe {
-            Some(p) => p.clone(),
-            None => std::env::current_exe()?,
-        };
         let node = Node::new(
             store.clone(),
             NodeConfig {

@@ -25,5 +25,6 @@ pub mod types;
 
 pub use error::{Result, SqlError, SqlErrorKind};
 pub use script::{
-    CatalogObject, CompileOptions, CompiledJob, SelectOutput, check_catalog, compile_script,
+    CatalogObject, CompileOptions, CompiledJob, SelectOutput, check_catalog, compile_preview,
+    compile_script,
 };

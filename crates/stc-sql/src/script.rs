@@ -176,16 +176,30 @@ struct Compiler<'a> {
 
 /// Compiles a Flink SQL script into a job.
 pub fn compile_script(script: &str, opts: &CompileOptions) -> Result<CompiledJob> {
-    compile(script, opts, false).map(|j| j.expect("a whole script compiles to a job"))
+    compile(script, opts, Mode::Job).map(|j| j.expect("a whole script compiles to a job"))
 }
 
 /// Checks a project catalog on its own (`opts.catalog`, with `opts.config`): every object
 /// parses, names itself, and plans against the objects before it.
 pub fn check_catalog(opts: &CompileOptions) -> Result<()> {
-    compile("", opts, true).map(|_| ())
+    compile("", opts, Mode::CatalogOnly).map(|_| ())
 }
 
-fn compile(script: &str, opts: &CompileOptions, catalog_only: bool) -> Result<Option<CompiledJob>> {
+/// Compiles `SELECT * FROM table` against the catalog and the script's declarations (its
+/// `SET`, `CREATE TABLE` and `CREATE VIEW` statements; its INSERTs and SELECT are left out,
+/// so previewing never writes anywhere). The result is the job's `select` output.
+pub fn compile_preview(script: &str, table: &str, opts: &CompileOptions) -> Result<CompiledJob> {
+    compile(script, opts, Mode::Preview(table)).map(|j| j.expect("a preview compiles to a job"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode<'t> {
+    Job,
+    CatalogOnly,
+    Preview(&'t str),
+}
+
+fn compile(script: &str, opts: &CompileOptions, mode: Mode<'_>) -> Result<Option<CompiledJob>> {
     let statements = parse_script(script)?;
     // SETs are collected first: they configure the whole job.
     let mut conf: BTreeMap<String, String> = BTreeMap::new();
@@ -311,7 +325,7 @@ fn compile(script: &str, opts: &CompileOptions, catalog_only: bool) -> Result<Op
     };
     c.declare_catalog(&opts.catalog)?;
     c.script = script;
-    if catalog_only {
+    if mode == Mode::CatalogOnly {
         return Ok(None);
     }
     let mut select = None;
@@ -337,6 +351,10 @@ fn compile(script: &str, opts: &CompileOptions, catalog_only: bool) -> Result<Op
                     s.location,
                 )
                 .map_err(at)?,
+            FlinkStatement::Insert(_)
+            | FlinkStatement::StatementSet(_)
+            | FlinkStatement::Query(_)
+                if matches!(mode, Mode::Preview(_)) => {}
             FlinkStatement::Insert(stmt) => c.insert(stmt, s.index, s.location).map_err(at)?,
             FlinkStatement::StatementSet(inserts) => {
                 for i in inserts {
@@ -356,6 +374,32 @@ fn compile(script: &str, opts: &CompileOptions, catalog_only: bool) -> Result<Op
             }
             FlinkStatement::Set { .. } | FlinkStatement::Reset { .. } => {}
         }
+    }
+    if let Mode::Preview(table) = mode {
+        if c.catalog.read().expect("catalog").get(table).is_none() {
+            let known = c.catalog.read().expect("catalog").names();
+            return Err(SqlError::validation(
+                0,
+                None,
+                format!(
+                    "no table or view '{table}' to preview; declared: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
+        let sql = format!("SELECT * FROM `{}`", table.replace('`', "``"));
+        let statements = parse_script(&sql)?;
+        let FlinkStatement::Query(q) = &statements[0].node else {
+            return Err(SqlError::internal(
+                "the preview query did not parse as a query",
+            ));
+        };
+        c.script = "";
+        select = Some(c.select(q, 0, statements[0].location)?);
     }
     if c.sinks.is_empty() && select.is_none() {
         return Err(SqlError::validation(

@@ -24,7 +24,7 @@ use datafusion::arrow::array::{
     RecordBatch, RecordBatchOptions, StringArray, StringBuilder, TimestampMillisecondArray,
     UInt32Array, new_null_array,
 };
-use datafusion::arrow::compute::{cast, filter_record_batch, take};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -262,6 +262,31 @@ impl Decoder {
                 let before = dec.skipped_records();
                 let batch = match dec.decode(&chunk, 1, "kafka") {
                     Ok(b) => b.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())),
+                    Err(FormatError::Parse { .. }) if crate::preview::is_enabled() => {
+                        // Preview: one value at a time, recording the ones that fail.
+                        let mut parts = Vec::new();
+                        let mut kept = Vec::with_capacity(values.len());
+                        for (i, line) in chunk.split_inclusive(|b| *b == b'\n').enumerate() {
+                            match dec.decode(line, 1, "kafka") {
+                                Ok(Some(b)) if b.num_rows() == 1 => {
+                                    parts.push(b);
+                                    kept.push(true);
+                                }
+                                Ok(_) => kept.push(false),
+                                Err(FormatError::Parse { reason, .. }) => {
+                                    crate::preview::report(describe(i), &reason, values[i]);
+                                    kept.push(false);
+                                }
+                                Err(e) => return Err(RuntimeError::Data(e.to_string())),
+                            }
+                        }
+                        let batch = if parts.is_empty() {
+                            RecordBatch::new_empty(schema.clone())
+                        } else {
+                            concat_batches(schema, &parts)?
+                        };
+                        return Ok((batch, Some(kept)));
+                    }
                     Err(FormatError::Parse {
                         line,
                         record,
