@@ -633,6 +633,7 @@ async fn run_source(
     }
     let mut last_data = Instant::now();
     let mut idle = false;
+    let mut splits = crate::source::SplitWatermarks::default();
     let mut notified = *ckp.notify.borrow();
     let idle_timeout =
         (spec.idle_timeout_ms > 0).then(|| Duration::from_millis(spec.idle_timeout_ms));
@@ -676,6 +677,23 @@ async fn run_source(
             std::sync::atomic::Ordering::Relaxed,
         );
         if raw.num_rows() == 0 {
+            // Per-split watermarks: a lagging split may have turned idle meanwhile.
+            if spec.watermark_expr.is_some()
+                && let Some(w) = reader
+                    .last_batch_splits()
+                    .and_then(|_| splits.combined(&reader.live_splits(), idle_timeout))
+                && w > last_emitted
+            {
+                watermark = w;
+                last_emitted = w;
+                metrics
+                    .watermark
+                    .store(w, std::sync::atomic::Ordering::Relaxed);
+                let out = chain
+                    .push(Message::Watermark(Watermark::EventTime(w)), 0)
+                    .await?;
+                send_all(&mut output, out, &metrics).await?;
+            }
             if let Some(t) = idle_timeout
                 && !idle
                 && last_data.elapsed() >= t
@@ -691,11 +709,19 @@ async fn run_source(
         let full = full_row(&spec, &raw)?;
         if let Some(wm_expr) = &spec.watermark_expr {
             let values = wm_expr.evaluate(&full)?.into_array(full.num_rows())?;
-            if let Some(candidate) = max(&crate::time::to_millis(
-                &values,
-                "the watermark expression",
-            )?) {
-                watermark = watermark.max(candidate);
+            let millis = crate::time::to_millis(&values, "the watermark expression")?;
+            match reader.last_batch_splits() {
+                Some(rows) if rows.len() == millis.len() => {
+                    splits.observe(&rows, millis.iter());
+                    if let Some(w) = splits.combined(&reader.live_splits(), idle_timeout) {
+                        watermark = watermark.max(w);
+                    }
+                }
+                _ => {
+                    if let Some(candidate) = max(&millis) {
+                        watermark = watermark.max(candidate);
+                    }
+                }
             }
         }
         let projected = match &spec.projection {

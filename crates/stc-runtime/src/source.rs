@@ -51,6 +51,66 @@ pub trait SourceReader: Send {
     async fn notify_checkpoint_complete(&mut self, _id: u64) -> Result<()> {
         Ok(())
     }
+
+    /// Per-split watermarks (Flink's per-partition watermarks) for a reader whose splits
+    /// advance independently, like Kafka partitions: the split each row of the last batch came
+    /// from. The subtask's watermark is then the minimum over its live splits of each split's
+    /// own watermark, so a partition that lags behind makes no other partition's rows late.
+    /// `None` (the default): the subtask's rows are one stream.
+    fn last_batch_splits(&mut self) -> Option<Vec<u32>> {
+        None
+    }
+
+    /// With per-split watermarks: the splits the reader currently reads (not finished). One
+    /// that has produced nothing yet holds the watermark back until it is idle
+    /// (`table.exec.source.idle-timeout`), as in Flink.
+    fn live_splits(&self) -> Vec<u32> {
+        Vec::new()
+    }
+}
+
+/// The watermark state of one source subtask with per-split watermarks.
+#[derive(Debug, Default)]
+pub(crate) struct SplitWatermarks {
+    /// The largest watermark-expression value seen per split.
+    max: std::collections::HashMap<u32, i64>,
+    /// When each split last produced a row (or was first seen).
+    last_data: std::collections::HashMap<u32, std::time::Instant>,
+}
+
+impl SplitWatermarks {
+    /// Records the rows of a batch: `splits[i]` produced a row whose watermark expression is
+    /// `values[i]` (`None`: a NULL, which does not advance it).
+    pub(crate) fn observe(&mut self, splits: &[u32], values: impl Iterator<Item = Option<i64>>) {
+        let now = std::time::Instant::now();
+        for (s, v) in splits.iter().zip(values) {
+            self.last_data.insert(*s, now);
+            if let Some(v) = v {
+                let m = self.max.entry(*s).or_insert(i64::MIN);
+                *m = (*m).max(v);
+            }
+        }
+    }
+
+    /// The combined watermark over `live` splits: the minimum of their watermarks, skipping
+    /// splits idle for `idle_timeout`; `None` when every live split is idle or there is none.
+    pub(crate) fn combined(
+        &mut self,
+        live: &[u32],
+        idle_timeout: Option<std::time::Duration>,
+    ) -> Option<i64> {
+        let now = std::time::Instant::now();
+        let mut min: Option<i64> = None;
+        for s in live {
+            let last = *self.last_data.entry(*s).or_insert(now);
+            if idle_timeout.is_some_and(|t| now.duration_since(last) >= t) {
+                continue;
+            }
+            let w = self.max.get(s).copied().unwrap_or(i64::MIN);
+            min = Some(min.map_or(w, |m| m.min(w)));
+        }
+        min
+    }
 }
 
 /// A connector's source side for one table.
@@ -133,5 +193,33 @@ impl StreamBatch {
             batch: rows,
             kinds: Some(Arc::new(kinds)),
         })
+    }
+}
+
+#[cfg(test)]
+mod split_watermark_tests {
+    use super::SplitWatermarks;
+    use std::time::Duration;
+
+    #[test]
+    fn the_slowest_live_split_holds_the_watermark_until_it_is_idle() {
+        let mut w = SplitWatermarks::default();
+        w.observe(&[0, 0, 1], [Some(100), Some(500), Some(200)].into_iter());
+        assert_eq!(w.combined(&[0, 1], None), Some(200));
+        // A split that has produced nothing yet holds everything back.
+        assert_eq!(w.combined(&[0, 1, 2], None), Some(i64::MIN));
+        // A finished split no longer counts.
+        assert_eq!(w.combined(&[0], None), Some(500));
+        // NULLs do not advance a split.
+        w.observe(&[1], [None].into_iter());
+        assert_eq!(w.combined(&[0, 1], None), Some(200));
+        // With an idle timeout, a split without data for that long is skipped.
+        std::thread::sleep(Duration::from_millis(30));
+        w.observe(&[0], [Some(600)].into_iter());
+        assert_eq!(
+            w.combined(&[0, 1, 2], Some(Duration::from_millis(20))),
+            Some(600)
+        );
+        assert_eq!(w.combined(&[1, 2], Some(Duration::from_millis(20))), None);
     }
 }

@@ -97,6 +97,7 @@ impl KafkaSource {
             key,
             last_snapshot: None,
             failing_since: None,
+            last_splits: None,
         }))
     }
 }
@@ -348,6 +349,9 @@ struct KafkaReader {
     last_snapshot: Option<Vec<(String, i32, i64)>>,
     /// Since when every poll has failed (the job fails once this exceeds the request timeout).
     failing_since: Option<Instant>,
+    /// The partition (index in `splits`) of each row of the last batch: per-partition
+    /// watermarks.
+    last_splits: Option<Vec<u32>>,
 }
 
 fn kerr(opts: &KafkaOptions, what: &str, e: impl std::fmt::Display) -> RuntimeError {
@@ -779,6 +783,7 @@ impl KafkaReader {
             key_cols = Some((kb, UInt32Array::from(idx)));
         }
         let n = msgs.len();
+        self.last_splits = Some(msgs.iter().map(|m| m.split as u32).collect());
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for f in self.opts.physical.fields() {
             let from_key = key_cols
@@ -1011,9 +1016,20 @@ impl SourceReader for KafkaReader {
             self.assign()?;
         }
         if msgs.is_empty() {
+            self.last_splits = Some(Vec::new());
             return Ok(Some(RecordBatch::new_empty(self.schema.clone())));
         }
         self.build(msgs, &buf).map(Some)
+    }
+
+    fn last_batch_splits(&mut self) -> Option<Vec<u32>> {
+        self.last_splits.take()
+    }
+
+    fn live_splits(&self) -> Vec<u32> {
+        (0..self.splits.len() as u32)
+            .filter(|i| !self.splits[*i as usize].done)
+            .collect()
     }
 
     fn skipped_records(&self) -> u64 {
