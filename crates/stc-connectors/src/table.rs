@@ -127,7 +127,8 @@ pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
         c @ ("print" | "blackhole") => Err(ConnectorError::Options(format!(
             "connector '{c}' can only be used as a sink (INSERT INTO), not read from"
         ))),
-        c @ ("jdbc" | "redis") => Err(ConnectorError::Options(format!(
+        "jdbc" => Ok(Arc::new(crate::jdbc::JdbcScanFactory::new(t)?)),
+        c @ "redis" => Err(ConnectorError::Options(format!(
             "connector '{c}' of table '{}' is not supported as a scan source yet; use it as a lookup table (JOIN … FOR SYSTEM_TIME AS OF PROCTIME()) or a sink",
             t.name
         ))),

@@ -414,9 +414,9 @@ fn bad_options_are_rejected_before_any_connection() {
             &[
                 ("url", PG_URL),
                 ("table-name", "t"),
-                ("scan.fetch-size", "1"),
+                ("scan.partition.column", "id"),
             ],
-            "unsupported option 'scan.fetch-size'",
+            "unsupported option 'scan.partition.column'",
         ),
     ];
     for (opts, want) in cases {
