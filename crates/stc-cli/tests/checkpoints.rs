@@ -181,6 +181,7 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
         ("join.sql", 2, 14),
         ("topn.sql", 2, 15),
         ("two_sources.sql", 2, 16),
+        ("over.sql", 1, 17),
     ];
     for (script, p, seed) in cases {
         let expected = reference(script, p);
@@ -197,7 +198,13 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
 
 #[test]
 fn a_savepoint_taken_at_parallelism_2_restores_at_parallelism_3() {
-    for script in ["window_wide.sql", "group_agg.sql", "join.sql", "topn.sql"] {
+    for script in [
+        "window_wide.sql",
+        "group_agg.sql",
+        "join.sql",
+        "topn.sql",
+        "over_wide.sql",
+    ] {
         let expected = reference(script, 2);
         let dir = scratch(script);
         let child = stc()

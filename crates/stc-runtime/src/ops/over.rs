@@ -223,6 +223,17 @@ impl OverOp {
         Ok(())
     }
 
+    /// The partition key columns of a batch.
+    fn eval_keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let n = batch.num_rows();
+        Ok(self
+            .spec
+            .partition_keys
+            .iter()
+            .map(|k| k.evaluate(batch).and_then(|v| v.into_array(n)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?)
+    }
+
     /// The aggregate arguments of a whole batch: per aggregate, its argument columns.
     fn eval_args(&self, batch: &RecordBatch) -> Result<Vec<Vec<ArrayRef>>> {
         let n = batch.num_rows();
@@ -298,12 +309,188 @@ impl Operator for OverOp {
         &self.spec.name
     }
 
+    /// Two keyed tables: the rows still waiting for the watermark (input columns; per key in
+    /// time order, arrival order within a time), and every key's frame (its partition key
+    /// columns `k*`, the row time `__t` and the aggregate arguments `a<i>_<j>`, oldest
+    /// first). The accumulators are not stored: a restore replays each frame into fresh
+    /// ones, which holds exactly the rows the original ones had not retracted.
     async fn snapshot_state(
         &mut self,
         _barrier: &crate::checkpoint::Barrier,
-        _ctx: &mut OperatorContext,
+        ctx: &mut OperatorContext,
     ) -> Result<Option<crate::checkpoint::OperatorState>> {
-        Err(crate::ops::state::not_checkpointable(&self.spec.name))
+        use crate::ops::state::{KG, i64_column, key_group_array, state_table};
+        // Waiting rows.
+        let refs: Vec<RowRef> = self
+            .keys
+            .values()
+            .flat_map(|(w, _)| w.values().flatten().copied())
+            .collect();
+        let all = concat_batches(&self.spec.input_schema, self.pending.iter())?;
+        let mut offsets = Vec::with_capacity(self.pending.len());
+        let mut acc = 0u32;
+        for b in &self.pending {
+            offsets.push(acc);
+            acc += b.num_rows() as u32;
+        }
+        let idx = UInt32Array::from(
+            refs.iter()
+                .map(|r| offsets[r.batch] + r.row)
+                .collect::<Vec<_>>(),
+        );
+        let waiting = take_record_batch(&all, &idx)?;
+        let n = waiting.num_rows();
+        let keys = self.eval_keys(&waiting)?;
+        let mut table = vec![(
+            KG.to_string(),
+            key_group_array(&keys, n, ctx.max_parallelism)?,
+        )];
+        table.extend(
+            self.spec
+                .input_schema
+                .fields()
+                .iter()
+                .zip(waiting.columns())
+                .map(|(f, c)| (f.name().clone(), Arc::clone(c))),
+        );
+        let waiting = state_table(table, n)?;
+        // Frames.
+        let mut key_bytes: Vec<&[u8]> = Vec::new();
+        let mut times = Vec::new();
+        let mut args: Vec<Vec<Vec<ArrayRef>>> = self
+            .spec
+            .aggregates
+            .iter()
+            .map(|a| vec![Vec::new(); a.expr.expressions().len()])
+            .collect();
+        for (k, (_, st)) in &self.keys {
+            for (t, row_args) in st.iter().flat_map(|s| s.frame.iter()) {
+                key_bytes.push(k);
+                times.push(*t);
+                for (per_agg, a) in args.iter_mut().zip(row_args) {
+                    for (col, v) in per_agg.iter_mut().zip(a) {
+                        col.push(Arc::clone(v));
+                    }
+                }
+            }
+        }
+        let m = times.len();
+        let key_cols = if self.spec.partition_keys.is_empty() {
+            Vec::new()
+        } else {
+            let parser = self.key_conv.parser();
+            self.key_conv
+                .convert_rows(key_bytes.iter().map(|b| parser.parse(b)))?
+        };
+        let empty_args =
+            self.eval_args(&RecordBatch::new_empty(Arc::clone(&self.spec.input_schema)))?;
+        let mut table = vec![(
+            KG.to_string(),
+            key_group_array(&key_cols, m, ctx.max_parallelism)?,
+        )];
+        for (i, c) in key_cols.iter().enumerate() {
+            table.push((format!("k{i}"), Arc::clone(c)));
+        }
+        table.push(("__t".to_string(), i64_column(times)));
+        for (i, per_agg) in args.into_iter().enumerate() {
+            for (j, col) in per_agg.into_iter().enumerate() {
+                let parts: Vec<&dyn Array> = col.iter().map(|a| a.as_ref()).collect();
+                let merged = if parts.is_empty() {
+                    Arc::clone(&empty_args[i][j])
+                } else {
+                    datafusion::arrow::compute::concat(&parts)?
+                };
+                table.push((format!("a{i}_{j}"), merged));
+            }
+        }
+        let frames = state_table(table, m)?;
+        Ok(Some(crate::checkpoint::OperatorState {
+            keyed: vec![waiting, frames],
+            shared: Vec::new(),
+        }))
+    }
+
+    async fn restore_state(&mut self, state: crate::checkpoint::OperatorState) -> Result<()> {
+        use crate::ops::state::{i64_values, state_column, state_columns};
+        let mut tables = state.keyed.into_iter();
+        let (Some(waiting), Some(frames)) = (tables.next(), tables.next()) else {
+            return Ok(());
+        };
+        // Frames first: replay each key's rows into fresh accumulators, oldest first.
+        let m = frames.num_rows();
+        if m > 0 {
+            let key_cols = state_columns(&frames, "k");
+            let key_rows = (!key_cols.is_empty())
+                .then(|| to_rows(&self.key_conv, &key_cols))
+                .transpose()?;
+            let times = i64_values(state_column(&frames, "__t")?)?;
+            let arg_cols: Vec<Vec<ArrayRef>> = self
+                .spec
+                .aggregates
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    (0..a.expr.expressions().len())
+                        .map(|j| state_column(&frames, &format!("a{i}_{j}")).cloned())
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?;
+            for (r, t) in times.iter().enumerate() {
+                let key: Box<[u8]> = key_rows
+                    .as_ref()
+                    .map_or_else(|| Box::from(&[][..]), |k| k.row(r).as_ref().into());
+                if !self.keys.contains_key(&key) {
+                    let st = self.new_state()?;
+                    self.keys.insert(key.clone(), (BTreeMap::new(), Some(st)));
+                }
+                let st = self
+                    .keys
+                    .get_mut(&key)
+                    .and_then(|(_, s)| s.as_mut())
+                    .expect("state created above");
+                let row_args: Vec<Vec<ArrayRef>> = arg_cols
+                    .iter()
+                    .map(|cols| cols.iter().map(|c| c.slice(r, 1)).collect())
+                    .collect();
+                for (acc, a) in st.accs.iter_mut().zip(&row_args) {
+                    acc.update_batch(a)?;
+                }
+                st.frame.push_back((*t, row_args));
+            }
+        }
+        // Waiting rows: buffered again as one batch, in the stored order.
+        let n = waiting.num_rows();
+        if n > 0 {
+            let rows = RecordBatch::try_new_with_options(
+                Arc::clone(&self.spec.input_schema),
+                waiting.columns()[1..].to_vec(),
+                &RecordBatchOptions::new().with_row_count(Some(n)),
+            )?;
+            let times = self.spec.time.evaluate(&rows)?.into_array(n)?;
+            let times = crate::time::to_millis(&times, "the ORDER BY time of an OVER window")?;
+            let keys = self.eval_keys(&rows)?;
+            let key_rows = (!keys.is_empty())
+                .then(|| to_rows(&self.key_conv, &keys))
+                .transpose()?;
+            let batch = self.pending.len();
+            for i in 0..n {
+                let key: Box<[u8]> = key_rows
+                    .as_ref()
+                    .map_or_else(|| Box::from(&[][..]), |k| k.row(i).as_ref().into());
+                self.keys
+                    .entry(key)
+                    .or_insert((BTreeMap::new(), None))
+                    .0
+                    .entry(times.value(i))
+                    .or_default()
+                    .push(RowRef {
+                        batch,
+                        row: i as u32,
+                    });
+            }
+            self.pending.push(rows);
+        }
+        Ok(())
     }
 
     async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {

@@ -71,13 +71,6 @@ pub(crate) fn single_table(tables: Vec<RecordBatch>, what: &str) -> Result<Optio
     }
 }
 
-/// Fails a checkpoint for an operator whose state cannot be snapshotted yet, naming it.
-pub(crate) fn not_checkpointable(name: &str) -> RuntimeError {
-    RuntimeError::Checkpoint(format!(
-        "not supported yet: checkpointing the state of operator {name}"
-    ))
-}
-
 /// An `i64` column.
 pub(crate) fn i64_column(values: Vec<i64>) -> ArrayRef {
     Arc::new(datafusion::arrow::array::Int64Array::from(values))
