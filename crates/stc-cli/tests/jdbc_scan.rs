@@ -4,54 +4,11 @@
 //! resumes from its checkpoint without losing or repeating a row; and a `stc table preview` of
 //! a jdbc table.
 
+mod common;
+
 use std::process::Command;
 
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn mariadb(sql: &str) {
-    let out = Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-u", "root", "test", "-e", sql])
-        .output()
-        .expect("mariadb runs");
-    assert!(
-        out.status.success(),
-        "mariadb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    )
-}
+use common::{mariadb, psql, unique};
 
 /// Committed rows of the filesystem sink at `dir/out`, sorted.
 fn output(dir: &std::path::Path) -> Vec<String> {

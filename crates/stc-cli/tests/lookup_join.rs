@@ -12,46 +12,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{materialize, render_output};
+use common::{mariadb, materialize, psql, render_output};
 
 fn case_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/lookup_join_enrich")
-}
-
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn mariadb(sql: &str) {
-    let out = Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-u", "root", "test", "-e", sql])
-        .output()
-        .expect("mariadb runs");
-    assert!(
-        out.status.success(),
-        "mariadb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `INSERT … VALUES` rows from a CSV file of plain values (no quoting needed here).

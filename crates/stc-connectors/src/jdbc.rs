@@ -1612,33 +1612,20 @@ impl JdbcScanReader {
         } else {
             base.clone()
         };
-        let mut cols = Vec::with_capacity(columns.len());
-        let n = match db {
+        let (n, cols) = match db {
             Db::Pg(pool) => {
                 let rows = sqlx::query(&sql)
                     .fetch_all(&*pool)
                     .await
                     .map_err(classify)?;
-                for (c, r) in columns.iter().enumerate() {
-                    cols.push(to_declared(
-                        read_pg(&rows, c, r.wire).map_err(classify)?,
-                        r,
-                    )?);
-                }
-                rows.len()
+                (rows.len(), read_columns(&rows, columns, read_pg)?)
             }
             Db::My(pool) => {
                 let rows = sqlx::query(&sql)
                     .fetch_all(&*pool)
                     .await
                     .map_err(classify)?;
-                for (c, r) in columns.iter().enumerate() {
-                    cols.push(to_declared(
-                        read_my(&rows, c, r.wire).map_err(classify)?,
-                        r,
-                    )?);
-                }
-                rows.len()
+                (rows.len(), read_columns(&rows, columns, read_my)?)
             }
         };
         if !paged || n < self.fetch_size {
@@ -1648,6 +1635,19 @@ impl JdbcScanReader {
         RecordBatch::try_new(self.schema.clone(), cols)
             .map_err(|e| FetchError::Fatal(e.to_string()))
     }
+}
+
+/// Every selected column of `rows`, cast to its declared type.
+fn read_columns<R>(
+    rows: &[R],
+    columns: &[Resolved],
+    read: fn(&[R], usize, Wire) -> std::result::Result<ArrayRef, sqlx::Error>,
+) -> std::result::Result<Vec<ArrayRef>, FetchError> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(c, r)| to_declared(read(rows, c, r.wire).map_err(classify)?, r))
+        .collect()
 }
 
 #[async_trait]

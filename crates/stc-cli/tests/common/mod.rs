@@ -1,4 +1,5 @@
-//! Helpers shared by the tests that compare sink directories with Flink's output.
+//! Helpers shared by the integration tests: sink directories compared with Flink's output,
+//! the machine's PostgreSQL and MariaDB through their command-line clients, unique names.
 
 #![allow(dead_code)]
 
@@ -112,4 +113,54 @@ pub fn materialize(rendered: &str) -> String {
     }
     flush(&mut rows, &mut out);
     out
+}
+
+/// Runs `sql` on the machine's PostgreSQL (127.0.0.1:5432, database `test`, user `postgres`).
+pub fn psql(sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `sql` on the machine's MariaDB (127.0.0.1:3306, database `test`, user `root`).
+pub fn mariadb(sql: &str) {
+    let out = std::process::Command::new("mariadb")
+        .args(["-h", "127.0.0.1", "-u", "root", "test", "-e", sql])
+        .output()
+        .expect("mariadb runs");
+    assert!(
+        out.status.success(),
+        "mariadb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `<prefix>_<pid>_<nanos>`: a name no other test run uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }

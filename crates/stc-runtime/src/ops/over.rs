@@ -204,15 +204,11 @@ impl OverOp {
             self.pending.clear();
             return Ok(());
         }
-        let mut offsets = Vec::with_capacity(self.pending.len());
-        let mut acc = 0u32;
-        for b in &self.pending {
-            offsets.push(acc);
-            acc += b.num_rows() as u32;
-        }
-        let idx: Vec<u32> = refs.iter().map(|r| offsets[r.batch] + r.row).collect();
-        let all = concat_batches(&self.spec.input_schema, self.pending.iter())?;
-        let kept = take_record_batch(&all, &UInt32Array::from(idx))?;
+        let kept = gather(
+            &self.spec.input_schema,
+            &self.pending,
+            refs.iter().map(|r| **r),
+        )?;
         for (i, r) in refs.iter_mut().enumerate() {
             **r = RowRef {
                 batch: 0,
@@ -253,19 +249,7 @@ impl OverOp {
 
     fn build(&self, rows: &[RowRef], values: Vec<Vec<ScalarValue>>) -> Result<RecordBatch> {
         // Gather the input columns of the emitted rows from the buffered batches.
-        let all = concat_batches(&self.spec.input_schema, self.pending.iter())?;
-        let mut offsets = Vec::with_capacity(self.pending.len());
-        let mut acc = 0u32;
-        for b in &self.pending {
-            offsets.push(acc);
-            acc += b.num_rows() as u32;
-        }
-        let idx = UInt32Array::from(
-            rows.iter()
-                .map(|r| offsets[r.batch] + r.row)
-                .collect::<Vec<_>>(),
-        );
-        let input = take_record_batch(&all, &idx)?;
+        let input = gather(&self.spec.input_schema, &self.pending, rows.iter().copied())?;
         let mut columns = input.columns().to_vec();
         for (v, f) in values
             .into_iter()
@@ -284,6 +268,23 @@ impl OverOp {
             &RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )?)
     }
+}
+
+/// The buffered rows `refs` (into `pending`) as one batch, in that order.
+fn gather(
+    schema: &SchemaRef,
+    pending: &[RecordBatch],
+    refs: impl Iterator<Item = RowRef>,
+) -> Result<RecordBatch> {
+    let all = concat_batches(schema, pending.iter())?;
+    let mut offsets = Vec::with_capacity(pending.len());
+    let mut acc = 0u32;
+    for b in pending {
+        offsets.push(acc);
+        acc += b.num_rows() as u32;
+    }
+    let idx: Vec<u32> = refs.map(|r| offsets[r.batch] + r.row).collect();
+    Ok(take_record_batch(&all, &UInt32Array::from(idx))?)
 }
 
 /// One row's aggregate arguments (per aggregate, one-row slices of its argument columns).
@@ -326,19 +327,7 @@ impl Operator for OverOp {
             .values()
             .flat_map(|(w, _)| w.values().flatten().copied())
             .collect();
-        let all = concat_batches(&self.spec.input_schema, self.pending.iter())?;
-        let mut offsets = Vec::with_capacity(self.pending.len());
-        let mut acc = 0u32;
-        for b in &self.pending {
-            offsets.push(acc);
-            acc += b.num_rows() as u32;
-        }
-        let idx = UInt32Array::from(
-            refs.iter()
-                .map(|r| offsets[r.batch] + r.row)
-                .collect::<Vec<_>>(),
-        );
-        let waiting = take_record_batch(&all, &idx)?;
+        let waiting = gather(&self.spec.input_schema, &self.pending, refs.into_iter())?;
         let n = waiting.num_rows();
         let keys = self.eval_keys(&waiting)?;
         let mut table = vec![(
