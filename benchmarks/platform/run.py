@@ -2,7 +2,7 @@
 """Platform benchmark: (1) time from `job start` (the API call) to the first output record of
 a trivial job, as seen through the API (the record is a log line of the instance);
 (2) memory of idle running jobs: N jobs that produce one row a second, their worker
-processes' resident memory (VmRSS) and the server's.
+processes' resident memory (VmRSS, and the private/proportional parts) and the server's.
 
 Usage: benchmarks/platform/run.py [STC_BINARY] [IDLE_JOBS]
   STC_BINARY defaults to target/bench/stc, else target/release/stc, else target/debug/stc
@@ -44,6 +44,24 @@ def rss_kb(pid):
                     return int(line.split()[1])
     except FileNotFoundError:
         return None
+
+def mem_kb(pid):
+    """(private anonymous memory, proportional set size) of a process in kB: what it costs on
+    its own. VmRSS also counts the pages of the `stc` binary, which every worker maps from the
+    same file and the page cache holds once."""
+    anon = pss = None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    anon = int(line.split()[1])
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except FileNotFoundError:
+        return None
+    return (anon, pss)
 
 def worker_pids():
     pids = []
@@ -121,6 +139,13 @@ def main():
         print(f"idle running jobs: {len(rss)} workers, RSS per worker median "
               f"{statistics.median(rss)/1024:.1f} MB (min {min(rss)/1024:.1f}, max {max(rss)/1024:.1f}); "
               f"server RSS {server_before/1024:.1f} MB before, {rss_kb(server.pid)/1024:.1f} MB with them")
+        mem = [m for m in (mem_kb(p) for p in pids) if m]
+        anon = [a for a, _ in mem if a is not None]
+        pss = [p for _, p in mem if p is not None]
+        if anon and pss:
+            print(f"  of which private per worker (RssAnon) median {statistics.median(anon)/1024:.1f} MB; "
+                  f"proportional (Pss, shared binary pages divided among the workers) median "
+                  f"{statistics.median(pss)/1024:.1f} MB; total Pss of the workers {sum(pss)/1024:.0f} MB")
     finally:
         server.terminate()
         server.wait(timeout=30)

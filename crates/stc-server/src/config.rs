@@ -12,7 +12,11 @@
 //! max_instances = 64                 # STC_MAX_INSTANCES (workers one node runs at once)
 //! token_ttl_hours = 24               # STC_TOKEN_TTL_HOURS (login tokens)
 //! create_example = true              # STC_CREATE_EXAMPLE (bundled example on an empty store)
+//! checkpoint_dir = "/shared/ck"      # STC_CHECKPOINT_DIR; default: data_dir/checkpoints
+//! savepoint_timeout_ms = 120000      # STC_SAVEPOINT_TIMEOUT_MS (pause / stop with savepoint)
 //! ```
+//!
+//! `examples/stc.toml` lists every option at its default (a test keeps it so).
 //!
 //! The admin password of a fresh store comes from `STC_ADMIN_PASSWORD` only (never from the
 //! file, so it is not left on disk); without it a random one is generated and printed once.
@@ -219,6 +223,33 @@ mod tests {
             .unwrap();
         assert_eq!(c.lease_timeout_ms, 7000);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_example_file_lists_every_option_at_its_default() {
+        let text = include_str!("../../../examples/stc.toml");
+        let c: ServerConfig = toml::from_str(text).unwrap();
+        let d = ServerConfig::default();
+        assert_eq!(format!("{c:?}"), format!("{d:?}"));
+        // Every field is named in the file (set, or commented out where it has no value).
+        for field in [
+            "listen",
+            "data_dir",
+            "database_url",
+            "node_id",
+            "lease_timeout_ms",
+            "heartbeat_interval_ms",
+            "max_instances",
+            "token_ttl_hours",
+            "create_example",
+            "checkpoint_dir",
+            "savepoint_timeout_ms",
+        ] {
+            assert!(
+                text.contains(&format!("{field} =")),
+                "{field} is not in examples/stc.toml"
+            );
+        }
     }
 
     #[test]
