@@ -15,6 +15,7 @@
 //! them padded.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,7 @@ impl OperatorFactory for StreamingJoin {
                 conv,
                 null_row,
                 state: HashMap::new(),
+                hasher: Default::default(),
                 expiry: BTreeMap::new(),
                 written: HashMap::new(),
             });
@@ -146,6 +148,82 @@ struct Entry {
     assoc: i64,
 }
 
+/// The distinct rows stored under one join key, with a hash index so that adding or removing
+/// one occurrence finds its row without scanning them all: a hot key (every row of one window
+/// in Nexmark q5) holds very many rows, and a scan per row made such joins quadratic. (Flink
+/// keeps these rows in a `MapState<RowData, …>` for the same reason.)
+#[derive(Default)]
+struct Rows {
+    entries: Vec<Entry>,
+    /// Hash of a row's bytes → positions in `entries` of the rows with that hash.
+    by_hash: HashMap<u64, Vec<u32>>,
+}
+
+impl Rows {
+    fn position(&self, hash: u64, row: Row<'_>) -> Option<usize> {
+        self.by_hash
+            .get(&hash)?
+            .iter()
+            .map(|p| *p as usize)
+            .find(|p| self.entries[*p].row.row() == row)
+    }
+
+    /// Appends a row not stored yet.
+    fn push_new(&mut self, hash: u64, entry: Entry) {
+        self.by_hash
+            .entry(hash)
+            .or_default()
+            .push(self.entries.len() as u32);
+        self.entries.push(entry);
+    }
+
+    /// Removes the entry at `pos` (the last entry takes its place).
+    fn swap_remove(&mut self, hasher: &impl BuildHasher, pos: usize) {
+        let last = self.entries.len() - 1;
+        let unlink = |by_hash: &mut HashMap<u64, Vec<u32>>, h: u64, p: usize| {
+            if let Some(ps) = by_hash.get_mut(&h) {
+                ps.retain(|x| *x as usize != p);
+                if ps.is_empty() {
+                    by_hash.remove(&h);
+                }
+            }
+        };
+        let h = hasher.hash_one(self.entries[pos].row.row().as_ref());
+        unlink(&mut self.by_hash, h, pos);
+        if pos != last {
+            let hl = hasher.hash_one(self.entries[last].row.row().as_ref());
+            if let Some(ps) = self.by_hash.get_mut(&hl) {
+                for x in ps.iter_mut().filter(|x| **x as usize == last) {
+                    *x = pos as u32;
+                }
+            }
+        }
+        self.entries.swap_remove(pos);
+    }
+}
+
+impl std::ops::Deref for Rows {
+    type Target = [Entry];
+    fn deref(&self) -> &[Entry] {
+        &self.entries
+    }
+}
+
+/// Counts and partner counts may change in place; rows may not (the index hashes them).
+impl std::ops::DerefMut for Rows {
+    fn deref_mut(&mut self) -> &mut [Entry] {
+        &mut self.entries
+    }
+}
+
+impl<'a> IntoIterator for &'a Rows {
+    type Item = &'a Entry;
+    type IntoIter = std::slice::Iter<'a, Entry>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
+    }
+}
+
 struct Side {
     /// Interval joins: when (watermark) each stored row stops being joinable, with its key
     /// and row, so state is cleaned without scanning it.
@@ -153,7 +231,9 @@ struct Side {
     conv: RowConverter,
     /// A row of NULLs, for padding.
     null_row: OwnedRow,
-    state: HashMap<OwnedRow, Vec<Entry>>,
+    state: HashMap<OwnedRow, Rows>,
+    /// Hashes rows for [`Rows`]' index.
+    hasher: std::collections::hash_map::RandomState,
     /// Last write per key, kept only with a state TTL.
     written: HashMap<OwnedRow, Instant>,
 }
@@ -161,26 +241,31 @@ struct Side {
 impl Side {
     /// Adds one occurrence of `row` under `key`; a new row starts with `assoc` partners.
     fn add(&mut self, key: OwnedRow, row: Row<'_>, assoc: i64) {
+        let hash = self.hasher.hash_one(row.as_ref());
         let entries = self.state.entry(key).or_default();
-        match entries.iter_mut().find(|e| e.row.row() == row) {
-            Some(e) => e.count += 1,
-            None => entries.push(Entry {
-                row: row.owned(),
-                count: 1,
-                assoc,
-            }),
+        match entries.position(hash, row) {
+            Some(p) => entries.entries[p].count += 1,
+            None => entries.push_new(
+                hash,
+                Entry {
+                    row: row.owned(),
+                    count: 1,
+                    assoc,
+                },
+            ),
         }
     }
 
     /// Removes one occurrence of `row` under `key` (nothing if it is not there).
     fn remove(&mut self, key: &OwnedRow, row: Row<'_>) {
+        let hash = self.hasher.hash_one(row.as_ref());
         let Some(entries) = self.state.get_mut(key) else {
             return;
         };
-        if let Some(pos) = entries.iter().position(|e| e.row.row() == row) {
-            entries[pos].count -= 1;
-            if entries[pos].count <= 0 {
-                entries.swap_remove(pos);
+        if let Some(pos) = entries.position(hash, row) {
+            entries.entries[pos].count -= 1;
+            if entries.entries[pos].count <= 0 {
+                entries.swap_remove(&self.hasher, pos);
             }
         }
         if entries.is_empty() {
@@ -608,11 +693,15 @@ impl Operator for JoinOp {
                     s.written.insert(k.clone(), now);
                 }
                 let state_key = key.unwrap_or_else(|| s.null_row.clone());
-                s.state.entry(state_key).or_default().push(Entry {
-                    row,
-                    count: counts[i],
-                    assoc: assocs[i],
-                });
+                let hash = s.hasher.hash_one(row.row().as_ref());
+                s.state.entry(state_key).or_default().push_new(
+                    hash,
+                    Entry {
+                        row,
+                        count: counts[i],
+                        assoc: assocs[i],
+                    },
+                );
             }
         }
         Ok(())
