@@ -155,46 +155,66 @@ struct Entry {
 #[derive(Default)]
 struct Rows {
     entries: Vec<Entry>,
-    /// Hash of a row's bytes → positions in `entries` of the rows with that hash.
-    by_hash: HashMap<u64, Vec<u32>>,
+    /// Hash of a row's bytes → positions in `entries` of the rows with that hash; built only
+    /// once a key holds more than [`INDEX_FROM`] rows (most keys hold a few, where a scan is
+    /// cheaper than a map per key).
+    by_hash: Option<HashMap<u64, Vec<u32>>>,
 }
 
+/// Rows per key from which [`Rows`] keeps its hash index.
+const INDEX_FROM: usize = 16;
+
 impl Rows {
-    fn position(&self, hash: u64, row: Row<'_>) -> Option<usize> {
-        self.by_hash
-            .get(&hash)?
-            .iter()
-            .map(|p| *p as usize)
-            .find(|p| self.entries[*p].row.row() == row)
+    fn position(&self, hasher: &impl BuildHasher, row: Row<'_>) -> Option<usize> {
+        match &self.by_hash {
+            None => self.entries.iter().position(|e| e.row.row() == row),
+            Some(idx) => idx
+                .get(&hasher.hash_one(row.as_ref()))?
+                .iter()
+                .map(|p| *p as usize)
+                .find(|p| self.entries[*p].row.row() == row),
+        }
     }
 
     /// Appends a row not stored yet.
-    fn push_new(&mut self, hash: u64, entry: Entry) {
-        self.by_hash
-            .entry(hash)
-            .or_default()
-            .push(self.entries.len() as u32);
+    fn push_new(&mut self, hasher: &impl BuildHasher, entry: Entry) {
         self.entries.push(entry);
+        let pos = self.entries.len() - 1;
+        match &mut self.by_hash {
+            Some(idx) => idx
+                .entry(hasher.hash_one(self.entries[pos].row.row().as_ref()))
+                .or_default()
+                .push(pos as u32),
+            None if self.entries.len() > INDEX_FROM => {
+                let mut idx: HashMap<u64, Vec<u32>> = HashMap::new();
+                for (p, e) in self.entries.iter().enumerate() {
+                    idx.entry(hasher.hash_one(e.row.row().as_ref()))
+                        .or_default()
+                        .push(p as u32);
+                }
+                self.by_hash = Some(idx);
+            }
+            None => {}
+        }
     }
 
     /// Removes the entry at `pos` (the last entry takes its place).
     fn swap_remove(&mut self, hasher: &impl BuildHasher, pos: usize) {
         let last = self.entries.len() - 1;
-        let unlink = |by_hash: &mut HashMap<u64, Vec<u32>>, h: u64, p: usize| {
+        if let Some(by_hash) = self.by_hash.as_mut() {
+            let h = hasher.hash_one(self.entries[pos].row.row().as_ref());
             if let Some(ps) = by_hash.get_mut(&h) {
-                ps.retain(|x| *x as usize != p);
+                ps.retain(|x| *x as usize != pos);
                 if ps.is_empty() {
                     by_hash.remove(&h);
                 }
             }
-        };
-        let h = hasher.hash_one(self.entries[pos].row.row().as_ref());
-        unlink(&mut self.by_hash, h, pos);
-        if pos != last {
-            let hl = hasher.hash_one(self.entries[last].row.row().as_ref());
-            if let Some(ps) = self.by_hash.get_mut(&hl) {
-                for x in ps.iter_mut().filter(|x| **x as usize == last) {
-                    *x = pos as u32;
+            if pos != last {
+                let hl = hasher.hash_one(self.entries[last].row.row().as_ref());
+                if let Some(ps) = by_hash.get_mut(&hl) {
+                    for x in ps.iter_mut().filter(|x| **x as usize == last) {
+                        *x = pos as u32;
+                    }
                 }
             }
         }
@@ -241,12 +261,11 @@ struct Side {
 impl Side {
     /// Adds one occurrence of `row` under `key`; a new row starts with `assoc` partners.
     fn add(&mut self, key: OwnedRow, row: Row<'_>, assoc: i64) {
-        let hash = self.hasher.hash_one(row.as_ref());
         let entries = self.state.entry(key).or_default();
-        match entries.position(hash, row) {
+        match entries.position(&self.hasher, row) {
             Some(p) => entries.entries[p].count += 1,
             None => entries.push_new(
-                hash,
+                &self.hasher,
                 Entry {
                     row: row.owned(),
                     count: 1,
@@ -258,11 +277,10 @@ impl Side {
 
     /// Removes one occurrence of `row` under `key` (nothing if it is not there).
     fn remove(&mut self, key: &OwnedRow, row: Row<'_>) {
-        let hash = self.hasher.hash_one(row.as_ref());
         let Some(entries) = self.state.get_mut(key) else {
             return;
         };
-        if let Some(pos) = entries.position(hash, row) {
+        if let Some(pos) = entries.position(&self.hasher, row) {
             entries.entries[pos].count -= 1;
             if entries.entries[pos].count <= 0 {
                 entries.swap_remove(&self.hasher, pos);
@@ -693,9 +711,8 @@ impl Operator for JoinOp {
                     s.written.insert(k.clone(), now);
                 }
                 let state_key = key.unwrap_or_else(|| s.null_row.clone());
-                let hash = s.hasher.hash_one(row.row().as_ref());
                 s.state.entry(state_key).or_default().push_new(
-                    hash,
+                    &s.hasher,
                     Entry {
                         row,
                         count: counts[i],
@@ -767,5 +784,55 @@ impl Operator for JoinOp {
             ctx.emit(b);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::datatypes::DataType;
+
+    use super::*;
+
+    /// Adding and retracting rows under one hot key, past the size where the hash index is
+    /// built, keeps every row's count right (the index follows `swap_remove`'s moves).
+    #[test]
+    fn a_hot_key_keeps_exact_counts_through_the_index() {
+        let conv = converter([DataType::Int64]).unwrap();
+        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
+        let rows = to_rows(&conv, &[values]).unwrap();
+        let key = rows.row(0).owned();
+        let mut side = Side {
+            expiry: BTreeMap::new(),
+            conv: converter([DataType::Int64]).unwrap(),
+            null_row: rows.row(0).owned(),
+            state: HashMap::new(),
+            hasher: Default::default(),
+            written: HashMap::new(),
+        };
+        // Rows 0..100 once each, rows 0..50 a second time.
+        for i in (0..100).chain(0..50) {
+            side.add(key.clone(), rows.row(i), 0);
+        }
+        // Retract every odd row once: odd rows < 50 stay with count 1, odd rows >= 50 go.
+        for i in (1..100).step_by(2) {
+            side.remove(&key, rows.row(i));
+        }
+        let stored = &side.state[&key];
+        assert!(stored.by_hash.is_some(), "a key this size is indexed");
+        for i in 0..100 {
+            let expected = match (i % 2, i < 50) {
+                (0, true) => Some(2),
+                (0, false) | (1, true) => Some(1),
+                _ => None,
+            };
+            let got = stored
+                .position(&side.hasher, rows.row(i))
+                .map(|p| stored[p].count);
+            assert_eq!(got, expected, "row {i}");
+        }
+        assert_eq!(stored.len(), 75);
     }
 }
