@@ -3,24 +3,16 @@
 //! transformation, a nats sink read back with the client; and a malformed message failing
 //! the job with its subject and sequence named.
 
+mod common;
+
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use async_nats::jetstream;
+use common::unique;
 use futures::StreamExt;
 
 const SERVER: &str = "nats://127.0.0.1:4222";
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
 
 fn run(script: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();

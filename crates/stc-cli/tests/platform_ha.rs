@@ -4,10 +4,13 @@
 //! lease timeout, restores it from its latest checkpoint (the nodes share a checkpoint
 //! directory) and runs it to completion: the committed output holds every row exactly once.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::psql;
 use serde_json::{Value, json};
 
 const LEASE_MS: u64 = 1500;
@@ -38,29 +41,6 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn start_node(name: &str, url: &str, dir: &std::path::Path) -> Node {

@@ -169,7 +169,7 @@ async fn a_nats_preview_names_the_malformed_message_and_leaves_the_durable_consu
         assert_eq!(bad["raw_hex"], "0167617262616765", "{v}");
         let position = bad["position"].as_str().unwrap();
         assert!(
-            position.contains(&format!("{prefix}.in")) && position.contains('2'),
+            position.contains(&format!("subject '{prefix}.in' sequence 2")),
             "subject and sequence: {v}"
         );
     }

@@ -349,6 +349,22 @@ pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob
     })
 }
 
+/// A source subtask's event-time watermark `w`: through its chain, and into its metrics.
+async fn emit_source_watermark(
+    chain: &mut Chain,
+    output: &mut Output,
+    metrics: &TaskMetrics,
+    w: i64,
+) -> Result<()> {
+    metrics
+        .watermark
+        .store(w, std::sync::atomic::Ordering::Relaxed);
+    let out = chain
+        .push(Message::Watermark(Watermark::EventTime(w)), 0)
+        .await?;
+    send_all(output, out, metrics).await
+}
+
 async fn send_all(output: &mut Output, msgs: Vec<Message>, metrics: &TaskMetrics) -> Result<()> {
     for m in msgs {
         if let Message::Data(b) = &m {
@@ -623,13 +639,7 @@ async fn run_source(
         // Records that were late before the failure must be late after it too.
         watermark = w;
         last_emitted = w;
-        metrics
-            .watermark
-            .store(w, std::sync::atomic::Ordering::Relaxed);
-        let out = chain
-            .push(Message::Watermark(Watermark::EventTime(w)), 0)
-            .await?;
-        send_all(&mut output, out, &metrics).await?;
+        emit_source_watermark(&mut chain, &mut output, &metrics, w).await?;
     }
     let mut last_data = Instant::now();
     let mut idle = false;
@@ -686,13 +696,7 @@ async fn run_source(
             {
                 watermark = w;
                 last_emitted = w;
-                metrics
-                    .watermark
-                    .store(w, std::sync::atomic::Ordering::Relaxed);
-                let out = chain
-                    .push(Message::Watermark(Watermark::EventTime(w)), 0)
-                    .await?;
-                send_all(&mut output, out, &metrics).await?;
+                emit_source_watermark(&mut chain, &mut output, &metrics, w).await?;
             }
             if let Some(t) = idle_timeout
                 && !idle
@@ -737,13 +741,7 @@ async fn run_source(
         send_all(&mut output, out, &metrics).await?;
         if spec.watermark_expr.is_some() && watermark > last_emitted {
             last_emitted = watermark;
-            metrics
-                .watermark
-                .store(watermark, std::sync::atomic::Ordering::Relaxed);
-            let out = chain
-                .push(Message::Watermark(Watermark::EventTime(watermark)), 0)
-                .await?;
-            send_all(&mut output, out, &metrics).await?;
+            emit_source_watermark(&mut chain, &mut output, &metrics, watermark).await?;
         }
         if spec.batch_delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(spec.batch_delay_ms)).await;

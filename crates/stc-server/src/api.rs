@@ -650,7 +650,7 @@ async fn list_versions(
 #[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/start", tag = "lifecycle",
     params(("project" = String, Path), ("job" = String, Path)), request_body = StartRequest,
     responses((status = 201, body = Instance), (status = 400, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 501, body = ErrorBody)))]
+              (status = 409, body = ErrorBody)))]
 async fn start_job(
     State(state): State<AppState>,
     who: Principal,
@@ -749,8 +749,7 @@ async fn resume_job(
 
 #[utoipa::path(post, path = "/api/v1/projects/{project}/jobs/{job}/stop", tag = "lifecycle",
     params(("project" = String, Path), ("job" = String, Path)), request_body = StopRequest,
-    responses((status = 200, body = Instance), (status = 409, body = ErrorBody),
-              (status = 501, body = ErrorBody)))]
+    responses((status = 200, body = Instance), (status = 409, body = ErrorBody)))]
 async fn stop_job(
     State(state): State<AppState>,
     who: Principal,

@@ -43,9 +43,6 @@ pub enum ServerError {
     /// Another request changed the same object at the same time; re-read and retry.
     #[error("{0}")]
     Conflict(String),
-    /// Valid request for a feature that is not built yet.
-    #[error("not supported yet: {0}")]
-    Unsupported(String),
     /// A system the request reads (a source a preview connects to) failed.
     #[error("{0}")]
     External(String),
@@ -82,7 +79,6 @@ impl ServerError {
             ServerError::AlreadyExists(_) => "already_exists",
             ServerError::IllegalTransition { .. } => "illegal_transition",
             ServerError::Conflict(_) => "conflict",
-            ServerError::Unsupported(_) => "unsupported",
             ServerError::External(_) => "external",
             ServerError::Store(_)
             | ServerError::Migrate(_)
@@ -101,7 +97,6 @@ impl ServerError {
             ServerError::AlreadyExists(_)
             | ServerError::IllegalTransition { .. }
             | ServerError::Conflict(_) => StatusCode::CONFLICT,
-            ServerError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             ServerError::External(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,7 +134,7 @@ pub struct SqlProblem {
 pub struct ErrorBody {
     /// Stable machine-readable code: `unauthenticated`, `forbidden`, `not_found`,
     /// `bad_request`, `invalid_sql`, `already_exists`, `illegal_transition`, `conflict`,
-    /// `unsupported`, `external` (a system the request reads failed), `internal`.
+    /// `external` (a system the request reads failed), `internal`.
     pub code: String,
     pub message: String,
     /// For `illegal_transition`: the instance's current state.
@@ -157,10 +152,7 @@ impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
         // A failing external system (502) is the user's to know about and fix.
-        let shown = matches!(
-            status,
-            StatusCode::NOT_IMPLEMENTED | StatusCode::BAD_GATEWAY
-        );
+        let shown = status == StatusCode::BAD_GATEWAY;
         let message = if status.is_server_error() && !shown {
             // Internal details (SQL text, file paths) stay in the log, not in the response.
             tracing::error!(error = %self, "request failed");

@@ -24,7 +24,7 @@ pub enum InstanceState {
     /// Waiting for a node to seize it, or its worker is starting.
     Starting,
     Running,
-    /// Stopped with a savepoint (once checkpoints exist); `resume` starts it again.
+    /// Stopped with a savepoint (its path on the instance); `resume` restores from it.
     Paused,
     /// Bounded sources exhausted and every sink flushed.
     Finished,
