@@ -23,10 +23,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, Int8Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
-    TimestampMillisecondArray,
+    ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMillisecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use stc_runtime::{
     Operator, OperatorContext, OperatorFactory, Result as RtResult, RuntimeError, SourceFactory,
     SourceReader, SplitPosition, StreamBatch,
@@ -553,7 +552,7 @@ impl SourceReader for FileReader {
                 Some(b) => {
                     let b = self.with_metadata(b, &cur)?;
                     Some(match kinds {
-                        Some(k) => with_row_kinds(b, &k)?,
+                        Some(k) => stc_runtime::source::with_row_kinds(b, &k)?,
                         None => b,
                     })
                 }
@@ -610,26 +609,6 @@ impl SourceReader for FileReader {
         }
         Some(out)
     }
-}
-
-/// A changelog reader batch: `batch` with the row kinds appended as
-/// [`stc_runtime::source::ROW_KIND_COLUMN`].
-fn with_row_kinds(batch: RecordBatch, kinds: &[stc_common::RowKind]) -> RtResult<RecordBatch> {
-    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
-    fields.push(Arc::new(Field::new(
-        stc_runtime::source::ROW_KIND_COLUMN,
-        DataType::Int8,
-        false,
-    )));
-    let mut columns = batch.columns().to_vec();
-    columns.push(Arc::new(Int8Array::from_iter_values(
-        kinds.iter().map(|k| *k as i8),
-    )));
-    Ok(RecordBatch::try_new_with_options(
-        Arc::new(Schema::new(fields)),
-        columns,
-        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-    )?)
 }
 
 /// The filesystem sink.

@@ -327,7 +327,7 @@ impl MessageDecoder {
 }
 
 /// The first bytes of a binary payload in hex, for error messages.
-fn hex_prefix(p: &[u8]) -> String {
+pub(crate) fn hex_prefix(p: &[u8]) -> String {
     let mut s: String = p.iter().take(64).map(|b| format!("{b:02x}")).collect();
     if p.len() > 64 {
         s.push_str("...");

@@ -165,6 +165,11 @@ pub fn sink_accepts_updates(t: &ConnectorTable) -> bool {
             .options
             .get("format")
             .is_some_and(|f| crate::format::changelog::ChangelogFormat::from_name(f).is_some()),
+        Some("kafka") => t
+            .options
+            .get("value.format")
+            .or_else(|| t.options.get("format"))
+            .is_some_and(|f| crate::format::changelog::ChangelogFormat::from_name(f).is_some()),
         // Upserts and deletes need a key to address the row.
         Some("jdbc" | "redis" | "upsert-kafka") => !t.primary_key.is_empty(),
         _ => false,

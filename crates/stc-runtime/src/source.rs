@@ -22,6 +22,24 @@ use crate::message::StreamBatch;
 /// factory says [`SourceFactory::produces_changelog`] have it.
 pub const ROW_KIND_COLUMN: &str = "__row_kind";
 
+/// A changelog reader batch: `batch` with `kinds` (one per row) appended as
+/// [`ROW_KIND_COLUMN`].
+pub fn with_row_kinds(batch: RecordBatch, kinds: &[stc_common::RowKind]) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{Int8Array, RecordBatchOptions};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(ROW_KIND_COLUMN, DataType::Int8, false)));
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(Int8Array::from_iter_values(
+        kinds.iter().map(|k| *k as i8),
+    )));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
 /// What a source subtask reads.
 #[async_trait]
 pub trait SourceReader: Send {
@@ -125,6 +143,15 @@ pub trait SourceFactory: Send + Sync {
     /// planner treats the table as an updating input.
     fn produces_changelog(&self) -> bool {
         false
+    }
+
+    /// The columns (names of [`SourceFactory::schema`]) keying an *upsert* changelog: rows are
+    /// `+I`/`+U` (the key's new row) and `-D` (the key is gone; only the key columns need be
+    /// set), with no `-U` (as from an `upsert-kafka` topic). The planner then inserts Flink's
+    /// `ChangelogNormalize`, which keeps the last row per key to emit the full changelog.
+    /// `None` for other sources.
+    fn upsert_key(&self) -> Option<Vec<String>> {
+        None
     }
 
     /// Creates the reader of subtask `subtask` out of `parallelism`.

@@ -25,6 +25,7 @@ use stc_runtime::ops::collect::ValuesSource;
 use stc_runtime::ops::group_agg::GroupAggregate;
 use stc_runtime::ops::join::{IntervalBounds, JoinKind, StreamingJoin};
 use stc_runtime::ops::lookup_join::LookupJoin;
+use stc_runtime::ops::normalize::ChangelogNormalize;
 use stc_runtime::ops::over::{OverAggregate, OverFrame};
 use stc_runtime::ops::rank::{SortKey, TopN};
 use stc_runtime::ops::temporal_join::TemporalJoin;
@@ -480,13 +481,19 @@ impl Translator {
             None => None,
             Some((_, e)) => Some(self.physical(e, &full_df)?),
         };
+        let upsert_key = factory.upsert_key();
         let spec = SourceSpec {
             table: t.name.clone(),
             factory,
             row_exprs,
             table_schema: Arc::clone(&t.schema),
             watermark_expr,
-            projection: scan.projection.clone(),
+            // An upsert table's rows are normalized by key first, on whole rows (a
+            // tombstone's other columns are filled in from state there).
+            projection: match upsert_key {
+                Some(_) => None,
+                None => scan.projection.clone(),
+            },
             idle_timeout_ms: self.idle_timeout_ms,
             batch_delay_ms: 0,
         };
@@ -514,7 +521,10 @@ impl Translator {
                 ),
             );
         }
-        let s = Stream::Node(id);
+        let mut s = Stream::Node(id);
+        if let Some(keys) = upsert_key {
+            s = self.changelog_normalize(s, t.as_ref(), &keys, scan)?;
+        }
         if let Some(pred) = datafusion::logical_expr::utils::conjunction(scan.filters.clone()) {
             let p = self.physical(&pred, &scan.projected_schema)?;
             self.push(
@@ -523,6 +533,63 @@ impl Translator {
                     name: "Calc(where)".into(),
                     predicate: Some(p),
                     projection: None,
+                }),
+            );
+        }
+        Ok(s)
+    }
+
+    /// Flink's `ChangelogNormalize` after an upsert source: rows are routed by the upsert
+    /// key to an operator that keeps each key's last row (see
+    /// `stc_runtime::ops::normalize`), then projected to the columns the query reads.
+    fn changelog_normalize(
+        &mut self,
+        s: Stream,
+        t: &crate::catalog::ResolvedTable,
+        keys: &[String],
+        scan: &datafusion::logical_expr::TableScan,
+    ) -> Result<Stream> {
+        let key_exprs = keys
+            .iter()
+            .map(|k| {
+                let i = t.schema.index_of(k).map_err(|e| {
+                    SqlError::internal(format!("upsert key '{k}' of table '{}': {e}", t.name))
+                })?;
+                Ok(Arc::new(PhysColumn::new(k, i)) as Arc<dyn PhysicalExpr>)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let name = format!("ChangelogNormalize(key=[{}])", keys.join(", "));
+        let id = self.exchange(
+            &s,
+            name.clone(),
+            self.parallelism,
+            Partitioning::Hash(key_exprs.clone()),
+        );
+        self.graph.push_operator(
+            id,
+            Arc::new(ChangelogNormalize {
+                name: name.clone(),
+                keys: key_exprs,
+                schema: Arc::clone(&t.schema),
+                state_ttl_ms: self.state_ttl_ms,
+            }),
+        );
+        self.updating.insert(id, name);
+        let s = Stream::Node(id);
+        if let Some(p) = &scan.projection {
+            let exprs = p
+                .iter()
+                .map(|i| {
+                    Arc::new(PhysColumn::new(t.schema.field(*i).name(), *i))
+                        as Arc<dyn PhysicalExpr>
+                })
+                .collect();
+            self.push(
+                &s,
+                Arc::new(Calc {
+                    name: "Calc(select)".into(),
+                    predicate: None,
+                    projection: Some((exprs, Arc::new(scan.projected_schema.as_arrow().clone()))),
                 }),
             );
         }
@@ -1377,6 +1444,7 @@ impl Translator {
             return self.window_rank(w, partition_by, partition_keys, order, limit, window_end);
         }
         let s = self.translate(&w.input)?;
+        let append_only = self.updating_origin(&s).is_none();
         let (parallelism, partitioning) = if partition_keys.is_empty() {
             (1, Partitioning::Single)
         } else {
@@ -1392,6 +1460,7 @@ impl Translator {
                 limit,
                 input_schema: Arc::new(input_df.as_arrow().clone()),
                 schema: Arc::new(w.schema.as_arrow().clone()),
+                append_only,
             }),
         );
         self.updating.insert(id, name);

@@ -152,6 +152,11 @@ impl AvroDecoder {
         })
     }
 
+    /// The rows' schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
     /// Decodes one datum and keeps its row; on error nothing is kept.
     pub fn decode_one(&mut self, payload: &[u8]) -> std::result::Result<(), String> {
         let mut reader = payload;
@@ -304,6 +309,11 @@ impl AvroEncoder {
     }
 
     /// One datum per row of `batch`.
+    /// The schema of the rows it encodes.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
     pub fn encode(&self, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {

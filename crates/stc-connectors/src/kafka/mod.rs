@@ -12,7 +12,11 @@
 //! Message values (and keys, with `key.format`) are decoded and encoded with the formats of
 //! [`crate::format`]: `json` and `csv` are line formats, so a message value is one line (a
 //! newline inside a JSON value is whitespace and is replaced by a space); `raw` takes the
-//! bytes as they are.
+//! bytes as they are; `avro` is one binary datum per message. With a changelog value format
+//! (`debezium-json`, …) the table is an updating input and each message may make several rows
+//! with their kinds; an `upsert-kafka` source emits `+I` per message and `-D` per tombstone,
+//! keyed by the primary key ([`stc_runtime::SourceFactory::upsert_key`]), and the planner
+//! normalizes that into a full changelog.
 
 pub mod sink;
 pub mod source;
@@ -62,7 +66,15 @@ fn headers_type() -> DataType {
     )
 }
 
-const VALUE_FORMATS: &[&str] = &["json", "csv", "raw"];
+const VALUE_FORMATS: &[&str] = &[
+    "json",
+    "csv",
+    "raw",
+    "avro",
+    "debezium-json",
+    "canal-json",
+    "maxwell-json",
+];
 
 /// How a source starts reading a partition (`scan.startup.mode`).
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +218,9 @@ impl KafkaOptions {
             "sink.parallelism",
             "sink.delivery-guarantee",
             "sink.transactional-id-prefix",
+            "scan.bounded.mode",
+            "scan.bounded.specific-offsets",
+            "scan.bounded.timestamp-millis",
         ];
         if !upsert {
             valid.extend([
@@ -215,9 +230,6 @@ impl KafkaOptions {
                 "scan.startup.mode",
                 "scan.startup.specific-offsets",
                 "scan.startup.timestamp-millis",
-                "scan.bounded.mode",
-                "scan.bounded.specific-offsets",
-                "scan.bounded.timestamp-millis",
                 "scan.topic-partition-discovery.interval",
                 "sink.partitioner",
                 "sink.semantic",
@@ -229,12 +241,21 @@ impl KafkaOptions {
             "json.",
             "csv.",
             "raw.",
+            "avro.",
+            "debezium-json.",
+            "canal-json.",
+            "maxwell-json.",
             "key.json.",
             "key.csv.",
             "key.raw.",
+            "key.avro.",
             "value.json.",
             "value.csv.",
             "value.raw.",
+            "value.avro.",
+            "value.debezium-json.",
+            "value.canal-json.",
+            "value.maxwell-json.",
         ];
         check_keys(t, connector, &valid, &prefixes)?;
         let get = |k: &str| t.options.get(k).map(String::as_str);
@@ -400,10 +421,22 @@ impl KafkaOptions {
         {
             if !VALUE_FORMATS.contains(&f) {
                 return Err(opt_err(format!(
-                    "unsupported format '{f}' for the {connector} connector of table '{name}'; supported: {} (avro, debezium-json, canal-json and maxwell-json are not supported yet)",
+                    "unsupported format '{f}' for the {connector} connector of table '{name}'; supported: {}",
                     VALUE_FORMATS.join(", ")
                 )));
             }
+        }
+        if let Some(f) = get("key.format")
+            && format::changelog::ChangelogFormat::from_name(f).is_some()
+        {
+            return Err(opt_err(format!(
+                "table '{name}': 'key.format' cannot be the changelog format '{f}' (a message key holds the key columns only); use it as 'value.format'"
+            )));
+        }
+        if upsert && format::changelog::ChangelogFormat::from_name(&value_name).is_some() {
+            return Err(opt_err(format!(
+                "table '{name}': the upsert-kafka connector makes its own changelog from keys and tombstones; its 'value.format' cannot be the changelog format '{value_name}' (use the kafka connector)"
+            )));
         }
         let value_includes_key = match get("value.fields-include").unwrap_or("ALL") {
             v if v.eq_ignore_ascii_case("ALL") => true,
@@ -576,6 +609,7 @@ impl KafkaOptions {
     fn check_format(&self, f: &FormatSpec, schema: &SchemaRef) -> Result<()> {
         match f.name.as_str() {
             "raw" => format::raw::check(schema, &f.options)?,
+            "avro" => format::avro::validate(schema, &f.options)?,
             other => {
                 format::decoder(other, schema.clone(), &f.options)?;
                 format::encoder(other, schema.clone(), &f.options)?;

@@ -40,6 +40,8 @@ use stc_runtime::{
 };
 
 use super::{Delivery, FormatSpec, KafkaOptions, Partitioner};
+use crate::format::avro::AvroEncoder;
+use crate::format::changelog::ChangelogFormat;
 use crate::format::{self, RecordEncoder};
 use crate::table::{ConnectorError, ConnectorTable, Result};
 
@@ -135,55 +137,90 @@ impl ProducerContext for SinkContext {
 
 type KProducer = ThreadedProducer<SinkContext>;
 
-/// A message part encoder: a line format or raw.
+/// A message part encoder: a line format (csv, json, or a changelog format), avro or raw.
 enum Encoder {
     Lines {
         enc: Box<dyn RecordEncoder>,
         /// csv may quote a newline inside a field, so its rows are encoded one at a time.
         per_row: bool,
         schema: SchemaRef,
+        /// A changelog format: rows are encoded with their kinds.
+        changelog: bool,
     },
+    Avro(Box<AvroEncoder>),
     Raw,
 }
 
 impl Encoder {
     fn new(spec: &FormatSpec, schema: SchemaRef) -> RtResult<Self> {
-        if spec.name == "raw" {
-            return Ok(Encoder::Raw);
-        }
-        Ok(Encoder::Lines {
-            enc: format::encoder(&spec.name, schema.clone(), &spec.options)
-                .map_err(|e| RuntimeError::Data(e.to_string()))?,
-            per_row: spec.name != "json",
-            schema,
+        let data = |e: format::FormatError| RuntimeError::Data(e.to_string());
+        Ok(match spec.name.as_str() {
+            "raw" => Encoder::Raw,
+            "avro" => Encoder::Avro(Box::new(
+                AvroEncoder::new(schema, &spec.options).map_err(data)?,
+            )),
+            name => Encoder::Lines {
+                enc: format::encoder(name, schema.clone(), &spec.options).map_err(data)?,
+                per_row: name == "csv",
+                schema,
+                changelog: ChangelogFormat::from_name(name).is_some(),
+            },
         })
     }
 
+    /// Whether rows of every kind are encoded (a changelog format), not only `+I`/`+U`.
+    fn is_changelog(&self) -> bool {
+        matches!(
+            self,
+            Encoder::Lines {
+                changelog: true,
+                ..
+            }
+        )
+    }
+
     /// One encoded message part per row of `cols` (the columns of the part, in order).
-    fn encode(&mut self, cols: Vec<ArrayRef>, rows: usize) -> RtResult<Vec<Option<Vec<u8>>>> {
+    /// `kinds`: the rows' kinds, for a changelog format.
+    fn encode(
+        &mut self,
+        cols: Vec<ArrayRef>,
+        rows: usize,
+        kinds: Option<&[RowKind]>,
+    ) -> RtResult<Vec<Option<Vec<u8>>>> {
         let data = |e: format::FormatError| RuntimeError::Data(e.to_string());
         match self {
             Encoder::Raw => (0..rows)
                 .map(|r| format::raw::encode_value(cols[0].as_ref(), r).map_err(data))
                 .collect(),
+            Encoder::Avro(enc) => {
+                let batch = RecordBatch::try_new(enc.schema(), cols)?;
+                Ok(enc
+                    .encode(&batch)
+                    .map_err(data)?
+                    .into_iter()
+                    .map(Some)
+                    .collect())
+            }
             Encoder::Lines {
                 enc,
                 per_row,
                 schema,
+                changelog,
             } => {
+                let kinds = kinds.filter(|_| *changelog);
                 let batch = RecordBatch::try_new(schema.clone(), cols)?;
                 let mut out = Vec::new();
                 if *per_row {
                     let mut res = Vec::with_capacity(rows);
                     for r in 0..rows {
                         out.clear();
-                        enc.encode(&batch.slice(r, 1), None, &mut out)
+                        enc.encode(&batch.slice(r, 1), kinds.map(|k| &k[r..=r]), &mut out)
                             .map_err(data)?;
                         res.push(Some(out.strip_suffix(b"\n").unwrap_or(&out).to_vec()));
                     }
                     return Ok(res);
                 }
-                enc.encode(&batch, None, &mut out).map_err(data)?;
+                enc.encode(&batch, kinds, &mut out).map_err(data)?;
                 let body = out.strip_suffix(b"\n").unwrap_or(&out);
                 let res: Vec<Option<Vec<u8>>> = if rows == 0 {
                     Vec::new()
@@ -445,8 +482,11 @@ impl Operator for KafkaSinkOp {
         let n = b.num_rows();
         // Which rows become records, and which of those are tombstones.
         let mut rows: Vec<(usize, bool)> = Vec::with_capacity(n);
+        let changelog = self.value.is_changelog();
         for r in 0..n {
             match batch.kind(r) {
+                // A changelog format writes every change as a record of its own.
+                _ if changelog => rows.push((r, false)),
                 RowKind::Insert | RowKind::UpdateAfter => rows.push((r, false)),
                 RowKind::Delete if self.opts.upsert => rows.push((r, true)),
                 RowKind::UpdateBefore if self.opts.upsert => {}
@@ -462,17 +502,21 @@ impl Operator for KafkaSinkOp {
         if rows.is_empty() {
             return Ok(());
         }
+        let kinds: Option<Vec<RowKind>> =
+            changelog.then(|| (0..n).map(|r| batch.kind(r)).collect());
         let values = self.value.encode(
             self.value_cols
                 .iter()
                 .map(|c| b.column(*c).clone())
                 .collect(),
             n,
+            kinds.as_deref(),
         )?;
         let keys = match self.key.as_mut() {
             Some(k) => Some(k.encode(
                 self.key_cols.iter().map(|c| b.column(*c).clone()).collect(),
                 n,
+                None,
             )?),
             None => None,
         };

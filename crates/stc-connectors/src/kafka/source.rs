@@ -24,16 +24,20 @@ use datafusion::arrow::array::{
     RecordBatch, RecordBatchOptions, StringArray, StringBuilder, TimestampMillisecondArray,
     UInt32Array, new_null_array,
 };
-use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
+use datafusion::arrow::compute::kernels::zip::zip;
+use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use stc_common::RowKind;
 use stc_runtime::{Result as RtResult, RuntimeError, SourceFactory, SourceReader, SplitPosition};
 
 use super::{FormatSpec, KafkaOptions, StartMode, StopMode, split_owner};
+use crate::format::avro::AvroDecoder;
+use crate::format::changelog::ChangelogFormat;
 use crate::format::{self, FormatError, RecordDecoder};
 use crate::table::{ConnectorTable, Result};
 
@@ -53,12 +57,6 @@ pub struct KafkaSource {
 impl KafkaSource {
     pub fn new(t: &ConnectorTable) -> Result<Self> {
         let opts = KafkaOptions::parse(t)?;
-        if opts.upsert {
-            return Err(crate::ConnectorError::Options(format!(
-                "reading an 'upsert-kafka' table ('{}') is not supported yet (sources cannot emit update/delete rows yet); it can be written to",
-                t.name
-            )));
-        }
         let mut fields: Vec<_> = t.physical_schema.fields().iter().cloned().collect();
         fields.extend(t.metadata.iter().map(|(_, f)| Arc::new(f.clone())));
         Ok(KafkaSource {
@@ -66,6 +64,11 @@ impl KafkaSource {
             metadata: t.metadata.clone(),
             schema: Arc::new(Schema::new(fields)),
         })
+    }
+
+    /// Whether rows carry row kinds: an upsert topic, or a changelog value format.
+    fn changelog(&self) -> bool {
+        self.opts.upsert || ChangelogFormat::from_name(&self.opts.value.name).is_some()
     }
 
     fn reader(
@@ -76,8 +79,9 @@ impl KafkaSource {
     ) -> RtResult<Box<dyn SourceReader>> {
         let value = Decoder::new(&self.opts.value, self.opts.value_schema())?;
         let key = match &self.opts.key {
-            // With `ALL`, key columns are read from the value, as Flink does.
-            Some(k) if !self.opts.value_includes_key => {
+            // With `ALL`, key columns are read from the value, as Flink does; an upsert
+            // topic's tombstones have only the key.
+            Some(k) if !self.opts.value_includes_key || self.opts.upsert => {
                 Some(Decoder::new(k, self.opts.key_schema())?)
             }
             _ => None,
@@ -95,6 +99,8 @@ impl KafkaSource {
             last_discovery: Instant::now(),
             value,
             key,
+            changelog: self.changelog(),
+            skipped_keyless: 0,
             last_snapshot: None,
             failing_since: None,
             last_splits: None,
@@ -109,6 +115,14 @@ impl SourceFactory for KafkaSource {
 
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    fn produces_changelog(&self) -> bool {
+        self.changelog()
+    }
+
+    fn upsert_key(&self) -> Option<Vec<String>> {
+        self.opts.upsert.then(|| self.opts.key_fields.clone())
     }
 
     fn create_reader(&self, subtask: usize, parallelism: usize) -> RtResult<Box<dyn SourceReader>> {
@@ -200,65 +214,204 @@ impl Split {
     }
 }
 
-/// A message's decoder: a line format (csv, json) or raw.
+/// A message part's decoder: a line format (csv, json, or a changelog format), avro or raw.
 enum Decoder {
     Lines {
         dec: Box<dyn RecordDecoder>,
         spec: FormatSpec,
         schema: SchemaRef,
+        /// A changelog format: a message may make several rows (or none), each with its kind,
+        /// so messages are decoded one at a time to know which rows are whose.
+        changelog: bool,
+    },
+    Avro {
+        dec: Box<AvroDecoder>,
+        ignore_errors: bool,
+        skipped: u64,
     },
     Raw {
         schema: SchemaRef,
     },
 }
 
+/// What the values of a poll decoded to.
+struct Decoded {
+    batch: RecordBatch,
+    /// The value (index into the decoded values) each row came from; `None`: row `i` came
+    /// from value `i` (one row per value, none skipped).
+    rows_of: Option<Vec<u32>>,
+    /// The row kinds, for a changelog format.
+    kinds: Option<Vec<RowKind>>,
+}
+
+impl Decoded {
+    fn value_of(&self, row: usize) -> usize {
+        self.rows_of.as_ref().map_or(row, |r| r[row] as usize)
+    }
+}
+
+/// The error of a record that does not parse and is not skipped.
+fn parse_error(at: String, reason: &str, record: &str, format: &str) -> RuntimeError {
+    RuntimeError::Data(format!(
+        "cannot parse record of {at}: {reason}. Record: '{record}' (set '{format}.ignore-parse-errors' = 'true' to skip such records)"
+    ))
+}
+
+/// A message value as one line: one message is one record, so a line break inside it (JSON
+/// may be pretty-printed) is whitespace.
+fn push_line(chunk: &mut Vec<u8>, v: &[u8]) {
+    if v.iter().any(|b| *b == b'\n' || *b == b'\r') {
+        chunk.extend(v.iter().map(|b| match b {
+            b'\n' | b'\r' => b' ',
+            b => *b,
+        }));
+    } else {
+        chunk.extend_from_slice(v);
+    }
+    chunk.push(b'\n');
+}
+
 impl Decoder {
     fn new(spec: &FormatSpec, schema: SchemaRef) -> RtResult<Self> {
-        if spec.name == "raw" {
-            return Ok(Decoder::Raw { schema });
+        let data = |e: FormatError| RuntimeError::Data(e.to_string());
+        match spec.name.as_str() {
+            "raw" => Ok(Decoder::Raw { schema }),
+            "avro" => Ok(Decoder::Avro {
+                dec: Box::new(AvroDecoder::new(schema, &spec.options).map_err(data)?),
+                ignore_errors: format::avro::ignore_parse_errors(&spec.options).map_err(data)?,
+                skipped: 0,
+            }),
+            name => Ok(Decoder::Lines {
+                dec: format::decoder(name, schema.clone(), &spec.options).map_err(data)?,
+                spec: spec.clone(),
+                schema,
+                changelog: ChangelogFormat::from_name(name).is_some(),
+            }),
         }
-        Ok(Decoder::Lines {
-            dec: format::decoder(&spec.name, schema.clone(), &spec.options)
-                .map_err(|e| RuntimeError::Data(e.to_string()))?,
-            spec: spec.clone(),
-            schema,
-        })
     }
 
     fn skipped(&self) -> u64 {
         match self {
             Decoder::Lines { dec, .. } => dec.skipped_records(),
+            Decoder::Avro { skipped, .. } => *skipped,
             Decoder::Raw { .. } => 0,
         }
     }
 
-    /// Decodes `values` (one per message; never empty or blank for line formats). Returns the
-    /// rows and, when `ignore-parse-errors` skipped some, which values made a row.
+    /// Whether the format skips records it cannot parse (`<format>.ignore-parse-errors`).
+    fn ignores_errors(&self) -> bool {
+        match self {
+            Decoder::Lines { spec, .. } => spec
+                .options
+                .get(&format!("{}.ignore-parse-errors", spec.name))
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            Decoder::Avro { ignore_errors, .. } => *ignore_errors,
+            Decoder::Raw { .. } => false,
+        }
+    }
+
+    /// Decodes `values` (one per message; never empty or blank for line formats).
     fn decode(
         &mut self,
         values: &[&[u8]],
         describe: &dyn Fn(usize) -> String,
-    ) -> RtResult<(RecordBatch, Option<Vec<bool>>)> {
+    ) -> RtResult<Decoded> {
         match self {
             Decoder::Raw { schema } => {
                 let vals: Vec<Option<&[u8]>> = values.iter().map(|v| Some(*v)).collect();
                 let col = format::raw::decode_values(schema, &vals)
                     .map_err(|e| RuntimeError::Data(e.to_string()))?;
-                Ok((RecordBatch::try_new(schema.clone(), vec![col])?, None))
+                Ok(Decoded {
+                    batch: RecordBatch::try_new(schema.clone(), vec![col])?,
+                    rows_of: None,
+                    kinds: None,
+                })
             }
-            Decoder::Lines { dec, spec, schema } => {
+            Decoder::Avro {
+                dec,
+                ignore_errors,
+                skipped,
+            } => {
+                let mut kept = Vec::with_capacity(values.len());
+                for (i, v) in values.iter().enumerate() {
+                    match dec.decode_one(v) {
+                        Ok(()) => kept.push(i as u32),
+                        Err(_) if *ignore_errors => *skipped += 1,
+                        Err(reason) if crate::preview::report(describe(i), &reason, v) => {}
+                        Err(reason) => {
+                            let _ = dec.finish();
+                            return Err(parse_error(
+                                describe(i),
+                                &reason,
+                                &format!("(hex) {}", crate::message::hex_prefix(v)),
+                                "avro",
+                            ));
+                        }
+                    }
+                }
+                let batch = dec
+                    .finish()
+                    .map_err(|e| RuntimeError::Data(e.to_string()))?
+                    .unwrap_or_else(|| RecordBatch::new_empty(dec.schema()));
+                let all = kept.len() == values.len();
+                Ok(Decoded {
+                    batch,
+                    rows_of: (!all).then_some(kept),
+                    kinds: None,
+                })
+            }
+            Decoder::Lines {
+                dec,
+                spec,
+                schema,
+                changelog: true,
+            } => {
+                let mut parts = Vec::new();
+                let mut rows_of = Vec::new();
+                let mut kinds = Vec::new();
+                let mut line = Vec::new();
+                for (i, v) in values.iter().enumerate() {
+                    line.clear();
+                    push_line(&mut line, v);
+                    match dec.decode(&line, 1, "kafka") {
+                        Ok(Some(b)) => {
+                            let n = b.num_rows();
+                            let k = dec.take_row_kinds().ok_or_else(|| {
+                                RuntimeError::Internal(format!(
+                                    "the {} decoder returned no row kinds",
+                                    spec.name
+                                ))
+                            })?;
+                            rows_of.extend(std::iter::repeat_n(i as u32, n));
+                            kinds.extend(k);
+                            parts.push(b);
+                        }
+                        Ok(None) => {}
+                        Err(FormatError::Parse { reason, .. })
+                            if crate::preview::report(describe(i), &reason, v) => {}
+                        Err(FormatError::Parse { reason, record, .. }) => {
+                            return Err(parse_error(describe(i), &reason, &record, &spec.name));
+                        }
+                        Err(e) => return Err(RuntimeError::Data(e.to_string())),
+                    }
+                }
+                let batch = if parts.is_empty() {
+                    RecordBatch::new_empty(schema.clone())
+                } else {
+                    concat_batches(schema, &parts)?
+                };
+                Ok(Decoded {
+                    batch,
+                    rows_of: Some(rows_of),
+                    kinds: Some(kinds),
+                })
+            }
+            Decoder::Lines {
+                dec, spec, schema, ..
+            } => {
                 let mut chunk = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
                 for v in values {
-                    if v.iter().any(|b| *b == b'\n' || *b == b'\r') {
-                        // One message is one line: a newline inside a JSON value is whitespace.
-                        chunk.extend(v.iter().map(|b| match b {
-                            b'\n' | b'\r' => b' ',
-                            b => *b,
-                        }));
-                    } else {
-                        chunk.extend_from_slice(v);
-                    }
-                    chunk.push(b'\n');
+                    push_line(&mut chunk, v);
                 }
                 let before = dec.skipped_records();
                 let batch = match dec.decode(&chunk, 1, "kafka") {
@@ -271,12 +424,11 @@ impl Decoder {
                             match dec.decode(line, 1, "kafka") {
                                 Ok(Some(b)) if b.num_rows() == 1 => {
                                     parts.push(b);
-                                    kept.push(true);
+                                    kept.push(i as u32);
                                 }
-                                Ok(_) => kept.push(false),
+                                Ok(_) => {}
                                 Err(FormatError::Parse { reason, .. }) => {
                                     crate::preview::report(describe(i), &reason, values[i]);
-                                    kept.push(false);
                                 }
                                 Err(e) => return Err(RuntimeError::Data(e.to_string())),
                             }
@@ -286,7 +438,11 @@ impl Decoder {
                         } else {
                             concat_batches(schema, &parts)?
                         };
-                        return Ok((batch, Some(kept)));
+                        return Ok(Decoded {
+                            batch,
+                            rows_of: Some(kept),
+                            kinds: None,
+                        });
                     }
                     Err(FormatError::Parse {
                         line,
@@ -294,28 +450,37 @@ impl Decoder {
                         reason,
                         ..
                     }) => {
-                        return Err(RuntimeError::Data(format!(
-                            "cannot parse record of {}: {reason}. Record: '{record}' (set '{}.ignore-parse-errors' = 'true' to skip such records)",
+                        return Err(parse_error(
                             describe(line as usize - 1),
-                            spec.name
-                        )));
+                            &reason,
+                            &record,
+                            &spec.name,
+                        ));
                     }
                     Err(e) => return Err(RuntimeError::Data(e.to_string())),
                 };
                 if dec.skipped_records() == before {
-                    return Ok((batch, None));
+                    return Ok(Decoded {
+                        batch,
+                        rows_of: None,
+                        kinds: None,
+                    });
                 }
                 // Some values were skipped: find out which, one value at a time with a fresh
                 // decoder of the same configuration (the rows themselves are in `batch`).
                 let mut probe = format::decoder(&spec.name, schema.clone(), &spec.options)
                     .map_err(|e| RuntimeError::Data(e.to_string()))?;
                 let mut kept = Vec::with_capacity(values.len());
-                for line in chunk.split(|b| *b == b'\n').take(values.len()) {
-                    let mut l = line.to_vec();
-                    l.push(b'\n');
-                    kept.push(matches!(probe.decode(&l, 1, "kafka"), Ok(Some(_))));
+                for (i, line) in chunk.split_inclusive(|b| *b == b'\n').enumerate() {
+                    if matches!(probe.decode(line, 1, "kafka"), Ok(Some(_))) {
+                        kept.push(i as u32);
+                    }
                 }
-                Ok((batch, Some(kept)))
+                Ok(Decoded {
+                    batch,
+                    rows_of: Some(kept),
+                    kinds: None,
+                })
             }
         }
     }
@@ -327,7 +492,8 @@ struct Msg {
     offset: i64,
     timestamp: Option<i64>,
     timestamp_type: &'static str,
-    value: std::ops::Range<usize>,
+    /// `None`: an upsert tombstone.
+    value: Option<std::ops::Range<usize>>,
     key: Option<std::ops::Range<usize>>,
     headers: Vec<(String, Option<Vec<u8>>)>,
 }
@@ -345,6 +511,10 @@ struct KafkaReader {
     last_discovery: Instant,
     value: Decoder,
     key: Option<Decoder>,
+    /// Rows carry row kinds ([`stc_runtime::source::ROW_KIND_COLUMN`]).
+    changelog: bool,
+    /// Upsert tombstones skipped for want of a key (`ignore-parse-errors` of the key format).
+    skipped_keyless: u64,
     /// Positions of the last checkpoint, committed to the group when it completes.
     last_snapshot: Option<Vec<(String, i32, i64)>>,
     /// Since when every poll has failed (the job fails once this exceeds the request timeout).
@@ -708,25 +878,62 @@ impl KafkaReader {
     }
 
     /// Decodes the messages of one poll into a batch of the reader schema.
+    /// The batch of a poll's messages: values (and keys) decoded, key and value columns
+    /// placed, metadata columns, and the row kinds of a changelog.
     fn build(&mut self, msgs: Vec<Msg>, buf: &[u8]) -> RtResult<RecordBatch> {
-        let values: Vec<&[u8]> = msgs.iter().map(|m| &buf[m.value.clone()]).collect();
         let (opts, splits) = (&self.opts, &self.splits);
-        let describe_value = |i: usize| describe_msg(opts, splits, &msgs[i], "");
-        let (mut value_batch, kept) = self.value.decode(&values, &describe_value)?;
-        let mut msgs: Vec<&Msg> = match &kept {
-            None => msgs.iter().collect(),
-            Some(k) => msgs
-                .iter()
-                .zip(k)
-                .filter(|(_, k)| **k)
-                .map(|(m, _)| m)
-                .collect(),
-        };
-        // Key columns (EXCEPT_KEY only): decode the present keys, spread them over the rows
-        // (rows without a key get NULL key columns).
-        let mut key_cols: Option<(RecordBatch, UInt32Array)> = None;
+        // Values: every message that has one (an upsert tombstone has none).
+        let valued: Vec<usize> = (0..msgs.len())
+            .filter(|i| msgs[*i].value.is_some())
+            .collect();
+        let values: Vec<&[u8]> = valued
+            .iter()
+            .map(|i| &buf[msgs[*i].value.clone().expect("valued")])
+            .collect();
+        let describe_value = |j: usize| describe_msg(opts, splits, &msgs[valued[j]], "");
+        let decoded = self.value.decode(&values, &describe_value)?;
+
+        // The output rows, in message order: each value row, and a `-D` per tombstone.
+        struct Out {
+            msg: usize,
+            value: Option<u32>,
+            key: Option<u32>,
+            kind: RowKind,
+        }
+        let mut rows: Vec<Out> = Vec::with_capacity(decoded.batch.num_rows());
+        let mut next_row = 0;
+        let mut next_value = 0;
+        for (i, m) in msgs.iter().enumerate() {
+            if m.value.is_none() {
+                rows.push(Out {
+                    msg: i,
+                    value: None,
+                    key: None,
+                    kind: RowKind::Delete,
+                });
+                continue;
+            }
+            while next_row < decoded.batch.num_rows() && decoded.value_of(next_row) == next_value {
+                rows.push(Out {
+                    msg: i,
+                    value: Some(next_row as u32),
+                    key: None,
+                    kind: decoded
+                        .kinds
+                        .as_ref()
+                        .map_or(RowKind::Insert, |k| k[next_row]),
+                });
+                next_row += 1;
+            }
+            next_value += 1;
+        }
+
+        // Keys: decoded for the messages that made a row.
+        let mut key_batch = None;
         if let Some(kdec) = self.key.as_mut() {
-            let present: Vec<usize> = (0..msgs.len())
+            let mut keyed: Vec<usize> = rows
+                .iter()
+                .map(|r| r.msg)
                 .filter(|i| {
                     msgs[*i]
                         .key
@@ -734,91 +941,106 @@ impl KafkaReader {
                         .is_some_and(|r| !buf[r.clone()].iter().all(u8::is_ascii_whitespace))
                 })
                 .collect();
-            let keys: Vec<&[u8]> = present
+            keyed.dedup();
+            let keys: Vec<&[u8]> = keyed
                 .iter()
-                .map(|i| &buf[msgs[*i].key.clone().expect("present")])
+                .map(|i| &buf[msgs[*i].key.clone().expect("keyed")])
                 .collect();
             let describe_key =
-                |j: usize| describe_msg(opts, splits, msgs[present[j]], "the key of ");
-            let (kb, kkept) = kdec.decode(&keys, &describe_key)?;
-            let mut drop = vec![false; msgs.len()];
-            if let Some(kk) = &kkept {
-                for (j, ok) in kk.iter().enumerate() {
-                    drop[present[j]] = !ok;
-                }
+                |j: usize| describe_msg(opts, splits, &msgs[keyed[j]], "the key of ");
+            let kd = kdec.decode(&keys, &describe_key)?;
+            // The key row of each message (none for a missing or skipped key).
+            let mut key_of: HashMap<usize, u32> = HashMap::with_capacity(keyed.len());
+            for r in 0..kd.batch.num_rows() {
+                key_of.insert(keyed[kd.value_of(r)], r as u32);
             }
-            // Index of each row's key in `kb` (NULL for none).
-            let mut idx = Vec::with_capacity(msgs.len());
-            let mut next_key = 0u32;
-            let mut p = present.iter().peekable();
-            for (i, dropped) in drop.iter().enumerate() {
-                if p.peek() == Some(&&i) {
-                    p.next();
-                    if *dropped {
-                        idx.push(None);
-                    } else {
-                        idx.push(Some(next_key));
-                        next_key += 1;
+            let mut kept = Vec::with_capacity(rows.len());
+            for mut r in rows {
+                r.key = key_of.get(&r.msg).copied();
+                let m = &msgs[r.msg];
+                let key_skipped = r.key.is_none() && keyed.binary_search(&r.msg).is_ok();
+                if r.value.is_none() && r.key.is_none() && !key_skipped {
+                    // A tombstone addresses its key's row; without a key it deletes nothing.
+                    if !kdec.ignores_errors() {
+                        return Err(RuntimeError::Data(format!(
+                            "a tombstone (a message without a value) has no key, so it deletes no row: {} (set 'key.{}.ignore-parse-errors' = 'true' to skip such messages)",
+                            describe_msg(opts, splits, m, ""),
+                            opts.key.as_ref().map_or("json", |k| k.name.as_str())
+                        )));
                     }
-                } else {
-                    idx.push(None);
+                    self.skipped_keyless += 1;
+                    continue;
                 }
+                if key_skipped {
+                    // The key did not parse and `ignore-parse-errors` skipped it: the
+                    // message's rows go with it.
+                    continue;
+                }
+                kept.push(r);
             }
-            if drop.iter().any(|d| *d) {
-                let mask = BooleanArray::from(drop.iter().map(|d| !d).collect::<Vec<_>>());
-                value_batch = filter_record_batch(&value_batch, &mask)?;
-                idx = idx
-                    .into_iter()
-                    .zip(&drop)
-                    .filter(|(_, d)| !**d)
-                    .map(|(x, _)| x)
-                    .collect();
-                msgs = msgs
-                    .into_iter()
-                    .zip(&drop)
-                    .filter(|(_, d)| !**d)
-                    .map(|(m, _)| m)
-                    .collect();
-            }
-            key_cols = Some((kb, UInt32Array::from(idx)));
+            rows = kept;
+            key_batch = Some(kd.batch);
         }
-        let n = msgs.len();
-        self.last_splits = Some(msgs.iter().map(|m| m.split as u32).collect());
+
+        let n = rows.len();
+        let row_msgs: Vec<&Msg> = rows.iter().map(|r| &msgs[r.msg]).collect();
+        self.last_splits = Some(row_msgs.iter().map(|m| m.split as u32).collect());
+        let vb = &decoded.batch;
+        let identity = vb.num_rows() == n
+            && rows
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.value == Some(i as u32));
+        let value_idx = UInt32Array::from(rows.iter().map(|r| r.value).collect::<Vec<_>>());
+        let key_idx = UInt32Array::from(rows.iter().map(|r| r.key).collect::<Vec<_>>());
+        let tombstones = rows.iter().any(|r| r.value.is_none());
+        let from_value = |f: &Field| -> RtResult<ArrayRef> {
+            Ok(match vb.column_by_name(f.name()) {
+                Some(c) if identity => c.clone(),
+                Some(c) => take(c, &value_idx, None)?,
+                None => new_null_array(f.data_type(), n),
+            })
+        };
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for f in self.opts.physical.fields() {
-            let from_key = key_cols
+            let key_col = key_batch
                 .as_ref()
-                .filter(|_| self.opts.key_fields.contains(f.name()));
-            let col = match from_key {
-                Some((kb, idx)) => {
-                    take(kb.column_by_name(f.name()).expect("key column"), idx, None)?
+                .filter(|_| self.opts.key_fields.contains(f.name()))
+                .and_then(|kb| kb.column_by_name(f.name()));
+            let col = match key_col {
+                Some(k) if !self.opts.value_includes_key => take(k, &key_idx, None)?,
+                // `ALL`: the value's key columns, and a tombstone's from its key.
+                Some(k) if tombstones => {
+                    let mask = BooleanArray::from(
+                        rows.iter().map(|r| r.value.is_none()).collect::<Vec<_>>(),
+                    );
+                    zip(&mask, &take(k, &key_idx, None)?, &from_value(f)?)?
                 }
-                None => value_batch
-                    .column_by_name(f.name())
-                    .cloned()
-                    .unwrap_or_else(|| new_null_array(f.data_type(), n)),
+                _ => from_value(f)?,
             };
             cols.push(col);
         }
         for (key, field) in &self.metadata {
             let col: ArrayRef = match key.as_str() {
                 "topic" => Arc::new(StringArray::from_iter_values(
-                    msgs.iter().map(|m| self.splits[m.split].topic.as_str()),
+                    row_msgs.iter().map(|m| self.splits[m.split].topic.as_str()),
                 )),
                 "partition" => Arc::new(Int32Array::from_iter_values(
-                    msgs.iter().map(|m| self.splits[m.split].partition),
+                    row_msgs.iter().map(|m| self.splits[m.split].partition),
                 )),
-                "offset" => Arc::new(Int64Array::from_iter_values(msgs.iter().map(|m| m.offset))),
+                "offset" => Arc::new(Int64Array::from_iter_values(
+                    row_msgs.iter().map(|m| m.offset),
+                )),
                 "timestamp" => Arc::new(
-                    TimestampMillisecondArray::from_iter(msgs.iter().map(|m| m.timestamp))
+                    TimestampMillisecondArray::from_iter(row_msgs.iter().map(|m| m.timestamp))
                         .with_timezone("UTC"),
                 ),
                 "timestamp-type" => Arc::new(StringArray::from_iter_values(
-                    msgs.iter().map(|m| m.timestamp_type),
+                    row_msgs.iter().map(|m| m.timestamp_type),
                 )),
                 // librdkafka does not hand out the leader epoch of a message.
                 "leader-epoch" => new_null_array(&DataType::Int32, n),
-                "headers" => headers_column(&msgs, field)?,
+                "headers" => headers_column(&row_msgs, field)?,
                 other => {
                     return Err(RuntimeError::Internal(format!(
                         "unknown kafka metadata key {other}"
@@ -838,11 +1060,16 @@ impl KafkaReader {
                 }
             })
             .collect::<RtResult<Vec<_>>>()?;
-        Ok(RecordBatch::try_new_with_options(
+        let batch = RecordBatch::try_new_with_options(
             self.schema.clone(),
             cols,
             &RecordBatchOptions::new().with_row_count(Some(n)),
-        )?)
+        )?;
+        if !self.changelog {
+            return Ok(batch);
+        }
+        let kinds: Vec<RowKind> = rows.iter().map(|r| r.kind).collect();
+        stc_runtime::source::with_row_kinds(batch, &kinds)
     }
 }
 
@@ -902,6 +1129,7 @@ impl SourceReader for KafkaReader {
             .expect("discover created the consumer");
         let want_headers = self.metadata.iter().any(|(k, _)| k == "headers");
         let want_key = self.key.is_some();
+        let upsert = self.opts.upsert;
         let mut buf: Vec<u8> = Vec::new();
         let mut msgs: Vec<Msg> = Vec::new();
         let mut finished_split = false;
@@ -954,16 +1182,17 @@ impl SourceReader for KafkaReader {
                     finished_split = true;
                 }
                 // A message without a value (a tombstone) or with an empty one makes no row,
-                // as in Flink (the formats return no row for it).
-                let Some(v) = m
-                    .payload()
-                    .filter(|v| !v.iter().all(u8::is_ascii_whitespace))
-                else {
-                    continue;
+                // as in Flink (the formats return no row for it), except in an upsert topic:
+                // there a tombstone deletes its key's row.
+                let value = match m.payload() {
+                    None if upsert => None,
+                    Some(v) if !v.iter().all(u8::is_ascii_whitespace) => {
+                        let start = buf.len();
+                        buf.extend_from_slice(v);
+                        Some(start..buf.len())
+                    }
+                    _ => continue,
                 };
-                let start = buf.len();
-                buf.extend_from_slice(v);
-                let value = start..buf.len();
                 let key = if want_key {
                     m.key().map(|k| {
                         let start = buf.len();
@@ -1033,7 +1262,7 @@ impl SourceReader for KafkaReader {
     }
 
     fn skipped_records(&self) -> u64 {
-        self.value.skipped() + self.key.as_ref().map_or(0, Decoder::skipped)
+        self.value.skipped() + self.key.as_ref().map_or(0, Decoder::skipped) + self.skipped_keyless
     }
 
     fn snapshot_positions(&mut self) -> Option<Vec<SplitPosition>> {

@@ -7,6 +7,7 @@ pub mod collect;
 pub mod group_agg;
 pub mod join;
 pub mod lookup_join;
+pub mod normalize;
 pub mod over;
 pub mod rank;
 pub(crate) mod state;

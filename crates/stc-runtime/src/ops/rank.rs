@@ -47,6 +47,10 @@ pub struct TopN {
     pub input_schema: SchemaRef,
     /// Input columns, then the rank number (BIGINT).
     pub schema: SchemaRef,
+    /// The input is insert-only: a row ranked below N can never rise again (nothing above it
+    /// is retracted), so only the top N rows per partition are kept (Flink's
+    /// `AppendOnlyTopNFunction`); otherwise every row is kept for retractions.
+    pub append_only: bool,
 }
 
 impl OperatorFactory for TopN {
@@ -100,6 +104,21 @@ struct TopNOp {
     partitions: HashMap<Box<[u8]>, Partition>,
 }
 
+/// Drops the rows ranked below `n` (the last arrivals of the greatest sort keys).
+fn evict_below(p: &mut Partition, n: usize) {
+    let mut count: usize = p.values().map(Vec::len).sum();
+    while count > n {
+        let Some(mut last) = p.last_entry() else {
+            return;
+        };
+        last.get_mut().pop();
+        if last.get().is_empty() {
+            last.remove();
+        }
+        count -= 1;
+    }
+}
+
 fn top(p: &Partition, n: usize) -> Vec<OwnedRow> {
     p.values().flatten().take(n).cloned().collect()
 }
@@ -135,10 +154,24 @@ impl Operator for TopNOp {
                 // Retraction of a row this operator never saw (e.g. expired state).
                 None => continue,
             };
+            let sort_row = sort_rows.row(i);
+            if self.spec.append_only
+                && part.values().map(Vec::len).sum::<usize>() >= limit
+                && part
+                    .last_key_value()
+                    .is_some_and(|(last, _)| sort_row >= last.row())
+            {
+                // Full, and the row sorts after (or ties with, arriving later than) the
+                // last kept row: it ranks below N.
+                continue;
+            }
             let before = top(part, limit);
-            let sort_key = sort_rows.row(i).owned();
+            let sort_key = sort_row.owned();
             if batch.kind(i).is_addition() {
                 part.entry(sort_key).or_default().push(row.owned());
+                if self.spec.append_only {
+                    evict_below(part, limit);
+                }
             } else if let Some(same) = part.get_mut(&sort_key) {
                 if let Some(pos) = same.iter().position(|r| r.row() == row) {
                     same.remove(pos);
