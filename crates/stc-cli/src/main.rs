@@ -359,20 +359,20 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let strategy = RestartStrategy::from_config(&compiled.config, checkpointing.is_some())
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let mut from = match (&restore.restore, restore.resume) {
-        (Some(path), _) => Some(Checkpoint::open(path)?),
-        (None, true) => {
-            let Some(cfg) = &checkpointing else {
-                anyhow::bail!(
-                    "--resume needs a checkpoint directory: SET '{}' in the script or pass --set {}=PATH",
-                    stc_common::config::CHECKPOINTING_DIR,
-                    stc_common::config::CHECKPOINTING_DIR
-                );
-            };
-            latest_checkpoint(&cfg.dir)?
-        }
-        (None, false) => None,
-    };
+    if restore.resume && restore.restore.is_none() && checkpointing.is_none() {
+        anyhow::bail!(
+            "--resume needs a checkpoint directory: SET '{}' in the script or pass --set {}=PATH",
+            stc_common::config::CHECKPOINTING_DIR,
+            stc_common::config::CHECKPOINTING_DIR
+        );
+    }
+    let mut from = restore_point(
+        restore.restore.as_ref(),
+        checkpointing
+            .as_ref()
+            .filter(|_| restore.resume)
+            .map(|c| c.dir.as_path()),
+    )?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -454,10 +454,12 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                         restarts.restarts()
                     );
                     tokio::time::sleep(delay).await;
-                    from = match &checkpointing {
-                        Some(cfg) => latest_checkpoint(&cfg.dir)?,
-                        None => None,
-                    };
+                    // The latest checkpoint, or the savepoint the job started from if none
+                    // was taken since.
+                    from = restore_point(
+                        restore.restore.as_ref(),
+                        checkpointing.as_ref().map(|c| c.dir.as_path()),
+                    )?;
                     compiled = compile_script(&sql, &options)?;
                     continue;
                 }
@@ -507,19 +509,36 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
     })
 }
 
-/// The latest usable checkpoint in `dir`, warning about damaged newer ones.
-fn latest_checkpoint(dir: &std::path::Path) -> anyhow::Result<Option<Checkpoint>> {
-    let (found, skipped) = Checkpoint::latest_in(dir)?;
-    for s in skipped {
-        eprintln!("warning: skipping a damaged checkpoint: {s}");
-    }
-    if found.is_none() {
+/// Where a job starts: the newer of `explicit` (a checkpoint or savepoint path) and the
+/// latest usable checkpoint in `dir` (warning about damaged newer ones). Checkpoint ids
+/// continue from the one a job was restored from, so the larger id is the later state.
+pub(crate) fn restore_point(
+    explicit: Option<&std::path::PathBuf>,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Checkpoint>> {
+    let explicit = explicit.map(|p| Checkpoint::open(p)).transpose()?;
+    let latest = match dir {
+        Some(dir) => {
+            let (found, skipped) = Checkpoint::latest_in(dir)?;
+            for s in skipped {
+                eprintln!("warning: skipping a damaged checkpoint: {s}");
+            }
+            found
+        }
+        None => None,
+    };
+    let chosen = match (explicit, latest) {
+        (Some(e), Some(l)) if l.meta.id > e.meta.id => Some(l),
+        (Some(e), _) => Some(e),
+        (None, l) => l,
+    };
+    if let (None, Some(dir)) = (&chosen, dir) {
         eprintln!(
             "no complete checkpoint in '{}': starting from scratch",
             dir.display()
         );
     }
-    Ok(found)
+    Ok(chosen)
 }
 
 async fn status_line(metrics: Arc<JobMetrics>) {

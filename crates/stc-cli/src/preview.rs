@@ -28,6 +28,11 @@ pub struct PreviewArgs {
     /// At most this many records.
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// The latest records instead of the first: a `kafka` table is read from `--limit`
+    /// records before the end of each partition up to the end. Other sources have no end to
+    /// seek to and show their first records (the output says so).
+    #[arg(long)]
+    latest: bool,
     /// Stop after this long (connecting included), e.g. `10s`, `500 ms`.
     #[arg(long, default_value = "10s")]
     timeout: String,
@@ -44,6 +49,9 @@ pub const EXIT_USER_ERROR: u8 = 2;
 pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
     // Before anything is compiled: connectors read the mode when their tables are declared.
     stc_connectors::preview::enable();
+    if args.latest {
+        stc_connectors::preview::read_latest(args.limit);
+    }
     let timeout = stc_common::config::parse_duration_ms(&args.timeout)
         .map(Duration::from_millis)
         .with_context(|| format!("--timeout '{}' is not a duration (e.g. 10s)", args.timeout))?;
@@ -112,6 +120,10 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
     })?;
     let malformed = stc_connectors::preview::take_malformed();
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    let from_end = args.latest && stc_connectors::preview::latest_honoured();
+    let note = (args.latest && !from_end).then_some(
+        "the table's source cannot read from its end (only kafka can): these are its first records",
+    );
     match args.output {
         OutputFormat::Json => {
             let out = serde_json::json!({
@@ -135,6 +147,8 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
                     "raw_hex": hex(&m.raw),
                 })).collect::<Vec<_>>(),
                 "ended": ended,
+                "from": if from_end { "latest" } else { "start" },
+                "note": note,
                 "error": failure.as_ref().map(|e| e.to_string()),
                 "elapsed_ms": elapsed_ms,
             });
@@ -165,6 +179,9 @@ pub fn run(args: PreviewArgs) -> anyhow::Result<ExitCode> {
                 "{} records in {elapsed_ms} ms (stopped at: {ended})",
                 rows.len()
             );
+            if let Some(n) = note {
+                eprintln!("note: {n}");
+            }
         }
     }
     if let Some(e) = failure {

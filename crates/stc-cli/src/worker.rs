@@ -11,14 +11,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use stc_common::Classified;
-use stc_runtime::checkpoint::storage::{Checkpoint, CheckpointConfig};
+use stc_runtime::checkpoint::storage::CheckpointConfig;
 use stc_runtime::executor::{JobOptions, spawn_job_with};
 use stc_runtime::metrics::JobMetrics;
 use stc_server::worker_protocol::{WorkerCommand, WorkerEvent};
 use stc_sql::compile_script;
 use tokio::sync::mpsc;
 
-use crate::{JobArgs, OutputFormat, compile_options, latest_checkpoint, print_results};
+use crate::{JobArgs, OutputFormat, compile_options, print_results, restore_point};
 
 #[derive(clap::Args)]
 pub struct WorkerArgs {
@@ -89,25 +89,6 @@ fn watch_stdin(commands: mpsc::UnboundedSender<WorkerCommand>) {
     });
 }
 
-/// The newer of `explicit` and (with `resume`) the latest checkpoint in `dir`: checkpoint ids
-/// continue from the one a job was restored from, so the larger id is the later state.
-fn restore_point(
-    explicit: Option<&PathBuf>,
-    resume: bool,
-    config: Option<&CheckpointConfig>,
-) -> anyhow::Result<Option<Checkpoint>> {
-    let explicit = explicit.map(|p| Checkpoint::open(p)).transpose()?;
-    let latest = match config {
-        Some(cfg) if resume => latest_checkpoint(&cfg.dir)?,
-        _ => None,
-    };
-    Ok(match (explicit, latest) {
-        (Some(e), Some(l)) if l.meta.id > e.meta.id => Some(l),
-        (Some(e), _) => Some(e),
-        (None, l) => l,
-    })
-}
-
 /// The catalog snapshot the node wrote for this version.
 pub(crate) fn read_catalog(path: Option<&PathBuf>) -> anyhow::Result<Vec<stc_sql::CatalogObject>> {
     use anyhow::Context;
@@ -170,7 +151,13 @@ pub fn run(args: WorkerArgs) -> ExitCode {
             );
         }
     };
-    let restore = match restore_point(args.restore.as_ref(), args.resume, checkpointing.as_ref()) {
+    let restore = match restore_point(
+        args.restore.as_ref(),
+        checkpointing
+            .as_ref()
+            .filter(|_| args.resume)
+            .map(|c| c.dir.as_path()),
+    ) {
         Ok(r) => r,
         Err(e) => {
             return fail(

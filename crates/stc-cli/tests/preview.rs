@@ -94,6 +94,19 @@ CREATE VIEW evens AS SELECT id FROM fast WHERE id % 2 = 0;",
     let v = json_preview(dir.path(), &["fast", "-f", "gen.sql", "--limit", "3"]);
     assert_eq!(ids(&v), [1, 2, 3]);
     assert_eq!(v["ended"], "limit");
+    assert_eq!(v["from"], "start");
+    assert!(v["note"].is_null());
+    // datagen has no end to seek to: the first records, and the answer says so.
+    let v = json_preview(
+        dir.path(),
+        &["fast", "-f", "gen.sql", "--limit", "3", "--latest"],
+    );
+    assert_eq!(ids(&v), [1, 2, 3]);
+    assert_eq!(v["from"], "start");
+    assert!(
+        v["note"].as_str().unwrap().contains("only kafka can"),
+        "{v}"
+    );
     let v = json_preview(dir.path(), &["evens", "-f", "gen.sql", "--limit", "2"]);
     assert_eq!(ids(&v), [2, 4], "views preview too");
     let v = json_preview(
@@ -179,4 +192,74 @@ async fn a_nats_preview_names_the_malformed_message_and_leaves_the_durable_consu
         "the preview did not create or move the job's durable consumer"
     );
     stream.delete_consumer("orders-job").await.ok();
+}
+
+/// `--latest` on a Kafka table: the last `--limit` records of each partition, read up to the
+/// end (the preview then ends by itself), where the default shows the first ones.
+#[test]
+fn a_kafka_preview_shows_the_latest_records_with_latest() {
+    use rdkafka::ClientConfig;
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let broker = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/kafka-broker"
+    ))
+    .output()
+    .unwrap();
+    assert!(broker.status.success(), "tools/kafka-broker failed");
+    let topic = format!("preview-latest-{}", std::process::id());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9092")
+            .create()
+            .unwrap();
+        for r in admin
+            .create_topics(
+                &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+                &AdminOptions::new(),
+            )
+            .await
+            .unwrap()
+        {
+            r.unwrap();
+        }
+        // One record per request: tansu's high-water mark is wrong after batched produces.
+        let p: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9092")
+            .set("linger.ms", "0")
+            .set("batch.num.messages", "1")
+            .create()
+            .unwrap();
+        for id in 1..=10 {
+            let v = format!("{{\"id\":{id}}}");
+            p.send(
+                FutureRecord::<(), _>::to(&topic).partition(0).payload(&v),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.sql"),
+        format!(
+            "CREATE TABLE t (id BIGINT) WITH ('connector' = 'kafka', 'topic' = '{topic}',
+  'properties.bootstrap.servers' = '127.0.0.1:9092', 'format' = 'json',
+  'scan.startup.mode' = 'earliest-offset');"
+        ),
+    )
+    .unwrap();
+    let v = json_preview(dir.path(), &["t", "-f", "t.sql", "--limit", "3"]);
+    assert_eq!(ids(&v), [1, 2, 3]);
+    let v = json_preview(
+        dir.path(),
+        &["t", "-f", "t.sql", "--limit", "3", "--latest"],
+    );
+    assert_eq!(ids(&v), [8, 9, 10], "{v}");
+    assert_eq!(v["from"], "latest");
+    assert!(v["note"].is_null());
 }

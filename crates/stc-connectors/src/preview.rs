@@ -10,12 +10,17 @@
 //!   requeues what the preview saw when it disconnects), `nats` uses an ephemeral consumer
 //!   even where the table names a durable one, `mqtt` connects with a fresh client id and a
 //!   clean session (a persistent session's queued messages stay queued). Kafka needs nothing:
-//!   without checkpoints its source commits no offsets.
+//!   without checkpoints its source commits no offsets;
+//! * with [`read_latest`], a `kafka` source reads the last records of each partition.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// `--latest N`: read the last N records of each position-addressable split (0: off).
+static LATEST: AtomicUsize = AtomicUsize::new(0);
+/// Whether a source read from the end as `LATEST` asked.
+static LATEST_HONOURED: AtomicBool = AtomicBool::new(false);
 static MALFORMED: Mutex<Vec<Malformed>> = Mutex::new(Vec::new());
 
 /// At most this many malformed records are kept (later ones are counted only).
@@ -40,6 +45,30 @@ pub fn enable() {
 
 pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Asks sources to read the last `n` records of each split and stop at the end, instead of
+/// reading from their configured start. Only sources with positions to seek to can: `kafka`
+/// reads each partition from `n` records before its end up to the end. Others read as
+/// configured; [`latest_honoured`] tells the preview which happened.
+pub fn read_latest(n: usize) {
+    LATEST.store(n, Ordering::Relaxed);
+}
+
+/// The `n` of [`read_latest`], if set (and preview mode is on).
+pub fn latest() -> Option<usize> {
+    let n = LATEST.load(Ordering::Relaxed);
+    (is_enabled() && n > 0).then_some(n)
+}
+
+/// Called by a source that reads from the end as [`read_latest`] asked.
+pub(crate) fn honour_latest() {
+    LATEST_HONOURED.store(true, Ordering::Relaxed);
+}
+
+/// Whether some source read from the end.
+pub fn latest_honoured() -> bool {
+    LATEST_HONOURED.load(Ordering::Relaxed)
 }
 
 /// Records a record that failed to decode. Returns false when preview mode is off: the caller

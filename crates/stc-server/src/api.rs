@@ -187,6 +187,9 @@ pub struct PreviewRequest {
     pub limit: Option<u32>,
     /// Stop after this long, connecting included (default 10000, at most 60000).
     pub timeout_ms: Option<u64>,
+    /// The latest records instead of the first (`kafka`: the last `limit` records of each
+    /// partition; other sources show their first records and the answer's `note` says so).
+    pub latest: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -989,7 +992,8 @@ async fn delete_catalog_object(
 
 /// The answer of a preview: `columns` (name, type), `rows` (`{op, row}`), `malformed`
 /// (`{position, reason, raw_text, raw_hex}`: records that failed to decode), `ended`
-/// (`limit`, `timeout` or `end of input`), `error` and `elapsed_ms`.
+/// (`limit`, `timeout` or `end of input`), `from` (`start`, or `latest` when the source read
+/// from its end), `note`, `error` and `elapsed_ms`.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/catalog/{name}/preview", tag = "catalog",
     params(("project" = String, Path), ("name" = String, Path)), request_body = PreviewRequest,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody),
@@ -1024,6 +1028,7 @@ async fn preview_catalog_object(
         .arg(format!("{timeout_ms}ms"))
         .arg("--catalog")
         .arg(&catalog_file)
+        .args(req.latest.unwrap_or(false).then_some("--latest"))
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();

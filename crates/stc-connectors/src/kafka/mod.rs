@@ -80,6 +80,8 @@ const VALUE_FORMATS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum StartMode {
     Earliest,
+    /// This many records before the end of each partition (a preview's `--latest`).
+    FromEnd(i64),
     Latest,
     GroupOffsets,
     Timestamp(i64),

@@ -46,6 +46,8 @@ const MAX_BATCH: usize = 8192;
 /// How long `next_batch` waits for a first message before returning an empty batch (so the
 /// runtime can mark the source idle).
 const POLL_WAIT: Duration = Duration::from_millis(200);
+/// After its first message, how long a batch may wait for more (the latency it adds at most).
+const LINGER: Duration = Duration::from_millis(5);
 
 /// The source side of a `kafka` table.
 pub struct KafkaSource {
@@ -56,7 +58,12 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     pub fn new(t: &ConnectorTable) -> Result<Self> {
-        let opts = KafkaOptions::parse(t)?;
+        let mut opts = KafkaOptions::parse(t)?;
+        if let Some(n) = crate::preview::latest() {
+            opts.start = StartMode::FromEnd(n as i64);
+            opts.stop = StopMode::Latest;
+            crate::preview::honour_latest();
+        }
         let mut fields: Vec<_> = t.physical_schema.fields().iter().cloned().collect();
         fields.extend(t.metadata.iter().map(|(_, f)| Arc::new(f.clone())));
         Ok(KafkaSource {
@@ -678,6 +685,10 @@ fn start_offsets(
             for (t, p) in parts {
                 let off = match mode {
                     StartMode::Latest => watermarks(opts, c, t, *p)?.1,
+                    StartMode::FromEnd(n) => {
+                        let (low, high) = watermarks(opts, c, t, *p)?;
+                        (high - n).max(low)
+                    }
                     StartMode::Specific(m) if m.contains_key(p) => m[p],
                     _ => watermarks(opts, c, t, *p)?.0,
                 };
@@ -1136,19 +1147,26 @@ impl SourceReader for KafkaReader {
         let mut error: Option<KafkaError> = None;
         {
             let mut stream = consumer.stream();
-            let mut first = true;
+            let mut linger_until: Option<tokio::time::Instant> = None;
             while msgs.len() < MAX_BATCH {
-                let next = if first {
-                    first = false;
-                    match tokio::time::timeout(POLL_WAIT, stream.next()).await {
-                        Ok(m) => m,
+                let next = match linger_until {
+                    None => match tokio::time::timeout(POLL_WAIT, stream.next()).await {
+                        Ok(m) => {
+                            linger_until = Some(tokio::time::Instant::now() + LINGER);
+                            m
+                        }
                         Err(_) => break,
-                    }
-                } else {
-                    match stream.next().now_or_never() {
+                    },
+                    Some(until) => match stream.next().now_or_never() {
                         Some(m) => m,
-                        None => break,
-                    }
+                        // librdkafka hands a fetch over message by message: wait a moment
+                        // for the rest rather than pass on a batch of a few rows (each batch
+                        // costs the pipeline a fixed amount, whatever its size).
+                        None => match tokio::time::timeout_at(until, stream.next()).await {
+                            Ok(m) => m,
+                            Err(_) => break,
+                        },
+                    },
                 };
                 let m = match next {
                     None => break,
@@ -1162,7 +1180,17 @@ impl SourceReader for KafkaReader {
                     }
                     Some(Ok(m)) => m,
                 };
-                let Some(&i) = self.index.get(&(m.topic().to_string(), m.partition())) else {
+                // A reader has few partitions: a scan finds one without allocating its key.
+                let found = if self.splits.len() <= 8 {
+                    self.splits
+                        .iter()
+                        .position(|s| s.partition == m.partition() && s.topic == m.topic())
+                } else {
+                    self.index
+                        .get(&(m.topic().to_string(), m.partition()))
+                        .copied()
+                };
+                let Some(i) = found else {
                     continue;
                 };
                 let s = &mut self.splits[i];

@@ -105,6 +105,25 @@ fn create_accumulator(a: &AggregateSpec, updating: bool) -> Result<Box<dyn Accum
     }
 }
 
+/// Whether `Accumulator::state` leaves the accumulator of `a` as it was. Most do; some hand
+/// their contents out and reset (DataFusion's distinct counts of strings, the AVG of
+/// `stc-functions`, which emits its groups accumulator), and must be rebuilt from the state
+/// they gave after a snapshot. Rebuilding costs an accumulator and a merge per group, the
+/// bulk of a snapshot's time, so only the accumulators known to keep their contents skip it.
+fn state_keeps_accumulator(a: &AggregateSpec, updating: bool) -> bool {
+    let name = a.expr.fun().name().to_ascii_lowercase();
+    if a.expr.is_distinct() {
+        // Over updating input: our own multiset (cloned by `state`).
+        return updating && name == "count";
+    }
+    match name.as_str() {
+        // DataFusion's (sliding) count and sum and their min/max hold plain scalars; over
+        // updating input min/max are our multisets.
+        "count" | "sum" | "min" | "max" => true,
+        _ => false,
+    }
+}
+
 impl OperatorFactory for GroupAggregate {
     fn name(&self) -> String {
         self.name.clone()
@@ -123,6 +142,12 @@ impl OperatorFactory for GroupAggregate {
             key_conv,
             groups: HashMap::new(),
             last_sweep: Instant::now(),
+            state_keeps: self
+                .agg
+                .aggregates
+                .iter()
+                .map(|a| state_keeps_accumulator(a, self.input_updating))
+                .collect(),
         }))
     }
 }
@@ -141,6 +166,8 @@ struct GroupAggregateOp {
     /// Keyed by the key's bytes in Arrow's row format.
     groups: HashMap<Box<[u8]>, GroupState>,
     last_sweep: Instant,
+    /// Per aggregate: [`state_keeps_accumulator`].
+    state_keeps: Vec<bool>,
 }
 
 impl GroupAggregateOp {
@@ -305,17 +332,18 @@ impl Operator for GroupAggregateOp {
                     Some(p) => p[i].clone(),
                     None => nulls[i].clone(),
                 });
-                // `state` may empty an accumulator (DataFusion's distinct-string counts
-                // do): rebuild it from the state it handed out.
                 let st = g.accs[i].state()?;
-                let arrays = st
-                    .iter()
-                    .map(|v| v.to_array())
-                    .collect::<datafusion::error::Result<Vec<_>>>()?;
-                let mut fresh =
-                    create_accumulator(&self.spec.agg.aggregates[i], self.spec.input_updating)?;
-                fresh.merge_batch(&arrays)?;
-                g.accs[i] = fresh;
+                if !self.state_keeps[i] {
+                    // `state` emptied the accumulator: rebuild it from what it handed out.
+                    let arrays = st
+                        .iter()
+                        .map(|v| v.to_array())
+                        .collect::<datafusion::error::Result<Vec<_>>>()?;
+                    let mut fresh =
+                        create_accumulator(&self.spec.agg.aggregates[i], self.spec.input_updating)?;
+                    fresh.merge_batch(&arrays)?;
+                    g.accs[i] = fresh;
+                }
                 if states[i].len() < st.len() {
                     states[i].resize_with(st.len(), || Vec::with_capacity(n));
                 }

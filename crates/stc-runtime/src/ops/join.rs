@@ -14,12 +14,15 @@
 //! Rows with a NULL in a join key never match (SQL's `=`), but an outer side still emits
 //! them padded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+// hashbrown's maps hash with foldhash, several times faster than std's SipHash on the row
+// bytes every stored row and key is hashed by; its `HashTable` indexes rows by position
+// without storing a second copy of their hash per row.
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array,
 };
@@ -27,6 +30,7 @@ use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, Row, RowConverter};
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use stc_common::RowKind;
 
 use crate::checkpoint::{Barrier, OperatorState};
@@ -158,7 +162,7 @@ struct Rows {
     /// Hash of a row's bytes → positions in `entries` of the rows with that hash; built only
     /// once a key holds more than [`INDEX_FROM`] rows (most keys hold a few, where a scan is
     /// cheaper than a map per key).
-    by_hash: Option<HashMap<u64, Vec<u32>>>,
+    by_hash: Option<HashTable<u32>>,
 }
 
 /// Rows per key from which [`Rows`] keeps its hash index.
@@ -169,28 +173,27 @@ impl Rows {
         match &self.by_hash {
             None => self.entries.iter().position(|e| e.row.row() == row),
             Some(idx) => idx
-                .get(&hasher.hash_one(row.as_ref()))?
-                .iter()
-                .map(|p| *p as usize)
-                .find(|p| self.entries[*p].row.row() == row),
+                .find(hasher.hash_one(row.as_ref()), |p| {
+                    self.entries[*p as usize].row.row() == row
+                })
+                .map(|p| *p as usize),
         }
     }
 
     /// Appends a row not stored yet.
     fn push_new(&mut self, hasher: &impl BuildHasher, entry: Entry) {
         self.entries.push(entry);
-        let pos = self.entries.len() - 1;
+        let entries = &self.entries;
+        let pos = entries.len() - 1;
+        let hash = |p: &u32| hasher.hash_one(entries[*p as usize].row.row().as_ref());
         match &mut self.by_hash {
-            Some(idx) => idx
-                .entry(hasher.hash_one(self.entries[pos].row.row().as_ref()))
-                .or_default()
-                .push(pos as u32),
-            None if self.entries.len() > INDEX_FROM => {
-                let mut idx: HashMap<u64, Vec<u32>> = HashMap::new();
-                for (p, e) in self.entries.iter().enumerate() {
-                    idx.entry(hasher.hash_one(e.row.row().as_ref()))
-                        .or_default()
-                        .push(p as u32);
+            Some(idx) => {
+                idx.insert_unique(hash(&(pos as u32)), pos as u32, hash);
+            }
+            None if entries.len() > INDEX_FROM => {
+                let mut idx = HashTable::with_capacity(entries.len() * 2);
+                for p in 0..entries.len() as u32 {
+                    idx.insert_unique(hash(&p), p, hash);
                 }
                 self.by_hash = Some(idx);
             }
@@ -201,21 +204,15 @@ impl Rows {
     /// Removes the entry at `pos` (the last entry takes its place).
     fn swap_remove(&mut self, hasher: &impl BuildHasher, pos: usize) {
         let last = self.entries.len() - 1;
-        if let Some(by_hash) = self.by_hash.as_mut() {
-            let h = hasher.hash_one(self.entries[pos].row.row().as_ref());
-            if let Some(ps) = by_hash.get_mut(&h) {
-                ps.retain(|x| *x as usize != pos);
-                if ps.is_empty() {
-                    by_hash.remove(&h);
-                }
+        if let Some(idx) = self.by_hash.as_mut() {
+            let hash = |p: usize| hasher.hash_one(self.entries[p].row.row().as_ref());
+            if let Ok(e) = idx.find_entry(hash(pos), |p| *p as usize == pos) {
+                e.remove();
             }
-            if pos != last {
-                let hl = hasher.hash_one(self.entries[last].row.row().as_ref());
-                if let Some(ps) = by_hash.get_mut(&hl) {
-                    for x in ps.iter_mut().filter(|x| **x as usize == last) {
-                        *x = pos as u32;
-                    }
-                }
+            if pos != last
+                && let Some(p) = idx.find_mut(hash(last), |p| *p as usize == last)
+            {
+                *p = pos as u32;
             }
         }
         self.entries.swap_remove(pos);
@@ -253,7 +250,7 @@ struct Side {
     null_row: OwnedRow,
     state: HashMap<OwnedRow, Rows>,
     /// Hashes rows for [`Rows`]' index.
-    hasher: std::collections::hash_map::RandomState,
+    hasher: DefaultHashBuilder,
     /// Last write per key, kept only with a state TTL.
     written: HashMap<OwnedRow, Instant>,
 }

@@ -281,3 +281,105 @@ impl TopNOp {
             .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::physical_expr::expressions::Column;
+
+    use super::*;
+    use crate::message::Message;
+    use crate::metrics::TaskMetrics;
+
+    fn top2(append_only: bool) -> Box<dyn Operator> {
+        let input = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let mut fields: Vec<Field> = input.fields().iter().map(|f| (**f).clone()).collect();
+        fields.push(Field::new("rn", DataType::Int64, false));
+        TopN {
+            name: "Rank".into(),
+            partition_keys: vec![Arc::new(Column::new("k", 0))],
+            order: vec![SortKey {
+                expr: Arc::new(Column::new("v", 1)),
+                descending: true,
+                nulls_first: false,
+            }],
+            limit: 2,
+            input_schema: input,
+            schema: Arc::new(Schema::new(fields)),
+            append_only,
+        }
+        .create(0, 1)
+        .unwrap()
+    }
+
+    fn rows(values: &[i64]) -> StreamBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        StreamBatch::inserts(
+            RecordBatch::try_new(
+                schema,
+                vec![
+                    Arc::new(Int64Array::from(vec![1; values.len()])),
+                    Arc::new(Int64Array::from(values.to_vec())),
+                ],
+            )
+            .unwrap(),
+        )
+    }
+
+    /// Over insert-only input only the top N rows stay in state, and the changelog is the
+    /// one the keep-everything operator emits.
+    #[tokio::test]
+    async fn append_only_top_n_keeps_only_n_rows_and_emits_the_same_changes() {
+        let mut changes = Vec::new();
+        let mut stored = Vec::new();
+        for append_only in [false, true] {
+            let mut op = top2(append_only);
+            let mut ctx =
+                OperatorContext::new(0, 1, Arc::new(TaskMetrics::new("t", 0, false, false)));
+            op.process_batch(rows(&[5, 3, 9, 1, 9, 7, 2]), &mut ctx)
+                .await
+                .unwrap();
+            let out: Vec<(i8, i64, i64)> = ctx
+                .take_output()
+                .into_iter()
+                .flat_map(|m| match m {
+                    Message::Data(b) => (0..b.num_rows())
+                        .map(|i| {
+                            (
+                                b.kind(i) as i8,
+                                b.batch.column(1).as_primitive::<Int64Type>().value(i),
+                                b.batch.column(2).as_primitive::<Int64Type>().value(i),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                    _ => vec![],
+                })
+                .collect();
+            changes.push(out);
+            let state = op
+                .snapshot_state(
+                    &Barrier {
+                        id: 1,
+                        timestamp_ms: 0,
+                        kind: crate::checkpoint::BarrierKind::Checkpoint,
+                    },
+                    &mut ctx,
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            stored.push(state.keyed[0].num_rows());
+        }
+        assert_eq!(changes[0], changes[1]);
+        assert_eq!(stored, [7, 2], "every row, or only the top 2");
+        // The second 9 ties with the first and arrived later: it ranks 2nd, 5 leaves.
+        assert_eq!(changes[1].last().map(|c| c.1), Some(9));
+    }
+}
