@@ -401,7 +401,14 @@ async fn run_chain(
         // `InputGate::next` is cancel-safe: a message is only taken when it is returned.
         let ev = tokio::select! {
             ev = gate.next() => ev,
-            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => continue,
+            // Built only when polled with a timer pending: a `Sleep` reads the clock when it
+            // is created, and this loop runs once per input batch.
+            _ = async {
+                match wait {
+                    Some(w) => tokio::time::sleep(w).await,
+                    None => std::future::pending().await,
+                }
+            } => continue,
             changed = ckp.notify.changed() => {
                 if changed.is_ok() {
                     let id = *ckp.notify.borrow_and_update();

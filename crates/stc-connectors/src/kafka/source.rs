@@ -46,8 +46,6 @@ const MAX_BATCH: usize = 8192;
 /// How long `next_batch` waits for a first message before returning an empty batch (so the
 /// runtime can mark the source idle).
 const POLL_WAIT: Duration = Duration::from_millis(200);
-/// After its first message, how long a batch may wait for more (the latency it adds at most).
-const LINGER: Duration = Duration::from_millis(5);
 
 /// The source side of a `kafka` table.
 pub struct KafkaSource {
@@ -1147,26 +1145,19 @@ impl SourceReader for KafkaReader {
         let mut error: Option<KafkaError> = None;
         {
             let mut stream = consumer.stream();
-            let mut linger_until: Option<tokio::time::Instant> = None;
+            let mut first = true;
             while msgs.len() < MAX_BATCH {
-                let next = match linger_until {
-                    None => match tokio::time::timeout(POLL_WAIT, stream.next()).await {
-                        Ok(m) => {
-                            linger_until = Some(tokio::time::Instant::now() + LINGER);
-                            m
-                        }
+                let next = if first {
+                    first = false;
+                    match tokio::time::timeout(POLL_WAIT, stream.next()).await {
+                        Ok(m) => m,
                         Err(_) => break,
-                    },
-                    Some(until) => match stream.next().now_or_never() {
+                    }
+                } else {
+                    match stream.next().now_or_never() {
                         Some(m) => m,
-                        // librdkafka hands a fetch over message by message: wait a moment
-                        // for the rest rather than pass on a batch of a few rows (each batch
-                        // costs the pipeline a fixed amount, whatever its size).
-                        None => match tokio::time::timeout_at(until, stream.next()).await {
-                            Ok(m) => m,
-                            Err(_) => break,
-                        },
-                    },
+                        None => break,
+                    }
                 };
                 let m = match next {
                     None => break,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter};
 use datafusion::physical_expr::PhysicalExpr;
@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::message::StreamBatch;
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
-use crate::ops::state::{KG, key_group_array, single_table, state_table};
+use crate::ops::state::{eval_all, restored_rows, rows_state};
 
 /// The operator factory; see the module docs.
 #[derive(Clone)]
@@ -77,13 +77,7 @@ struct NormalizeOp {
 
 impl NormalizeOp {
     fn keys_of(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        let n = batch.num_rows();
-        Ok(self
-            .spec
-            .keys
-            .iter()
-            .map(|e| e.evaluate(batch).and_then(|v| v.into_array(n)))
-            .collect::<datafusion::error::Result<Vec<_>>>()?)
+        eval_all(&self.spec.keys, batch)
     }
 }
 
@@ -159,44 +153,22 @@ impl Operator for NormalizeOp {
         _barrier: &Barrier,
         ctx: &mut OperatorContext,
     ) -> Result<Option<OperatorState>> {
-        let n = self.rows.len();
         let cols = self
             .row_conv
             .convert_rows(self.rows.values().map(|s| s.row.row()))?;
-        let rows = RecordBatch::try_new_with_options(
-            Arc::clone(&self.spec.schema),
-            cols.clone(),
-            &RecordBatchOptions::new().with_row_count(Some(n)),
-        )?;
-        let keys = self.keys_of(&rows)?;
-        let mut table = vec![(
-            KG.to_string(),
-            key_group_array(&keys, n, ctx.max_parallelism)?,
-        )];
-        table.extend(
-            self.spec
-                .schema
-                .fields()
-                .iter()
-                .zip(cols)
-                .map(|(f, c)| (f.name().clone(), c)),
-        );
-        Ok(Some(OperatorState {
-            keyed: vec![state_table(table, n)?],
-            shared: Vec::new(),
-        }))
+        Ok(Some(rows_state(
+            &self.spec.schema,
+            cols,
+            &self.spec.keys,
+            ctx.max_parallelism,
+        )?))
     }
 
     async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
-        let Some(t) = single_table(state.keyed, &self.spec.name)? else {
+        let Some(rows) = restored_rows(&self.spec.schema, state, &self.spec.name)? else {
             return Ok(());
         };
-        let n = t.num_rows();
-        let rows = RecordBatch::try_new_with_options(
-            Arc::clone(&self.spec.schema),
-            t.columns()[1..].to_vec(),
-            &RecordBatchOptions::new().with_row_count(Some(n)),
-        )?;
+        let n = rows.num_rows();
         let key_rows = to_rows(&self.key_conv, &self.keys_of(&rows)?)?;
         let stored = to_rows(&self.row_conv, rows.columns())?;
         let now = Instant::now();

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::message::StreamBatch;
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
-use crate::ops::state::{KG, key_group_array, single_table, state_table};
+use crate::ops::state::{eval_all, restored_rows, rows_state};
 
 /// One `ORDER BY` expression of the ranking.
 #[derive(Clone)]
@@ -216,47 +216,28 @@ impl Operator for TopNOp {
             .values()
             .flat_map(|p| p.values().flatten())
             .collect();
-        let n = all.len();
         let cols = self.row_conv.convert_rows(all.iter().map(|r| r.row()))?;
-        let rows = RecordBatch::try_new_with_options(
-            Arc::clone(&self.spec.input_schema),
-            cols.clone(),
-            &RecordBatchOptions::new().with_row_count(Some(n)),
-        )?;
-        let keys = self.eval(&self.spec.partition_keys.iter().collect::<Vec<_>>(), &rows)?;
-        let mut table = vec![(
-            KG.to_string(),
-            key_group_array(&keys, n, ctx.max_parallelism)?,
-        )];
-        table.extend(
-            self.spec
-                .input_schema
-                .fields()
-                .iter()
-                .zip(cols)
-                .map(|(f, c)| (f.name().clone(), c)),
-        );
-        Ok(Some(OperatorState {
-            keyed: vec![state_table(table, n)?],
-            shared: Vec::new(),
-        }))
+        Ok(Some(rows_state(
+            &self.spec.input_schema,
+            cols,
+            &self.spec.partition_keys,
+            ctx.max_parallelism,
+        )?))
     }
 
     async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
-        let Some(t) = single_table(state.keyed, &self.spec.name)? else {
+        let Some(rows) = restored_rows(&self.spec.input_schema, state, &self.spec.name)? else {
             return Ok(());
         };
-        let n = t.num_rows();
-        let rows = RecordBatch::try_new_with_options(
-            Arc::clone(&self.spec.input_schema),
-            t.columns()[1..].to_vec(),
-            &RecordBatchOptions::new().with_row_count(Some(n)),
-        )?;
-        let keys = self.eval(&self.spec.partition_keys.iter().collect::<Vec<_>>(), &rows)?;
-        let sorts = self.eval(
-            &self.spec.order.iter().map(|o| &o.expr).collect::<Vec<_>>(),
-            &rows,
-        )?;
+        let n = rows.num_rows();
+        let keys = eval_all(&self.spec.partition_keys, &rows)?;
+        let order: Vec<_> = self
+            .spec
+            .order
+            .iter()
+            .map(|o| Arc::clone(&o.expr))
+            .collect();
+        let sorts = eval_all(&order, &rows)?;
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let sort_rows = self.sort_conv.convert_columns(&sorts)?;
         let row_conv = to_rows(&self.row_conv, rows.columns())?;
@@ -272,19 +253,9 @@ impl Operator for TopNOp {
     }
 }
 
-impl TopNOp {
-    fn eval(&self, exprs: &[&Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        let n = batch.num_rows();
-        Ok(exprs
-            .iter()
-            .map(|e| e.evaluate(batch).and_then(|v| v.into_array(n)))
-            .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::array::{AsArray, Int64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
     use datafusion::physical_expr::expressions::Column;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 
 use crate::checkpoint::KEY_GROUP_COLUMN;
 use crate::error::{Result, RuntimeError};
@@ -58,6 +58,67 @@ pub(crate) fn state_columns(b: &RecordBatch, prefix: &str) -> Vec<ArrayRef> {
         .filter(|(_, f)| f.name().starts_with(prefix))
         .map(|(i, _)| Arc::clone(b.column(i)))
         .collect()
+}
+
+/// Evaluates expressions over every row of `batch`.
+pub(crate) fn eval_all(
+    exprs: &[Arc<dyn datafusion::physical_expr::PhysicalExpr>],
+    batch: &RecordBatch,
+) -> Result<Vec<ArrayRef>> {
+    let n = batch.num_rows();
+    Ok(exprs
+        .iter()
+        .map(|e| e.evaluate(batch).and_then(|v| v.into_array(n)))
+        .collect::<datafusion::error::Result<Vec<_>>>()?)
+}
+
+/// The state of an operator that keeps whole rows of `schema` (`columns`, one per field):
+/// one keyed table, each row's key group computed from `keys` over the rows.
+pub(crate) fn rows_state(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    keys: &[Arc<dyn datafusion::physical_expr::PhysicalExpr>],
+    max_parallelism: usize,
+) -> Result<crate::checkpoint::OperatorState> {
+    let n = columns.first().map_or(0, |c| c.len());
+    let rows = RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?;
+    let key_cols = eval_all(keys, &rows)?;
+    let mut table = vec![(
+        KG.to_string(),
+        key_group_array(&key_cols, n, max_parallelism)?,
+    )];
+    table.extend(
+        schema
+            .fields()
+            .iter()
+            .zip(rows.columns())
+            .map(|(f, c)| (f.name().clone(), Arc::clone(c))),
+    );
+    Ok(crate::checkpoint::OperatorState {
+        keyed: vec![state_table(table, n)?],
+        shared: Vec::new(),
+    })
+}
+
+/// The rows of a [`rows_state`] table restored for operator `what`, as a batch of `schema`
+/// (`None`: nothing was restored).
+pub(crate) fn restored_rows(
+    schema: &SchemaRef,
+    state: crate::checkpoint::OperatorState,
+    what: &str,
+) -> Result<Option<RecordBatch>> {
+    let Some(t) = single_table(state.keyed, what)? else {
+        return Ok(None);
+    };
+    Ok(Some(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        t.columns()[1..].to_vec(),
+        &RecordBatchOptions::new().with_row_count(Some(t.num_rows())),
+    )?))
 }
 
 /// The only table of a restored operator, if any rows were restored.
