@@ -22,6 +22,17 @@ pub fn converter(types: impl IntoIterator<Item = DataType>) -> Result<RowConvert
     )?)
 }
 
+/// The types of expressions over `schema` (e.g. of the key columns a row converter encodes).
+pub fn expr_types(
+    exprs: &[std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>],
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> Result<Vec<DataType>> {
+    Ok(exprs
+        .iter()
+        .map(|e| e.data_type(schema))
+        .collect::<datafusion::error::Result<Vec<_>>>()?)
+}
+
 /// Converts columns to rows.
 pub fn to_rows(conv: &RowConverter, columns: &[ArrayRef]) -> Result<Rows> {
     Ok(conv.convert_columns(columns)?)

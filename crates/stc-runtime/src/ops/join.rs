@@ -37,7 +37,7 @@ use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::Result;
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{ChangeBuilder, converter, null_as_false, to_rows};
+use crate::ops::changelog::{ChangeBuilder, converter, expr_types, null_as_false, to_rows};
 use crate::ops::state::{KG, i64_column, i64_values, key_group_array, state_column, state_table};
 
 /// The join types a regular join runs.
@@ -113,11 +113,7 @@ impl OperatorFactory for StreamingJoin {
                 .map(|f| f.data_type().clone())
                 .collect::<Vec<_>>()
         };
-        let key_types = self
-            .left_keys
-            .iter()
-            .map(|k| k.data_type(&self.left_schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.left_keys, &self.left_schema)?;
         let mut sides = Vec::with_capacity(2);
         for schema in [&self.left_schema, &self.right_schema] {
             let conv = converter(types(schema))?;

@@ -24,7 +24,7 @@ use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::Result;
 use crate::message::StreamBatch;
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+use crate::ops::changelog::{ChangeBuilder, converter, expr_types, to_rows};
 use crate::ops::state::{eval_all, restored_rows, rows_state};
 
 /// The operator factory; see the module docs.
@@ -45,11 +45,7 @@ impl OperatorFactory for ChangelogNormalize {
     }
 
     fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
-        let key_types = self
-            .keys
-            .iter()
-            .map(|k| k.data_type(&self.schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.keys, &self.schema)?;
         Ok(Box::new(NormalizeOp {
             spec: self.clone(),
             key_conv: converter(key_types)?,

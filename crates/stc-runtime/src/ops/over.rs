@@ -25,7 +25,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{converter, to_rows};
+use crate::ops::changelog::{converter, expr_types, to_rows};
 use crate::ops::window::AggregateSpec;
 
 /// The frame of every OVER call of one window.
@@ -57,11 +57,7 @@ impl OperatorFactory for OverAggregate {
     }
 
     fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
-        let key_types = self
-            .partition_keys
-            .iter()
-            .map(|k| k.data_type(&self.input_schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.partition_keys, &self.input_schema)?;
         Ok(Box::new(OverOp {
             spec: self.clone(),
             key_conv: converter(key_types)?,

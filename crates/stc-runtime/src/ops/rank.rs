@@ -25,7 +25,7 @@ use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::Result;
 use crate::message::StreamBatch;
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+use crate::ops::changelog::{ChangeBuilder, converter, expr_types, to_rows};
 use crate::ops::state::{eval_all, restored_rows, rows_state};
 
 /// One `ORDER BY` expression of the ranking.
@@ -59,11 +59,7 @@ impl OperatorFactory for TopN {
     }
 
     fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
-        let key_types = self
-            .partition_keys
-            .iter()
-            .map(|k| k.data_type(&self.input_schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.partition_keys, &self.input_schema)?;
         let sort_fields = self
             .order
             .iter()

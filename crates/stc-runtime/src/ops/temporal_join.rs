@@ -36,7 +36,7 @@ use crate::checkpoint::{Barrier, KEY_GROUP_COLUMN, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{converter, null_as_false, to_rows};
+use crate::ops::changelog::{converter, expr_types, null_as_false, to_rows};
 
 /// The operator factory; see the module docs. Input 0 is the probe side, input 1 the
 /// versioned table.
@@ -63,11 +63,7 @@ impl OperatorFactory for TemporalJoin {
     }
 
     fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
-        let key_types = self
-            .left_keys
-            .iter()
-            .map(|k| k.data_type(&self.left_schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.left_keys, &self.left_schema)?;
         let types = |s: &SchemaRef| {
             s.fields()
                 .iter()

@@ -28,7 +28,7 @@ use crate::checkpoint::{Barrier, KEY_GROUP_COLUMN, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{converter, null_as_false, to_rows};
+use crate::ops::changelog::{converter, expr_types, null_as_false, to_rows};
 use crate::ops::join::JoinKind;
 
 const SIDE_COLUMN: &str = "__side";
@@ -62,11 +62,7 @@ impl OperatorFactory for WindowJoin {
     }
 
     fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
-        let key_types = self
-            .left_keys
-            .iter()
-            .map(|k| k.data_type(&self.left_schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.left_keys, &self.left_schema)?;
         Ok(Box::new(WindowJoinOp {
             spec: self.clone(),
             key_conv: converter(key_types)?,

@@ -32,7 +32,7 @@ use crate::checkpoint::{Barrier, KEY_GROUP_COLUMN, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
-use crate::ops::changelog::{converter, to_rows};
+use crate::ops::changelog::{converter, expr_types, to_rows};
 use crate::ops::rank::SortKey;
 
 /// The column of snapshot rows holding the window end (epoch ms).
@@ -64,11 +64,7 @@ impl OperatorFactory for WindowTopN {
     }
 
     fn create(&self, _subtask: usize, _parallelism: usize) -> Result<Box<dyn Operator>> {
-        let key_types = self
-            .partition_keys
-            .iter()
-            .map(|k| k.data_type(&self.input_schema))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let key_types = expr_types(&self.partition_keys, &self.input_schema)?;
         let sort_fields = self
             .order
             .iter()
