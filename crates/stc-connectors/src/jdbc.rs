@@ -953,7 +953,7 @@ impl LookupSourceFactory for JdbcLookupFactory {
     fn key_columns(&self) -> Vec<String> {
         self.keys.clone()
     }
-    fn create(&self, _subtask: usize, _parallelism: usize) -> RtResult<Box<dyn LookupSource>> {
+    fn create(&self, subtask: usize, _parallelism: usize) -> RtResult<Box<dyn LookupSource>> {
         let key_types = self
             .keys
             .iter()
@@ -977,6 +977,7 @@ impl LookupSourceFactory for JdbcLookupFactory {
             key_types,
             self.keys.clone(),
             &self.opts,
+            subtask,
             self.cfg.describe(),
         )
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;

@@ -1,6 +1,6 @@
 //! What every lookup (dimension-table) connector shares: Flink's lookup options
 //! (`lookup.cache`, `lookup.partial-cache.*`, `lookup.max-retries`), the per-subtask
-//! PARTIAL cache, and the driver that turns one batch of probe keys into cache hits plus one
+//! PARTIAL cache (shared by the lookups a subtask has in flight), and the driver that turns one batch of probe keys into cache hits plus one
 //! batched query to the store for the misses.
 //!
 //! A connector implements [`LookupFetcher::fetch`]: given distinct, non-NULL keys, return
@@ -20,6 +20,7 @@
 //! same three knobs, so nothing is hand-written here.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::{Array, RecordBatch, UInt32Array};
@@ -48,6 +49,23 @@ pub(crate) struct LookupOptions {
     pub cache: Option<CacheOptions>,
     /// Retries after the first failed attempt (`lookup.max-retries`, default 3 as in Flink).
     pub max_retries: u32,
+    /// The caches of the subtasks, created on first use.
+    caches: SubtaskCaches,
+}
+
+/// One PARTIAL cache per subtask, shared by every lookup source the subtask's join opens.
+///
+/// The lookup join keeps several lookups in flight, each on a source of its own (its own
+/// connection); with a cache per source a hot key was fetched and stored once per source and
+/// the hit rate fell with the number in flight. Flink's cache is per task (subtask) too, so
+/// `lookup.partial-cache.max-rows` keeps its meaning: entries per subtask.
+#[derive(Clone, Default)]
+struct SubtaskCaches(Arc<Mutex<HashMap<usize, KeyCache>>>);
+
+impl std::fmt::Debug for SubtaskCaches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubtaskCaches")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +185,30 @@ impl LookupOptions {
         Ok(LookupOptions {
             cache,
             max_retries: u32::try_from(max_retries).unwrap_or(u32::MAX),
+            caches: SubtaskCaches::default(),
         })
+    }
+
+    /// The cache of `subtask` (`moka` caches are handles: clones share the entries), and
+    /// whether it keeps missing keys; `None` without `lookup.cache = PARTIAL`.
+    fn cache_for(&self, subtask: usize) -> Option<(KeyCache, bool)> {
+        let c = self.cache.as_ref()?;
+        let mut caches = self
+            .caches
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = caches.entry(subtask).or_insert_with(|| {
+            let mut b = moka::sync::Cache::builder().max_capacity(c.max_rows);
+            if let Some(d) = c.expire_after_write {
+                b = b.time_to_live(d);
+            }
+            if let Some(d) = c.expire_after_access {
+                b = b.time_to_idle(d);
+            }
+            b.build()
+        });
+        Some((cache.clone(), c.cache_missing_key))
     }
 }
 
@@ -220,31 +261,24 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl<F: LookupFetcher> CachedLookup<F> {
+    /// A lookup for subtask `subtask`: it shares the subtask's cache with the subtask's other
+    /// lookups (see [`SubtaskCaches`]).
     pub(crate) fn new(
         fetcher: F,
         schema: SchemaRef,
         key_types: Vec<arrow::datatypes::DataType>,
         key_names: Vec<String>,
         opts: &LookupOptions,
+        subtask: usize,
         describe: String,
     ) -> Result<Self> {
         let converter = RowConverter::new(key_types.into_iter().map(SortField::new).collect())
             .map_err(|e| opt_err(format!("{describe}: key columns cannot be looked up: {e}")))?;
-        let cache = opts.cache.as_ref().map(|c| {
-            let mut b = moka::sync::Cache::builder().max_capacity(c.max_rows);
-            if let Some(d) = c.expire_after_write {
-                b = b.time_to_live(d);
-            }
-            if let Some(d) = c.expire_after_access {
-                b = b.time_to_idle(d);
-            }
-            (b.build(), c.cache_missing_key)
-        });
         Ok(CachedLookup {
             fetcher,
             schema,
             converter,
-            cache,
+            cache: opts.cache_for(subtask),
             max_retries: opts.max_retries,
             describe,
             key_names,

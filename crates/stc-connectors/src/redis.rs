@@ -400,7 +400,7 @@ impl LookupSourceFactory for RedisLookupFactory {
             .map(|&i| self.cfg.schema.field(i).name().clone())
             .collect()
     }
-    fn create(&self, _subtask: usize, _parallelism: usize) -> RtResult<Box<dyn LookupSource>> {
+    fn create(&self, subtask: usize, _parallelism: usize) -> RtResult<Box<dyn LookupSource>> {
         let key_types = self
             .cfg
             .key_idx
@@ -421,6 +421,7 @@ impl LookupSourceFactory for RedisLookupFactory {
             key_types,
             self.key_columns(),
             &self.opts,
+            subtask,
             self.cfg.describe(),
         )
         .map_err(|e| RuntimeError::Internal(e.to_string()))?;

@@ -236,6 +236,48 @@ async fn partial_cache_serves_stale_rows_until_expiry() {
     }
 }
 
+/// The lookup join keeps several lookups in flight per subtask, each on a source of its own:
+/// they must share the subtask's cache (a hot key fetched once), while another subtask has
+/// a cache of its own (Flink's cache is per subtask, and so is `max-rows`).
+#[tokio::test]
+async fn the_lookup_sources_of_one_subtask_share_its_cache() {
+    let store = Store::Pg(pg().await);
+    let t = make_dim(&store).await;
+    let table = table(
+        "dim",
+        dim_schema(),
+        &[],
+        &store.options(
+            &t,
+            &[
+                ("lookup.cache", "PARTIAL"),
+                ("lookup.partial-cache.max-rows", "100"),
+            ],
+        ),
+    );
+    let f = create_lookup(&table, &["id".to_string()]).unwrap();
+    let (mut first, mut second) = (f.create(0, 2).unwrap(), f.create(0, 2).unwrap());
+    let mut other_subtask = f.create(1, 2).unwrap();
+    let old = vec!["0: 1|one|1.50|2024-01-02T03:04:05".to_string()];
+    assert_eq!(
+        result_lines(&first.lookup(&int_keys(&[Some(1)])).await.unwrap()),
+        old
+    );
+    store
+        .exec(&format!("UPDATE {t} SET name = 'uno' WHERE id = 1"))
+        .await;
+    // The second source answers from the entry the first one cached: the old row.
+    assert_eq!(
+        result_lines(&second.lookup(&int_keys(&[Some(1)])).await.unwrap()),
+        old
+    );
+    // Subtask 1 has not cached key 1: it reads the store.
+    assert_eq!(
+        result_lines(&other_subtask.lookup(&int_keys(&[Some(1)])).await.unwrap()),
+        vec!["0: 1|uno|1.50|2024-01-02T03:04:05"]
+    );
+}
+
 #[tokio::test]
 async fn missing_keys_are_not_cached_when_cache_missing_key_is_false() {
     let store = Store::Pg(pg().await);

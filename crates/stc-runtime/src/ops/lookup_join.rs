@@ -4,7 +4,7 @@
 //!
 //! One lookup is issued per input batch (the connector batches the keys into one query and
 //! caches). Up to [`MAX_IN_FLIGHT`] batches are looked up concurrently, each with a lookup
-//! source of its own, and their results are emitted in input order (Flink's default
+//! source of its own (the connectors share one cache among a subtask's sources), and their results are emitted in input order (Flink's default
 //! `ORDERED` async output mode), so a slow store overlaps with processing instead of
 //! serialising it. A watermark or the end of input first drains every lookup in flight, so
 //! rows are never overtaken by a watermark.
