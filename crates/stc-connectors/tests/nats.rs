@@ -270,10 +270,10 @@ async fn several_subjects_are_splits_divided_among_subtasks() {
     let src = create_source(&t).unwrap();
     let mut r0 = src.create_reader(0, 2).unwrap();
     let mut r1 = src.create_reader(1, 2).unwrap();
-    assert_eq!(
-        rows(&read_all(&mut r0).await),
-        vec!["1|NULL|a|1", "3|NULL|c|3"]
-    );
+    // Subtask 0 reads two splits; which one answers first is up to the server.
+    let mut first = rows(&read_all(&mut r0).await);
+    first.sort();
+    assert_eq!(first, vec!["1|NULL|a|1", "3|NULL|c|3"]);
     assert_eq!(rows(&read_all(&mut r1).await), vec!["2|NULL|b|2"]);
     let p0 = r0.snapshot_positions().unwrap();
     let p1 = r1.snapshot_positions().unwrap();
