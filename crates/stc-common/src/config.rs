@@ -23,6 +23,16 @@ pub const TABLE_DEFAULT_PARALLELISM: &str = "table.exec.resource.default-paralle
 /// empty state. Default `0`: state is kept forever.
 pub const STATE_TTL: &str = "table.exec.state.ttl";
 
+/// `table.exec.mini-batch.enabled`: buffer the input of updating aggregations and apply it
+/// a batch at a time (one change per key per batch). Default `false`, as in Flink.
+pub const MINI_BATCH_ENABLED: &str = "table.exec.mini-batch.enabled";
+/// `table.exec.mini-batch.allow-latency`: longest time a row waits in a mini-batch. Must be
+/// positive when mini-batch is enabled (as in Flink).
+pub const MINI_BATCH_ALLOW_LATENCY: &str = "table.exec.mini-batch.allow-latency";
+/// `table.exec.mini-batch.size`: rows that close a mini-batch. Must be positive when
+/// mini-batch is enabled (as in Flink).
+pub const MINI_BATCH_SIZE: &str = "table.exec.mini-batch.size";
+
 /// `execution.checkpointing.interval`: how often a checkpoint is taken. Default: none
 /// (checkpointing disabled), as in Flink.
 pub const CHECKPOINTING_INTERVAL: &str = "execution.checkpointing.interval";

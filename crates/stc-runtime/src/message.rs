@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, Int8Array, RecordBatch};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::error::ArrowError;
 use stc_common::RowKind;
 
 /// A batch of rows and, for updating streams, their row kinds.
@@ -40,6 +42,35 @@ impl StreamBatch {
                 k.null_count() == 0 && k.values().iter().all(|v| *v == RowKind::Insert as i8)
             }
         }
+    }
+
+    /// Rows `offset..offset + len` (zero-copy).
+    pub fn slice(&self, offset: usize, len: usize) -> StreamBatch {
+        StreamBatch {
+            batch: self.batch.slice(offset, len),
+            kinds: self.kinds.as_ref().map(|k| Arc::new(k.slice(offset, len))),
+        }
+    }
+
+    /// The rows of `parts` (at least one, all of one schema) as one batch, kinds kept.
+    pub fn concat(parts: &[StreamBatch]) -> Result<StreamBatch, ArrowError> {
+        let schema = parts
+            .first()
+            .ok_or_else(|| ArrowError::InvalidArgumentError("no batches to concatenate".into()))?
+            .batch
+            .schema();
+        let batch = concat_batches(&schema, parts.iter().map(|p| &p.batch))?;
+        let kinds = parts.iter().any(|p| p.kinds.is_some()).then(|| {
+            let mut kinds = Vec::with_capacity(batch.num_rows());
+            for p in parts {
+                match &p.kinds {
+                    Some(k) => kinds.extend_from_slice(k.values()),
+                    None => kinds.resize(kinds.len() + p.num_rows(), RowKind::Insert as i8),
+                }
+            }
+            Arc::new(Int8Array::from(kinds))
+        });
+        Ok(StreamBatch { batch, kinds })
     }
 }
 

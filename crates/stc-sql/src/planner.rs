@@ -22,7 +22,7 @@ use datafusion::physical_expr::expressions::Column as PhysColumn;
 use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
 use stc_runtime::ops::calc::Calc;
 use stc_runtime::ops::collect::ValuesSource;
-use stc_runtime::ops::group_agg::GroupAggregate;
+use stc_runtime::ops::group_agg::{GroupAggregate, MiniBatch};
 use stc_runtime::ops::join::{IntervalBounds, JoinKind, StreamingJoin};
 use stc_runtime::ops::lookup_join::LookupJoin;
 use stc_runtime::ops::normalize::ChangelogNormalize;
@@ -71,6 +71,8 @@ pub struct Translator {
     pub rank_limits: HashMap<String, usize>,
     /// `table.exec.state.ttl` in ms (0 = keep state forever).
     pub state_ttl_ms: u64,
+    /// `table.exec.mini-batch.*` when enabled (used by GROUP BY).
+    pub mini_batch: Option<MiniBatch>,
 }
 
 fn unsupported(what: impl Into<String>) -> SqlError {
@@ -855,6 +857,7 @@ impl Translator {
             agg,
             input_updating,
             state_ttl_ms: self.state_ttl_ms,
+            mini_batch: self.mini_batch,
         };
         op.validate().map_err(unsupported_or_validation)?;
         let (parallelism, partitioning) = if keys.is_empty() {

@@ -18,6 +18,7 @@ use sqlparser::ast::{self as ast, ObjectName, Statement as SqlStatement};
 use sqlparser::tokenizer::Location;
 use stc_common::config;
 use stc_runtime::ops::collect::CollectSink;
+use stc_runtime::ops::group_agg::MiniBatch;
 use stc_runtime::{JobGraph, StreamBatch};
 use tokio::sync::mpsc::{Receiver, channel};
 
@@ -199,6 +200,65 @@ enum Mode<'t> {
     Preview(&'t str),
 }
 
+/// `table.exec.mini-batch.*`: `None` unless enabled; enabled needs a positive latency and a
+/// positive size, as in Flink (which fails the job with "MiniBatch Latency must be greater
+/// than 0 ms." / "'table.exec.mini-batch.size' ... must be > 0.").
+fn mini_batch_config(conf: &BTreeMap<String, String>) -> Result<Option<MiniBatch>> {
+    let invalid = |msg: String| SqlError::validation(0, None, msg);
+    let enabled = match conf.get(config::MINI_BATCH_ENABLED).map(|v| v.trim()) {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(invalid(format!(
+                "'{}' must be 'true' or 'false', found '{v}'",
+                config::MINI_BATCH_ENABLED
+            )));
+        }
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let latency = match conf.get(config::MINI_BATCH_ALLOW_LATENCY) {
+        Some(v) => config::parse_duration_ms(v).ok_or_else(|| {
+            invalid(format!(
+                "'{}' must be a duration such as '2 s', found '{v}'",
+                config::MINI_BATCH_ALLOW_LATENCY
+            ))
+        })?,
+        None => 0,
+    };
+    if latency == 0 {
+        return Err(invalid(format!(
+            "MiniBatch latency must be greater than 0 ms: set '{}' (e.g. '2 s') when '{}' is true",
+            config::MINI_BATCH_ALLOW_LATENCY,
+            config::MINI_BATCH_ENABLED
+        )));
+    }
+    let size = conf
+        .get(config::MINI_BATCH_SIZE)
+        .map(|v| v.trim().parse::<i64>().ok().ok_or(v))
+        .transpose()
+        .map_err(|v| {
+            invalid(format!(
+                "'{}' must be an integer, found '{v}'",
+                config::MINI_BATCH_SIZE
+            ))
+        })?
+        .unwrap_or(-1);
+    if size <= 0 {
+        return Err(invalid(format!(
+            "'{}' must be > 0 when '{}' is true (found {size}; e.g. '5000')",
+            config::MINI_BATCH_SIZE,
+            config::MINI_BATCH_ENABLED
+        )));
+    }
+    Ok(Some(MiniBatch {
+        allow_latency_ms: latency,
+        size: usize::try_from(size).unwrap_or(usize::MAX),
+    }))
+}
+
 fn compile(script: &str, opts: &CompileOptions, mode: Mode<'_>) -> Result<Option<CompiledJob>> {
     let statements = parse_script(script)?;
     // SETs are collected first: they configure the whole job.
@@ -289,6 +349,7 @@ fn compile(script: &str, opts: &CompileOptions, mode: Mode<'_>) -> Result<Option
         })?,
         None => 0,
     };
+    let mini_batch = mini_batch_config(&conf)?;
     let time_zone = conf
         .get(config::LOCAL_TIME_ZONE)
         .cloned()
@@ -318,6 +379,7 @@ fn compile(script: &str, opts: &CompileOptions, mode: Mode<'_>) -> Result<Option
             updating: HashMap::new(),
             rank_limits: HashMap::new(),
             state_ttl_ms,
+            mini_batch,
         },
         time_zone,
         sinks: Vec::new(),

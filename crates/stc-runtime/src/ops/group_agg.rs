@@ -8,6 +8,15 @@
 //! * the result changed → `-U(previous)`, `+U(result)`; unchanged → nothing;
 //! * the key's last row retracted → `-D(previous)` and the key's state is dropped.
 //!
+//! With mini-batch (`table.exec.mini-batch.enabled`, Flink's `MiniBatchGroupAggFunction`)
+//! input rows are buffered until `table.exec.mini-batch.size` rows have arrived or
+//! `allow-latency` has passed (or a checkpoint barrier or the end of input comes), and each
+//! key then changes once per buffer: its rows are applied together (one `update_batch` per
+//! run of additions, one `retract_batch` per run of retractions) and one change is emitted, so
+//! a hot key costs one evaluation and one `-U/+U` pair per mini-batch instead of per row.
+//! Leading retractions of a key without state are dropped, and a key whose count falls to
+//! zero within the buffer emits `-D` of its last emitted result (nothing if it had none).
+//!
 //! Retractions (`-U`/`-D` input rows) are applied with `retract_batch`. DataFusion's
 //! sliding accumulators retract SUM/COUNT/AVG; MIN/MAX and COUNT(DISTINCT) over an updating
 //! input use the multiset accumulators below (Flink's `MaxWithRetractAggFunction` keeps a
@@ -19,7 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
@@ -27,7 +37,7 @@ use stc_common::RowKind;
 
 use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::{Result, RuntimeError};
-use crate::message::StreamBatch;
+use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
 use crate::ops::state::{
@@ -46,6 +56,17 @@ pub struct GroupAggregate {
     pub input_updating: bool,
     /// `table.exec.state.ttl` (0 = never expire).
     pub state_ttl_ms: u64,
+    /// `table.exec.mini-batch.*`, when enabled.
+    pub mini_batch: Option<MiniBatch>,
+}
+
+/// Flink's mini-batch settings (`table.exec.mini-batch.allow-latency` and `.size`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MiniBatch {
+    /// Longest time a row waits in the buffer, in milliseconds (> 0).
+    pub allow_latency_ms: u64,
+    /// Rows that close a buffer (> 0).
+    pub size: usize,
 }
 
 impl GroupAggregate {
@@ -142,6 +163,9 @@ impl OperatorFactory for GroupAggregate {
             key_conv,
             groups: HashMap::new(),
             last_sweep: Instant::now(),
+            buffer: Vec::new(),
+            buffered_rows: 0,
+            flush_at: None,
             state_keeps: self
                 .agg
                 .aggregates
@@ -168,47 +192,21 @@ struct GroupAggregateOp {
     last_sweep: Instant,
     /// Per aggregate: [`state_keeps_accumulator`].
     state_keeps: Vec<bool>,
+    /// Mini-batch: the rows waiting, their count, and when they must be applied (epoch ms).
+    buffer: Vec<StreamBatch>,
+    buffered_rows: usize,
+    flush_at: Option<i64>,
 }
 
 impl GroupAggregateOp {
-    fn builder(&self) -> ChangeBuilder {
-        ChangeBuilder::new(
-            Arc::clone(&self.spec.agg.schema),
-            usize::from(!self.spec.agg.keys.is_empty()),
-            self.spec.agg.aggregates.len(),
-        )
-    }
-
-    fn evaluate(accs: &mut [Box<dyn Accumulator>]) -> Result<Vec<ScalarValue>> {
-        accs.iter_mut()
-            .map(|a| a.evaluate().map_err(RuntimeError::from))
-            .collect()
-    }
-}
-
-#[async_trait]
-impl Operator for GroupAggregateOp {
-    fn name(&self) -> &str {
-        &self.spec.name
-    }
-
-    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
+    /// Without mini-batch: each row is applied on its own and makes at most one change.
+    fn apply_per_row(&mut self, batch: &StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
         let n = batch.num_rows();
         let keys = self.spec.agg.eval_keys(&batch.batch)?;
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let args = self.spec.agg.eval_args(&batch.batch)?;
         let mut out = self.builder();
-        let ttl =
-            (self.spec.state_ttl_ms > 0).then(|| Duration::from_millis(self.spec.state_ttl_ms));
-        let now = Instant::now();
-        if let Some(ttl) = ttl
-            && now.duration_since(self.last_sweep) >= ttl
-        {
-            // Expired groups go silently, as in Flink: no retraction is emitted.
-            self.groups
-                .retain(|_, g| now.duration_since(g.written) < ttl);
-            self.last_sweep = now;
-        }
+        let (ttl, now) = self.sweep_expired();
         for i in 0..n {
             let kind = batch.kind(i);
             let accumulate = kind.is_addition();
@@ -283,15 +281,227 @@ impl Operator for GroupAggregateOp {
             }
             state.prev = Some(value);
         }
-        let convs: &[&RowConverter] = if keys.is_empty() {
-            &[]
-        } else {
-            &[&self.key_conv]
-        };
+        self.emit(out, keys.is_empty(), ctx)
+    }
+
+    /// `table.exec.state.ttl` and the time now; drops the groups not written for a TTL (at
+    /// most once per TTL period). Expired groups go silently, as in Flink: no retraction.
+    fn sweep_expired(&mut self) -> (Option<Duration>, Instant) {
+        let ttl =
+            (self.spec.state_ttl_ms > 0).then(|| Duration::from_millis(self.spec.state_ttl_ms));
+        let now = Instant::now();
+        if let Some(ttl) = ttl
+            && now.duration_since(self.last_sweep) >= ttl
+        {
+            self.groups
+                .retain(|_, g| now.duration_since(g.written) < ttl);
+            self.last_sweep = now;
+        }
+        (ttl, now)
+    }
+
+    fn emit(&self, mut out: ChangeBuilder, global: bool, ctx: &mut OperatorContext) -> Result<()> {
+        let convs: &[&RowConverter] = if global { &[] } else { &[&self.key_conv] };
         if let Some(b) = out.take(convs)? {
             ctx.emit(b);
         }
         Ok(())
+    }
+
+    /// Applies the buffered rows as one mini-batch (see the module docs).
+    fn flush(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.flush_at = None;
+        self.buffered_rows = 0;
+        let buffered = std::mem::take(&mut self.buffer);
+        if buffered.is_empty() {
+            return Ok(());
+        }
+        let batch = StreamBatch::concat(&buffered)?;
+        let n = batch.num_rows();
+        let keys = self.spec.agg.eval_keys(&batch.batch)?;
+        let key_rows = to_rows(&self.key_conv, &keys)?;
+        let args = self.spec.agg.eval_args(&batch.batch)?;
+        let global = keys.is_empty();
+        // The rows of each key, keys in order of first arrival.
+        let mut slot_of: HashMap<&[u8], usize> = HashMap::new();
+        let mut rows_of: Vec<Vec<u32>> = Vec::new();
+        for i in 0..n {
+            let key: &[u8] = if global { &[] } else { key_rows.row(i).data() };
+            let slot = *slot_of.entry(key).or_insert_with(|| {
+                rows_of.push(Vec::new());
+                rows_of.len() - 1
+            });
+            rows_of[slot].push(i as u32);
+        }
+        let mut out = self.builder();
+        let (ttl, now) = self.sweep_expired();
+        for rows in rows_of {
+            let first = rows[0] as usize;
+            let key_row = (!global).then(|| key_rows.row(first));
+            let key: &[u8] = key_row.as_ref().map_or(&[], |r| r.as_ref());
+            let key_part = key_row.as_slice();
+            if let Some(ttl) = ttl
+                && self
+                    .groups
+                    .get(key)
+                    .is_some_and(|g| now.duration_since(g.written) >= ttl)
+            {
+                self.groups.remove(key);
+            }
+            let mut rows = &rows[..];
+            if !self.groups.contains_key(key) {
+                // No state: retractions before the key's first addition are dropped (Flink
+                // creates no accumulators for them).
+                let skip = rows
+                    .iter()
+                    .take_while(|&&r| !batch.kind(r as usize).is_addition())
+                    .count();
+                rows = &rows[skip..];
+                if rows.is_empty() {
+                    continue;
+                }
+                let accs = self.new_accumulators()?;
+                self.groups.insert(
+                    key.into(),
+                    GroupState {
+                        accs,
+                        rows: 0,
+                        prev: None,
+                        written: now,
+                    },
+                );
+            }
+            let state = self
+                .groups
+                .get_mut(key)
+                .ok_or_else(|| RuntimeError::Internal("group state vanished".into()))?;
+            // Runs of additions and of retractions, in arrival order.
+            for run in rows.chunk_by(|a, b| {
+                batch.kind(*a as usize).is_addition() == batch.kind(*b as usize).is_addition()
+            }) {
+                let accumulate = batch.kind(run[0] as usize).is_addition();
+                for (acc, (values, filter)) in state.accs.iter_mut().zip(&args) {
+                    let picked: UInt32Array = match filter {
+                        Some(f) => run
+                            .iter()
+                            .copied()
+                            .filter(|&r| passes(f, r as usize))
+                            .collect(),
+                        None => run.iter().copied().collect(),
+                    };
+                    if picked.is_empty() {
+                        continue;
+                    }
+                    let taken = values
+                        .iter()
+                        .map(|v| take(v.as_ref(), &picked, None))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    if accumulate {
+                        acc.update_batch(&taken)?;
+                    } else {
+                        acc.retract_batch(&taken)?;
+                    }
+                }
+                let len = run.len() as i64;
+                state.rows += if accumulate { len } else { -len };
+            }
+            state.written = now;
+            if state.rows <= 0 {
+                if let Some(prev) = state.prev.take() {
+                    out.push(RowKind::Delete, key_part, &prev);
+                }
+                self.groups.remove(key);
+                continue;
+            }
+            let value = Self::evaluate(&mut state.accs)?;
+            match state.prev.take() {
+                None => out.push(RowKind::Insert, key_part, &value),
+                Some(prev) if prev == value && ttl.is_none() => {
+                    state.prev = Some(prev);
+                    continue;
+                }
+                Some(prev) => {
+                    out.push(RowKind::UpdateBefore, key_part, &prev);
+                    out.push(RowKind::UpdateAfter, key_part, &value);
+                }
+            }
+            state.prev = Some(value);
+        }
+        self.emit(out, global, ctx)
+    }
+
+    fn builder(&self) -> ChangeBuilder {
+        ChangeBuilder::new(
+            Arc::clone(&self.spec.agg.schema),
+            usize::from(!self.spec.agg.keys.is_empty()),
+            self.spec.agg.aggregates.len(),
+        )
+    }
+
+    fn evaluate(accs: &mut [Box<dyn Accumulator>]) -> Result<Vec<ScalarValue>> {
+        accs.iter_mut()
+            .map(|a| a.evaluate().map_err(RuntimeError::from))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Operator for GroupAggregateOp {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    async fn process_batch(&mut self, batch: StreamBatch, ctx: &mut OperatorContext) -> Result<()> {
+        let Some(mb) = self.spec.mini_batch else {
+            return self.apply_per_row(&batch, ctx);
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        // A mini-batch closes after exactly `size` rows, as Flink's count trigger does per
+        // row: a batch that crosses the boundary is split there.
+        let mut start = 0;
+        while start < batch.num_rows() {
+            if self.flush_at.is_none() {
+                // The oldest buffered row waits at most the latency. (Flink closes mini-batches
+                // on wall-clock multiples of the latency, to close every subtask's at once;
+                // here each operator buffers on its own, so nothing is gained by aligning.)
+                let latency = i64::try_from(mb.allow_latency_ms).unwrap_or(i64::MAX);
+                self.flush_at = Some(crate::time::now_ms().saturating_add(latency));
+            }
+            let take = (mb.size - self.buffered_rows).min(batch.num_rows() - start);
+            self.buffer.push(batch.slice(start, take));
+            self.buffered_rows += take;
+            start += take;
+            if self.buffered_rows >= mb.size {
+                self.flush(ctx)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn process_watermark(&mut self, wm: Watermark, ctx: &mut OperatorContext) -> Result<()> {
+        // A buffer is not closed by watermarks, as in Flink, whose mini-batch assigner
+        // replaces the sources' watermarks with its own latency ticks: an aggregation's
+        // output has no time attribute, so nothing downstream orders rows by them. The
+        // final watermark (end of input) closes it.
+        if wm == Watermark::MAX {
+            self.flush(ctx)?;
+        }
+        ctx.emit_watermark(wm);
+        Ok(())
+    }
+
+    async fn finish(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.flush(ctx)
+    }
+
+    fn next_timer(&self) -> Option<i64> {
+        self.flush_at
+    }
+
+    async fn on_processing_time(&mut self, _now: i64, ctx: &mut OperatorContext) -> Result<()> {
+        self.flush(ctx)
     }
 
     /// One keyed table, a row per group: key columns (`key<i>`), the row count, the last
@@ -302,6 +512,8 @@ impl Operator for GroupAggregateOp {
         _barrier: &Barrier,
         ctx: &mut OperatorContext,
     ) -> Result<Option<OperatorState>> {
+        // A mini-batch is applied before the barrier: the snapshot holds no buffer.
+        self.flush(ctx)?;
         if self.groups.is_empty() {
             return Ok(None);
         }
