@@ -178,6 +178,7 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
         ("window.sql", 1, 11),
         ("session.sql", 1, 12),
         ("group_agg.sql", 2, 13),
+        ("group_agg_mini_batch.sql", 2, 18),
         ("join.sql", 2, 14),
         ("topn.sql", 2, 15),
         ("two_sources.sql", 2, 16),
