@@ -1048,10 +1048,17 @@ impl Translator {
         time: Expr,
         condition: Option<Expr>,
     ) -> Result<Stream> {
-        let Some(scan) = find_scan(&temporal.input) else {
-            return Err(unsupported(
-                "an event-time temporal join against a view or subquery (a versioned view); use a table with a PRIMARY KEY and a watermark",
-            ));
+        // A table, or a versioned view: the latest row per key by rowtime of a table.
+        let (scan, view_key) = match find_scan(&temporal.input) {
+            Some(scan) => (scan, None),
+            None => match versioned_view(&temporal.input) {
+                Some((scan, key)) => (scan, Some(key)),
+                None => {
+                    return Err(unsupported(
+                        "an event-time temporal join against a view or subquery that is not a versioned view; use a table with a PRIMARY KEY and a watermark, or a view keeping the latest row per key: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY rowtime DESC) AS rn FROM t) WHERE rn = 1",
+                    ));
+                }
+            },
         };
         let Some(src) = scan.source.downcast_ref::<StcTableSource>() else {
             return Err(SqlError::internal("temporal table without a source"));
@@ -1059,7 +1066,9 @@ impl Translator {
         let CatalogEntry::Table(t) = &src.entry else {
             return Err(SqlError::internal("a view was not inlined"));
         };
-        if t.primary_key.is_empty() {
+        // A versioned view's key is its PARTITION BY columns (Flink derives it so).
+        let primary_key = view_key.as_ref().unwrap_or(&t.primary_key);
+        if primary_key.is_empty() {
             return Err(SqlError::validation(
                 t.statement,
                 Some(t.location),
@@ -1092,7 +1101,7 @@ impl Translator {
                     _ => None,
                 })
                 .collect();
-        if let Some(pk) = t.primary_key.iter().find(|k| !right_key_names.contains(k)) {
+        if let Some(pk) = primary_key.iter().find(|k| !right_key_names.contains(k)) {
             return Err(SqlError::validation(
                 0,
                 None,
@@ -1887,6 +1896,69 @@ fn find_temporal(plan: &LogicalPlan) -> Option<(&TemporalTableNode, Vec<Expr>)> 
     }
 }
 
+/// A versioned view: `SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY
+/// rowtime DESC) AS rn FROM t) WHERE rn = 1` over a table `t` with a watermark on `rowtime`
+/// (Flink's rowtime deduplication keeping the last row). Returns the table's scan and the
+/// view's key (the PARTITION BY columns). The view's rows reach the temporal join as the
+/// deduplication's changelog: each `+I`/`+U` is the key's version from its rowtime on.
+fn versioned_view(
+    plan: &LogicalPlan,
+) -> Option<(&datafusion::logical_expr::TableScan, Vec<String>)> {
+    use datafusion::logical_expr::expr::WindowFunction;
+    let mut node = plan;
+    let mut deduplicated = false;
+    let window = loop {
+        match node {
+            LogicalPlan::SubqueryAlias(a) => node = &a.input,
+            LogicalPlan::Projection(p) => node = &p.input,
+            LogicalPlan::Filter(f) => {
+                deduplicated |= matches!(rank_filter(&f.predicate, &f.input), Some((_, 1)));
+                node = &f.input;
+            }
+            LogicalPlan::Window(w) => break w,
+            _ => return None,
+        }
+    };
+    let [Expr::WindowFunction(wf)] = window.window_expr.as_slice() else {
+        return None;
+    };
+    let WindowFunction { fun, params } = wf.as_ref();
+    if !deduplicated || fun.name() != "row_number" {
+        return None;
+    }
+    let [order] = params.order_by.as_slice() else {
+        return None;
+    };
+    let Expr::Column(order_col) = &order.expr else {
+        return None;
+    };
+    let key = params
+        .partition_by
+        .iter()
+        .map(|e| match e {
+            Expr::Column(c) => Some(c.name.clone()),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let mut below = window.input.as_ref();
+    let scan = loop {
+        match below {
+            LogicalPlan::SubqueryAlias(a) => below = &a.input,
+            LogicalPlan::Projection(p) => below = &p.input,
+            LogicalPlan::TableScan(t) => break t,
+            _ => return None,
+        }
+    };
+    // Ordered by the table's rowtime, latest first.
+    let src = scan.source.downcast_ref::<StcTableSource>()?;
+    let CatalogEntry::Table(t) = &src.entry else {
+        return None;
+    };
+    let (rowtime, _) = t.watermark.as_ref()?;
+    (!order.asc && !key.is_empty() && *t.schema.field(*rowtime).name() == order_col.name)
+        .then_some((scan, key))
+}
+
 fn find_scan(plan: &LogicalPlan) -> Option<&datafusion::logical_expr::TableScan> {
     match plan {
         LogicalPlan::SubqueryAlias(a) => find_scan(&a.input),
@@ -1999,6 +2071,7 @@ pub fn mark_temporal_times(plan: LogicalPlan) -> datafusion::error::Result<Logic
         }
         // The second argument keeps the versioned table's rowtime column alive too.
         let rowtime = find_scan(&temporal.input)
+            .or_else(|| versioned_view(&temporal.input).map(|(scan, _)| scan))
             .and_then(|scan| scan.source.downcast_ref::<StcTableSource>())
             .and_then(|src| match &src.entry {
                 CatalogEntry::Table(t) => t
