@@ -258,28 +258,9 @@ impl GroupAggregateOp {
             }
             state.rows += if accumulate { 1 } else { -1 };
             state.written = now;
-            if state.rows <= 0 {
-                if let Some(prev) = state.prev.take() {
-                    out.push(RowKind::Delete, key_part, &prev);
-                }
+            if emit_change(state, key_part, &mut out, ttl.is_some())? {
                 self.groups.remove(key);
-                continue;
             }
-            let value = Self::evaluate(&mut state.accs)?;
-            match state.prev.take() {
-                None => out.push(RowKind::Insert, key_part, &value),
-                // With a TTL, Flink emits an unchanged result too (the downstream's copy
-                // of it may have expired).
-                Some(prev) if prev == value && ttl.is_none() => {
-                    state.prev = Some(prev);
-                    continue;
-                }
-                Some(prev) => {
-                    out.push(RowKind::UpdateBefore, key_part, &prev);
-                    out.push(RowKind::UpdateAfter, key_part, &value);
-                }
-            }
-            state.prev = Some(value);
         }
         self.emit(out, keys.is_empty(), ctx)
     }
@@ -406,26 +387,9 @@ impl GroupAggregateOp {
                 state.rows += if accumulate { len } else { -len };
             }
             state.written = now;
-            if state.rows <= 0 {
-                if let Some(prev) = state.prev.take() {
-                    out.push(RowKind::Delete, key_part, &prev);
-                }
+            if emit_change(state, key_part, &mut out, ttl.is_some())? {
                 self.groups.remove(key);
-                continue;
             }
-            let value = Self::evaluate(&mut state.accs)?;
-            match state.prev.take() {
-                None => out.push(RowKind::Insert, key_part, &value),
-                Some(prev) if prev == value && ttl.is_none() => {
-                    state.prev = Some(prev);
-                    continue;
-                }
-                Some(prev) => {
-                    out.push(RowKind::UpdateBefore, key_part, &prev);
-                    out.push(RowKind::UpdateAfter, key_part, &value);
-                }
-            }
-            state.prev = Some(value);
         }
         self.emit(out, global, ctx)
     }
@@ -670,6 +634,35 @@ impl GroupAggregateOp {
     fn scalars(values: Vec<ScalarValue>) -> Result<ArrayRef> {
         Ok(ScalarValue::iter_to_array(values)?)
     }
+}
+
+/// The change a group makes once rows were applied to it: `-D` of its last result when its
+/// count fell to zero (then `true`: the caller drops the group), `+I` for a new group,
+/// `-U`/`+U` for a changed result, nothing for an unchanged one — unless a TTL is set: then
+/// Flink emits an unchanged result too (the downstream's copy of it may have expired).
+fn emit_change(
+    state: &mut GroupState,
+    key_part: &[datafusion::arrow::row::Row<'_>],
+    out: &mut ChangeBuilder,
+    ttl: bool,
+) -> Result<bool> {
+    if state.rows <= 0 {
+        if let Some(prev) = state.prev.take() {
+            out.push(RowKind::Delete, key_part, &prev);
+        }
+        return Ok(true);
+    }
+    let value = GroupAggregateOp::evaluate(&mut state.accs)?;
+    match &state.prev {
+        None => out.push(RowKind::Insert, key_part, &value),
+        Some(prev) if *prev == value && !ttl => return Ok(false),
+        Some(prev) => {
+            out.push(RowKind::UpdateBefore, key_part, prev);
+            out.push(RowKind::UpdateAfter, key_part, &value);
+        }
+    }
+    state.prev = Some(value);
+    Ok(false)
 }
 
 fn passes(filter: &BooleanArray, i: usize) -> bool {
