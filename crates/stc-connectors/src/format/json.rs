@@ -127,7 +127,9 @@ pub struct JsonDecoder {
     types: Vec<DataType>,
     columns: Columns,
     /// Field name → column index.
-    index: HashMap<Vec<u8>, usize>,
+    index: hashbrown::HashMap<Box<[u8]>, usize>,
+    /// The field names, by column index.
+    names: Vec<Box<[u8]>>,
     seen: Vec<bool>,
     skipped: u64,
     scratch: Vec<u8>,
@@ -141,12 +143,12 @@ impl JsonDecoder {
         for f in schema.fields() {
             check_json_type(f.data_type())?;
         }
-        let index = schema
+        let names: Vec<Box<[u8]>> = schema
             .fields()
             .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name().as_bytes().to_vec(), i))
+            .map(|f| f.name().as_bytes().into())
             .collect();
+        let index = names.iter().cloned().zip(0..).collect();
         Ok(JsonDecoder {
             cfg,
             columns: Columns::new(schema.clone())?,
@@ -158,6 +160,7 @@ impl JsonDecoder {
                 .collect(),
             schema,
             index,
+            names,
             skipped: 0,
             scratch: Vec::new(),
             null_bad_fields: false,
@@ -173,10 +176,18 @@ impl JsonDecoder {
         if p.peek() == Some(b'}') {
             p.i += 1;
         } else {
+            // Producers almost always write the fields in one order, mostly the table's: try
+            // the field after the last one matched before hashing the key.
+            let mut hint = 0;
             loop {
                 p.ws();
                 let key = p.string_raw(&mut self.scratch)?;
-                let idx = self.index.get(key.as_ref()).copied();
+                let idx = if self.names.get(hint).is_some_and(|n| **n == *key) {
+                    Some(hint)
+                } else {
+                    self.index.get(key.as_ref()).copied()
+                };
+                hint = idx.map_or(0, |i| i + 1);
                 p.ws();
                 p.expect(b':')?;
                 p.ws();
@@ -455,17 +466,18 @@ impl<'a> Parser<'a> {
     {
         self.expect(b'"')?;
         let start = self.i;
-        while let Some(c) = self.peek() {
-            match c {
-                b'"' => {
-                    let s = &self.b[start..self.i];
-                    self.i += 1;
-                    return Ok(std::borrow::Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0..=0x1f => return Err(self.err("illegal unquoted control character in string")),
-                _ => self.i += 1,
-            }
+        // The closing quote or the first escape, found with memchr's vectorised search; the
+        // span before it is then checked for control characters in one (vectorisable) pass.
+        let stop =
+            memchr::memchr2(b'"', b'\\', &self.b[start..]).map_or(self.b.len(), |n| start + n);
+        if let Some(n) = self.b[start..stop].iter().position(|&c| c < 0x20) {
+            self.i = start + n;
+            return Err(self.err("illegal unquoted control character in string"));
+        }
+        self.i = stop;
+        if self.peek() == Some(b'"') {
+            self.i += 1;
+            return Ok(std::borrow::Cow::Borrowed(&self.b[start..stop]));
         }
         scratch.clear();
         scratch.extend_from_slice(&self.b[start..self.i]);

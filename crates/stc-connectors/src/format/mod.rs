@@ -310,8 +310,12 @@ pub(crate) fn truncate_record(line: &[u8]) -> String {
 pub(crate) fn lines(chunk: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
     let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
     let empty = chunk.is_empty();
-    body.split(|b| *b == b'\n')
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', body).map(|n| n + 1));
+    let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+    starts
+        .zip(ends)
         .filter(move |_| !empty)
+        .map(|(start, end)| &body[start..end])
         .enumerate()
         .map(move |(i, l)| (first_line + i as u64, l.strip_suffix(b"\r").unwrap_or(l)))
 }
