@@ -215,14 +215,7 @@ impl GroupAggregateOp {
             let key_row = (!keys.is_empty()).then(|| key_rows.row(i));
             let key: &[u8] = key_row.as_ref().map_or(&[], |r| r.as_ref());
             let key_part = key_row.as_slice();
-            if let Some(ttl) = ttl
-                && self
-                    .groups
-                    .get(key)
-                    .is_some_and(|g| now.duration_since(g.written) >= ttl)
-            {
-                self.groups.remove(key);
-            }
+            self.drop_if_expired(key, ttl, now);
             let state = match self.groups.get_mut(key) {
                 Some(s) => s,
                 None => {
@@ -281,6 +274,18 @@ impl GroupAggregateOp {
         (ttl, now)
     }
 
+    /// Drops the group of `key` if it was not written for the TTL.
+    fn drop_if_expired(&mut self, key: &[u8], ttl: Option<Duration>, now: Instant) {
+        if let Some(ttl) = ttl
+            && self
+                .groups
+                .get(key)
+                .is_some_and(|g| now.duration_since(g.written) >= ttl)
+        {
+            self.groups.remove(key);
+        }
+    }
+
     fn emit(&self, mut out: ChangeBuilder, global: bool, ctx: &mut OperatorContext) -> Result<()> {
         let convs: &[&RowConverter] = if global { &[] } else { &[&self.key_conv] };
         if let Some(b) = out.take(convs)? {
@@ -321,14 +326,7 @@ impl GroupAggregateOp {
             let key_row = (!global).then(|| key_rows.row(first));
             let key: &[u8] = key_row.as_ref().map_or(&[], |r| r.as_ref());
             let key_part = key_row.as_slice();
-            if let Some(ttl) = ttl
-                && self
-                    .groups
-                    .get(key)
-                    .is_some_and(|g| now.duration_since(g.written) >= ttl)
-            {
-                self.groups.remove(key);
-            }
+            self.drop_if_expired(key, ttl, now);
             let mut rows = &rows[..];
             if !self.groups.contains_key(key) {
                 // No state: retractions before the key's first addition are dropped (Flink
