@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# End-to-end speed of the `json` format: a file of Nexmark-like bids (the row shape of
+# crates/stc-connectors/benches/json_decode.rs) read by the filesystem source, decoded, and
+# filtered to nothing, at parallelism 1. Reports MiB of input per CPU second (user+sys), i.e.
+# per core; file reading and line splitting are included, so decode alone is faster.
+# Usage: benchmarks/json/run.sh [ROWS] [RUNS]   (defaults 2000000 rows, 3 runs)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROWS="${1:-2000000}"
+RUNS="${2:-3}"
+PROFILE="${STC_BENCH_PROFILE:-bench}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
+cargo build --profile "$PROFILE" --bin stc -q
+case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 - "$ROWS" "$work/bids.json" <<'PY'
+import random, sys
+rows, path = int(sys.argv[1]), sys.argv[2]
+random.seed(7)
+ch = ["Google", "Facebook", "Baidu", "Apple", "channel-1234"]
+with open(path, "w") as f:
+    for i in range(rows):
+        ms = 1000 + i * 7
+        f.write('{"auction":%d,"bidder":%d,"price":%d,"channel":"%s","url":"https://www.nexmark.com/item.htm?query=1&channel_id=%d","dateTime":"2024-01-01 00:%02d:%02d.%03d"}\n'
+                % (1000 + random.randrange(10000), 2000 + random.randrange(100000), random.randrange(1, 100000000),
+                   ch[i % 5], random.randrange(1000000), (ms // 60000) % 60, (ms // 1000) % 60, ms % 1000))
+PY
+cat > "$work/job.sql" <<SQL
+CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, dateTime TIMESTAMP(3))
+  WITH ('connector' = 'filesystem', 'path' = '$work/bids.json', 'format' = 'json');
+CREATE TABLE sink (auction BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO sink SELECT auction FROM bids WHERE price < 0;
+SQL
+bytes=$(stat -c %s "$work/bids.json")
+echo "json format, $ROWS rows ($((bytes / 1048576)) MiB), parallelism 1, profile $PROFILE"
+for _ in $(seq 1 "$RUNS"); do
+  /usr/bin/time -f "%e %U %S" -o "$work/time" "$BIN" run "$work/job.sql" -p 1 >/dev/null 2>"$work/err" \
+    || { tail -n 5 "$work/err" >&2; exit 1; }
+  read -r wall user sys < "$work/time"
+  python3 -c "
+b, n, w, cpu = $bytes, $ROWS, $wall, $user + $sys
+print(f'wall {w:.2f} s, cpu {cpu:.2f} s: {b / 2**20 / cpu:.0f} MiB/s per core, {n / cpu / 1e3:.0f} K rows/s per core')"
+done
