@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use stc_runtime::StreamBatch;
-use stc_runtime::checkpoint::storage::{Checkpoint, CheckpointConfig};
+use stc_runtime::checkpoint::storage::{Checkpoint, CheckpointConfig, Location};
 use stc_runtime::executor::{JobOptions, spawn_job_with};
 use stc_runtime::metrics::JobMetrics;
 use stc_runtime::restart::{RestartStrategy, RestartTracker};
@@ -65,8 +65,9 @@ struct JobArgs {
 #[derive(clap::Args)]
 struct RestoreArgs {
     /// Start from this checkpoint or savepoint (its directory or its `_metadata` file).
+    /// A local path, `file:///…` or `s3://bucket/…` (with the script's `s3.*` keys).
     #[arg(long, value_name = "PATH", conflicts_with = "resume")]
-    restore: Option<PathBuf>,
+    restore: Option<String>,
     /// Start from the latest complete checkpoint in `execution.checkpointing.dir` (damaged
     /// ones are skipped, with a warning); from scratch if there is none.
     #[arg(long)]
@@ -374,7 +375,8 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
         checkpointing
             .as_ref()
             .filter(|_| restore.resume)
-            .map(|c| c.dir.as_path()),
+            .map(|c| &c.dir),
+        &compiled.config,
     )?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -407,7 +409,7 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                 // Reading and decoding the state files happens while the job is set up.
                 eprintln!(
                     "restored from {} ({:.1} MB of state read in {} ms)",
-                    path.display(),
+                    path,
                     bytes as f64 / 1e6,
                     t.elapsed().as_millis()
                 );
@@ -434,7 +436,7 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     eprintln!("stopping: taking a savepoint");
                     return match job.savepoint(true).await {
                         Ok(path) => {
-                            println!("Savepoint completed. Path: {}", path.display());
+                            println!("Savepoint completed. Path: {path}");
                             Ok(ExitCode::SUCCESS)
                         }
                         Err(e) => {
@@ -461,7 +463,8 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     // was taken since.
                     from = restore_point(
                         restore.restore.as_ref(),
-                        checkpointing.as_ref().map(|c| c.dir.as_path()),
+                        checkpointing.as_ref().map(|c| &c.dir),
+                        &compiled.config,
                     )?;
                     compiled = compile_script(&sql, &options)?;
                     continue;
@@ -516,10 +519,16 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
 /// latest usable checkpoint in `dir` (warning about damaged newer ones). Checkpoint ids
 /// continue from the one a job was restored from, so the larger id is the later state.
 pub(crate) fn restore_point(
-    explicit: Option<&std::path::PathBuf>,
-    dir: Option<&std::path::Path>,
+    explicit: Option<&String>,
+    dir: Option<&Location>,
+    conf: &std::collections::BTreeMap<String, String>,
 ) -> anyhow::Result<Option<Checkpoint>> {
-    let explicit = explicit.map(|p| Checkpoint::open(p)).transpose()?;
+    let explicit = explicit
+        .map(|p| -> anyhow::Result<Checkpoint> {
+            let loc = Location::parse(p, conf).map_err(|e| anyhow::anyhow!("--restore: {e}"))?;
+            Ok(Checkpoint::open(&loc)?)
+        })
+        .transpose()?;
     let latest = match dir {
         Some(dir) => {
             let (found, skipped) = Checkpoint::latest_in(dir)?;
@@ -536,10 +545,7 @@ pub(crate) fn restore_point(
         (None, l) => l,
     };
     if let (None, Some(dir)) = (&chosen, dir) {
-        eprintln!(
-            "no complete checkpoint in '{}': starting from scratch",
-            dir.display()
-        );
+        eprintln!("no complete checkpoint in '{dir}': starting from scratch");
     }
     Ok(chosen)
 }

@@ -27,7 +27,7 @@ pub struct WorkerArgs {
     instance: String,
     /// Start from this checkpoint or savepoint, unless `--resume` finds a newer checkpoint.
     #[arg(long, value_name = "PATH")]
-    restore: Option<PathBuf>,
+    restore: Option<String>,
     /// Start from the latest complete checkpoint of the job's checkpoint directory when it is
     /// newer than `--restore` (a restart or a take-over after the last savepoint).
     #[arg(long)]
@@ -156,7 +156,8 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         checkpointing
             .as_ref()
             .filter(|_| args.resume)
-            .map(|c| c.dir.as_path()),
+            .map(|c| &c.dir),
+        &config,
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -167,7 +168,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         }
     };
     if let Some(ck) = &restore {
-        eprintln!("restoring from {}", ck.path.display());
+        eprintln!("restoring from {}", ck.path);
     }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -229,7 +230,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
                     return match outcome {
                         Ok(path) => {
                             emit(WorkerEvent::Savepoint {
-                                path: path.display().to_string(),
+                                path: path.to_string(),
                             });
                             ExitCode::SUCCESS
                         }

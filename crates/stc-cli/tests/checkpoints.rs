@@ -74,11 +74,28 @@ fn chrono_like(secs: i64, millis: i64) -> String {
 }
 
 fn checkpoint_args(dir: &Path) -> Vec<String> {
-    vec![
+    checkpoints_in(&dir.join("ck").display().to_string())
+}
+
+/// Checkpoint settings with the checkpoints in `ck` (a path, or an `s3://` prefix of the test
+/// bucket, reached with Flink's `s3.*` keys).
+fn checkpoints_in(ck: &str) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if ck.starts_with("s3://") {
+        common::s3_server();
+        for kv in [
+            "s3.endpoint=http://127.0.0.1:9000",
+            "s3.access-key=test",
+            "s3.secret-key=test",
+        ] {
+            args.extend(["--set".into(), kv.into()]);
+        }
+    }
+    args.extend([
         "--set".into(),
         "execution.checkpointing.interval=100 ms".into(),
         "--set".into(),
-        format!("execution.checkpointing.dir={}", dir.join("ck").display()),
+        format!("execution.checkpointing.dir={ck}"),
         "--set".into(),
         "execution.checkpointing.num-retained=3".into(),
         "--set".into(),
@@ -86,7 +103,8 @@ fn checkpoint_args(dir: &Path) -> Vec<String> {
         // Failures in these tests are kills, not job errors: no in-process restarts.
         "--set".into(),
         "restart-strategy.type=none".into(),
-    ]
+    ]);
+    args
 }
 
 /// The output of an uninterrupted run without checkpoints.
@@ -122,17 +140,28 @@ impl Lcg {
     }
 }
 
-/// Runs `script` with checkpoints, killing it `kills` times at pseudo-random points and
-/// resuming each time, then lets the last run finish. Returns the scratch dir.
-fn run_with_kills(script: &str, parallelism: usize, kills: usize, seed: u64) -> tempfile::TempDir {
+/// Runs `script` with checkpoints (in the scratch dir, or under `ck`), killing it `kills`
+/// times at pseudo-random points and resuming each time, then lets the last run finish.
+/// Returns the scratch dir and the runs' stderr.
+fn run_with_kills(
+    script: &str,
+    parallelism: usize,
+    kills: usize,
+    seed: u64,
+    ck: Option<&str>,
+) -> (tempfile::TempDir, String) {
     let dir = scratch(script);
+    let ck = ck.map_or_else(
+        || dir.path().join("ck").display().to_string(),
+        str::to_string,
+    );
     let mut rng = Lcg(seed);
     let mut stderr_log = String::new();
     for attempt in 0..=kills {
         let mut cmd = stc();
         cmd.current_dir(dir.path())
             .args(["run", "job.sql", "-p", &parallelism.to_string()])
-            .args(checkpoint_args(dir.path()))
+            .args(checkpoints_in(&ck))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if attempt > 0 {
@@ -153,7 +182,7 @@ fn run_with_kills(script: &str, parallelism: usize, kills: usize, seed: u64) -> 
             );
         }
     }
-    dir
+    (dir, stderr_log)
 }
 
 fn assert_same(script: &str, expected: &str, actual: &str, what: &str) {
@@ -187,7 +216,7 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
     for (script, p, seed) in cases {
         let expected = reference(script, p);
         assert!(!expected.is_empty(), "{script} produced no output");
-        let dir = run_with_kills(script, p, 3, seed);
+        let (dir, _) = run_with_kills(script, p, 3, seed, None);
         assert_same(
             script,
             &expected,
@@ -195,6 +224,68 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
             "after 3 kills and resumes",
         );
     }
+}
+
+#[test]
+fn checkpoints_and_savepoints_on_s3_survive_kills_and_a_rescale() {
+    // The same guarantees with the checkpoints in an S3 bucket (moto's S3 server), where a
+    // checkpoint is published by its `_metadata` object instead of a directory rename.
+    let script = "join.sql";
+    let expected = reference(script, 2);
+    let ck = format!("s3://stc-test/{}/ck", common::unique("kills"));
+    let (dir, log) = run_with_kills(script, 2, 3, 21, Some(&ck));
+    assert!(
+        log.contains(&format!("restored from {ck}/chk-")),
+        "no run resumed from a checkpoint on S3:\n{log}"
+    );
+    assert_same(
+        script,
+        &expected,
+        &committed(dir.path()),
+        "after 3 kills and resumes, checkpoints on S3",
+    );
+    // A stop-with-savepoint into S3 at parallelism 2, restored at 3 from its s3:// path.
+    let dir = scratch(script);
+    let ck = format!("s3://stc-test/{}/ck", common::unique("savepoint"));
+    let child = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", "2"])
+        .args(checkpoints_in(&ck))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
+        .unwrap_or_else(|| panic!("no savepoint path printed\n{stdout}\n{stderr}"))
+        .to_string();
+    assert!(path.starts_with(&format!("{ck}/savepoint-")), "{path}");
+    let out = stc()
+        .current_dir(dir.path())
+        .args(["run", "job.sql", "-p", "3", "--restore", &path])
+        .args(checkpoints_in(&ck))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "restore at p3 from S3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same(
+        script,
+        &expected,
+        &committed(dir.path()),
+        "savepoint on S3 at p2, restored at p3",
+    );
 }
 
 #[test]

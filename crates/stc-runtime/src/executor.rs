@@ -94,7 +94,7 @@ impl RunningJob {
     /// Takes a savepoint; with `stop`, the sources stop at its barrier, the sinks commit what
     /// it covers, and the job is then cancelled (Flink's stop-with-savepoint, without
     /// draining: open windows stay in the savepoint). Returns the savepoint's directory.
-    pub async fn savepoint(&mut self, stop: bool) -> Result<std::path::PathBuf> {
+    pub async fn savepoint(&mut self, stop: bool) -> Result<crate::checkpoint::location::Location> {
         let commands = self.commands.as_ref().ok_or_else(|| {
             RuntimeError::Checkpoint(
                 "savepoints need a checkpoint directory (execution.checkpointing.dir)".into(),

@@ -665,7 +665,9 @@ async fn start_job(
     // any node's worker read it.
     let start_from = match &req.start_from {
         Some(path) => {
-            let p = std::path::PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
+            // An `s3://` path is reached with this node's `AWS_*` environment.
+            let p = stc_runtime::checkpoint::location::Location::parse(path, &Default::default())
+                .map_err(|e| ServerError::BadRequest(format!("start_from: {e}")))?;
             let ck = tokio::task::spawn_blocking(move || {
                 stc_runtime::checkpoint::storage::Checkpoint::open(&p)
             })
@@ -676,7 +678,7 @@ async fn start_job(
                     "start_from '{path}' is not a usable checkpoint or savepoint: {e}"
                 ))
             })?;
-            Some(ck.path.display().to_string())
+            Some(ck.path.to_string())
         }
         None => None,
     };

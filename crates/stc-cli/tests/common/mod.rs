@@ -164,3 +164,22 @@ pub fn unique(prefix: &str) -> String {
             .as_nanos()
     )
 }
+
+/// Starts the S3-compatible server of the checkpoint tests (`tools/s3-server`: moto on
+/// 127.0.0.1:9000 with the bucket `stc-test`) once per test binary.
+pub fn s3_server() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/s3-server");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .output()
+            .expect("tools/s3-server runs");
+        assert!(
+            out.status.success(),
+            "tools/s3-server failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

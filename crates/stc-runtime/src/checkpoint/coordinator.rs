@@ -12,7 +12,6 @@
 //! counts as aligned. Once every source has finished, no checkpoint is triggered any more.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,8 +20,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use super::storage::{
-    self, CheckpointConfig, FORMAT_NAME, FORMAT_VERSION, FileMeta, Metadata, NodeMeta, Part,
-    PendingDir, SourceMeta,
+    self, CheckpointConfig, FORMAT_NAME, FORMAT_VERSION, FileMeta, Location, Metadata, NodeMeta,
+    Part, PendingDir, SourceMeta,
 };
 use super::{Barrier, BarrierKind, OperatorState, SplitPosition};
 use crate::error::{Result, RuntimeError};
@@ -64,7 +63,7 @@ pub enum TaskReport {
 pub enum Command {
     Savepoint {
         stop: bool,
-        reply: oneshot::Sender<Result<PathBuf>>,
+        reply: oneshot::Sender<Result<Location>>,
     },
 }
 
@@ -86,7 +85,7 @@ struct Pending {
     sources: Vec<SourceMeta>,
     alignment: Duration,
     started: Instant,
-    reply: Option<oneshot::Sender<Result<PathBuf>>>,
+    reply: Option<oneshot::Sender<Result<Location>>>,
 }
 
 impl Pending {
@@ -138,7 +137,7 @@ impl Coordinator {
         let mut finished: BTreeMap<(usize, usize), FinishedTask> = BTreeMap::new();
         let sources: HashSet<(usize, usize)> = w.triggers.iter().map(|(k, _)| *k).collect();
         // (id, notifications still expected, who waits for them, savepoint path).
-        let mut stopping: Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)> = None;
+        let mut stopping: Option<(u64, usize, oneshot::Sender<Result<Location>>, Location)> = None;
         let period = self
             .config
             .interval
@@ -242,7 +241,7 @@ impl Coordinator {
         id: u64,
         w: &Wiring,
         finished: &BTreeMap<(usize, usize), FinishedTask>,
-        stopping: &mut Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)>,
+        stopping: &mut Option<(u64, usize, oneshot::Sender<Result<Location>>, Location)>,
     ) {
         let Some(p) = pending.get_mut(&id) else {
             return;
@@ -256,7 +255,7 @@ impl Coordinator {
         }
         let p = pending.remove(&id).expect("pending");
         let running = self.total_tasks() - finished.len();
-        match self.complete(p, w, running, false) {
+        match self.complete(p, pending, w, running, false) {
             Ok(Some(stop)) => *stopping = Some(stop),
             Ok(None) => {}
             Err(e) => warn!(error = %e, "checkpoint {id} failed"),
@@ -274,7 +273,7 @@ impl Coordinator {
         pending: &mut BTreeMap<u64, Pending>,
         finished: &BTreeMap<(usize, usize), FinishedTask>,
         kind: BarrierKind,
-        reply: Option<oneshot::Sender<Result<PathBuf>>>,
+        reply: Option<oneshot::Sender<Result<Location>>>,
     ) {
         let id = self.next_id;
         self.next_id += 1;
@@ -354,10 +353,11 @@ impl Coordinator {
     fn complete(
         &self,
         mut p: Pending,
+        pending: &BTreeMap<u64, Pending>,
         w: &Wiring,
         running: usize,
         last: bool,
-    ) -> Result<Option<(u64, usize, oneshot::Sender<Result<PathBuf>>, PathBuf)>> {
+    ) -> Result<Option<(u64, usize, oneshot::Sender<Result<Location>>, Location)>> {
         let id = p.barrier.id;
         let size: u64 = p.files.iter().map(|f| f.bytes).sum();
         let meta = Metadata {
@@ -402,11 +402,16 @@ impl Coordinator {
             id,
             bytes = size,
             ms = p.started.elapsed().as_millis() as u64,
-            path = %published.display(),
+            path = %published,
             "checkpoint completed"
         );
         if p.barrier.kind == BarrierKind::Checkpoint {
-            storage::prune(&self.config.dir, self.config.retained, &[]);
+            // Checkpoints still being written (max-concurrent-checkpoints > 1) are kept.
+            let writing: Vec<Location> = pending
+                .values()
+                .filter_map(|q| q.dir.as_ref().map(|d| d.tmp.clone()))
+                .collect();
+            storage::prune(&self.config.dir, self.config.retained, &writing);
         }
         // Sinks commit what the checkpoint covers once they hear of it.
         let _ = w.notify.send(if last { FINAL_CHECKPOINT_DONE } else { id });
@@ -484,7 +489,7 @@ impl Coordinator {
                 format!("checkpoint {k} was subsumed by the final checkpoint {id}"),
             );
         }
-        if let Err(e) = self.complete(p, w, 0, true) {
+        if let Err(e) = self.complete(p, pending, w, 0, true) {
             warn!(error = %e, "the final checkpoint {id} failed");
             let _ = w.notify.send(FINAL_CHECKPOINT_DONE);
         }
@@ -493,7 +498,7 @@ impl Coordinator {
 
 /// Writes one subtask's operator states into the checkpoint directory.
 fn write_states(
-    dir: &std::path::Path,
+    dir: &Location,
     node: usize,
     subtask: usize,
     states: Vec<(usize, OperatorState)>,

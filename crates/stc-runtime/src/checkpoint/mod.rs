@@ -20,6 +20,7 @@
 //! to every subtask on restore, and the operator decides what to do with it.
 
 pub mod coordinator;
+pub mod location;
 pub mod storage;
 
 use datafusion::arrow::array::RecordBatch;

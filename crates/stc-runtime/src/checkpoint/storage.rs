@@ -1,23 +1,24 @@
-//! Checkpoints on disk: the canonical, versioned format (documented in `docs/checkpoints.md`).
+//! Checkpoints in storage: the canonical, versioned format (documented in `docs/checkpoints.md`).
 //!
 //! ```text
 //! <dir>/chk-<id>/              a completed checkpoint (savepoints: savepoint-<id>)
 //!     _metadata                JSON: format, version, job shape, files with sizes and checksums,
 //!                              source positions and watermarks
 //!     n<node>-o<op>-s<subtask>-<keyed|shared><table>.arrow   Arrow IPC files, one per state table
-//! <dir>/.chk-<id>.inprogress-<nonce>/   being written; never read
+//! <dir>/.chk-<id>.inprogress-<nonce>/   being written; never read (local directories only)
 //! ```
 //!
-//! A checkpoint exists only once its directory has been renamed from the in-progress name,
-//! which happens after every file and the metadata are synced, so a crash mid-write leaves
-//! an in-progress directory that restore ignores (and the next checkpoint removes). Each file's
-//! size and XXH3 checksum are in the metadata: a missing, truncated or corrupted file makes the
-//! whole checkpoint unusable, and `--resume` falls back to the previous complete one, saying so.
+//! `<dir>` is a local directory or an S3 prefix ([`Location`]). On local disk a checkpoint
+//! exists only once its directory has been renamed from the in-progress name, which happens
+//! after every file and the metadata are synced, so a crash mid-write leaves an in-progress
+//! directory that restore ignores (and the next checkpoint removes). Object stores cannot
+//! rename a prefix: there the files go straight to `chk-<id>/` and the `_metadata` object,
+//! written last, is what makes the checkpoint exist (Flink's rule on S3 as well); a prefix
+//! without it is ignored and later removed. Each file's size and XXH3 checksum are in the
+//! metadata: a missing, truncated or corrupted file makes the whole checkpoint unusable, and
+//! `--resume` falls back to the previous complete one, saying so.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt32Array};
@@ -26,6 +27,7 @@ use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use serde::{Deserialize, Serialize};
 
+pub use super::location::Location;
 use super::{KEY_GROUP_COLUMN, OperatorState, SplitPosition};
 use crate::error::{Result, RuntimeError};
 use crate::exchange::subtask_for_key_group;
@@ -42,9 +44,9 @@ pub struct CheckpointConfig {
     /// `execution.checkpointing.interval`; `None` takes savepoints only.
     pub interval: Option<std::time::Duration>,
     /// `execution.checkpointing.dir`.
-    pub dir: PathBuf,
+    pub dir: Location,
     /// `execution.checkpointing.savepoint-dir` (default: the checkpoint directory).
-    pub savepoint_dir: Option<PathBuf>,
+    pub savepoint_dir: Option<Location>,
     /// `execution.checkpointing.timeout` (Flink's default: 10 minutes).
     pub timeout: std::time::Duration,
     /// `execution.checkpointing.max-concurrent-checkpoints` (default 1).
@@ -90,21 +92,25 @@ impl CheckpointConfig {
             }
             return Ok(None);
         };
-        let path = |v: &str| PathBuf::from(v.strip_prefix("file://").unwrap_or(v));
+        let location =
+            |key: &str, v: &str| Location::parse(v, conf).map_err(|e| format!("'{key}': {e}"));
         Ok(Some(CheckpointConfig {
             interval,
-            dir: path(dir),
-            savepoint_dir: conf.get(SAVEPOINT_DIR).map(|v| path(v)),
+            dir: location(CHECKPOINTING_DIR, dir)?,
+            savepoint_dir: conf
+                .get(SAVEPOINT_DIR)
+                .map(|v| location(SAVEPOINT_DIR, v))
+                .transpose()?,
             timeout: dur(CHECKPOINTING_TIMEOUT)?.unwrap_or(std::time::Duration::from_secs(600)),
             max_concurrent: num(CHECKPOINTING_MAX_CONCURRENT, 1)?,
             retained: num(CHECKPOINTING_RETAINED, 1)?,
         }))
     }
 
-    pub fn new(dir: PathBuf) -> Self {
+    pub fn new(dir: impl Into<Location>) -> Self {
         CheckpointConfig {
             interval: None,
-            dir,
+            dir: dir.into(),
             savepoint_dir: None,
             timeout: std::time::Duration::from_secs(600),
             max_concurrent: 1,
@@ -185,20 +191,13 @@ fn ck_err(msg: impl Into<String>) -> RuntimeError {
     RuntimeError::Checkpoint(msg.into())
 }
 
-fn io(path: &Path, what: &str, e: impl std::fmt::Display) -> RuntimeError {
-    RuntimeError::external(
-        format!("checkpoint: cannot {what} '{}': {e}", path.display()),
-        false,
-    )
-}
-
 fn hash_hex(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
 /// Writes one state table as an Arrow IPC file and describes it.
 pub fn write_table(
-    dir: &Path,
+    dir: &Location,
     (node, operator, subtask): (usize, usize, usize),
     part: Part,
     table: usize,
@@ -209,157 +208,164 @@ pub fn write_table(
         Part::Shared => "shared",
     };
     let name = format!("n{node}-o{operator}-s{subtask}-{tag}{table}.arrow");
-    let path = dir.join(&name);
     let mut buf = Vec::with_capacity(batch.get_array_memory_size() + 1024);
     {
         let mut w = FileWriter::try_new(&mut buf, batch.schema_ref())?;
         w.write(batch)?;
         w.finish()?;
     }
-    let mut f = fs::File::create(&path).map_err(|e| io(&path, "create", e))?;
-    f.write_all(&buf).map_err(|e| io(&path, "write", e))?;
-    f.sync_all().map_err(|e| io(&path, "sync", e))?;
-    Ok(FileMeta {
+    let meta = FileMeta {
         node,
         operator,
         subtask,
         part,
         table,
-        path: name,
         bytes: buf.len() as u64,
         rows: batch.num_rows() as u64,
         xxh3: hash_hex(&buf),
-    })
+        path: name,
+    };
+    dir.put(&meta.path, buf)?;
+    Ok(meta)
 }
 
-/// A directory a checkpoint is being written into.
+/// A checkpoint being written.
 pub struct PendingDir {
-    pub tmp: PathBuf,
-    pub target: PathBuf,
+    /// Where its files go: an in-progress directory (local), or the final prefix (object
+    /// store).
+    pub tmp: Location,
+    pub target: Location,
 }
 
 impl PendingDir {
-    pub fn create(base: &Path, name: &str) -> Result<Self> {
-        fs::create_dir_all(base).map_err(|e| io(base, "create directory", e))?;
+    pub fn create(base: &Location, name: &str) -> Result<Self> {
+        base.create()?;
+        let target = base.join(name);
+        if base.as_local().is_none() {
+            // No rename on object stores: write in place. Whatever an earlier attempt at the
+            // same id left there (a crash before its metadata, or an old checkpoint of that id
+            // replaced by a restore from an older one) goes first, metadata first, so that a
+            // mix of old and new files never looks complete.
+            target.delete(METADATA)?;
+            target.remove_all()?;
+            return Ok(PendingDir {
+                tmp: target.clone(),
+                target,
+            });
+        }
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let tmp = base.join(format!(".{name}.inprogress-{nonce:x}"));
-        fs::create_dir_all(&tmp).map_err(|e| io(&tmp, "create directory", e))?;
-        Ok(PendingDir {
-            tmp,
-            target: base.join(name),
-        })
+        let tmp = base.join(&format!(".{name}.inprogress-{nonce:x}"));
+        tmp.create()?;
+        Ok(PendingDir { tmp, target })
     }
 
-    /// Writes the metadata and publishes the directory under its final name.
-    pub fn complete(self, meta: &Metadata) -> Result<PathBuf> {
-        let path = self.tmp.join(METADATA);
+    /// Writes the metadata and publishes the checkpoint under its final name.
+    pub fn complete(self, meta: &Metadata) -> Result<Location> {
         let json = serde_json::to_vec_pretty(meta).map_err(|e| ck_err(e.to_string()))?;
-        let mut f = fs::File::create(&path).map_err(|e| io(&path, "create", e))?;
-        f.write_all(&json).map_err(|e| io(&path, "write", e))?;
-        f.sync_all().map_err(|e| io(&path, "sync", e))?;
-        if self.target.exists() {
-            // A savepoint or checkpoint of the same id from an earlier attempt that crashed
-            // between writing and restoring: the new one replaces it.
-            fs::remove_dir_all(&self.target).map_err(|e| io(&self.target, "remove", e))?;
+        self.tmp.put(METADATA, json)?;
+        if self.tmp == self.target {
+            // Object store: the metadata, written last, published it.
+            return Ok(self.target);
         }
-        fs::rename(&self.tmp, &self.target).map_err(|e| io(&self.target, "publish", e))?;
-        if let Some(parent) = self.target.parent()
-            && let Ok(d) = fs::File::open(parent)
-        {
-            let _ = d.sync_all();
-        }
+        // A savepoint or checkpoint of the same id from an earlier attempt that crashed
+        // between writing and restoring: the new one replaces it.
+        self.target.remove_all()?;
+        self.tmp.rename_local(&self.target)?;
         Ok(self.target)
     }
 
     pub fn abort(self) {
-        let _ = fs::remove_dir_all(&self.tmp);
+        let _ = self.tmp.remove_all();
     }
 }
 
+fn checkpoint_id(name: &str) -> Option<u64> {
+    name.strip_prefix("chk-")
+        .and_then(|s| s.parse::<u64>().ok())
+}
+
 /// Deletes all but the newest `retained` completed checkpoints, and abandoned in-progress
-/// directories other than `keep`. Savepoints are never deleted.
-pub fn prune(dir: &Path, retained: usize, keep: &[PathBuf]) {
-    let Ok(entries) = fs::read_dir(dir) else {
+/// ones other than `keep` (on object stores: prefixes without metadata older than the newest
+/// complete checkpoint). Savepoints are never deleted.
+pub fn prune(dir: &Location, retained: usize, keep: &[Location]) {
+    let Ok(names) = dir.list() else {
         return;
     };
-    let mut done: Vec<(u64, PathBuf)> = Vec::new();
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let path = e.path();
-        if let Some(id) = name
-            .strip_prefix("chk-")
-            .and_then(|s| s.parse::<u64>().ok())
+    let object_store = dir.as_local().is_none();
+    let mut done: Vec<u64> = Vec::new();
+    let mut incomplete: Vec<u64> = Vec::new();
+    for name in names {
+        let loc = dir.join(&name);
+        if let Some(id) = checkpoint_id(&name) {
+            if object_store && !matches!(loc.get(METADATA), Ok(Some(_))) {
+                incomplete.push(id);
+            } else {
+                done.push(id);
+            }
+        } else if name.starts_with(".chk-") && name.contains(".inprogress-") && !keep.contains(&loc)
         {
-            done.push((id, path));
-        } else if name.starts_with(".chk-")
-            && name.contains(".inprogress-")
-            && !keep.contains(&path)
-        {
-            let _ = fs::remove_dir_all(&path);
+            let _ = loc.remove_all();
         }
     }
     done.sort();
+    let newest = done.last().copied().unwrap_or(0);
+    for id in incomplete {
+        let loc = dir.join(&format!("chk-{id}"));
+        if id < newest && !keep.contains(&loc) {
+            let _ = loc.remove_all();
+        }
+    }
     let n = done.len().saturating_sub(retained.max(1));
-    for (_, p) in done.into_iter().take(n) {
-        let _ = fs::remove_dir_all(p);
+    for id in done.into_iter().take(n) {
+        let _ = dir.join(&format!("chk-{id}")).remove_all();
     }
 }
 
 /// A verified checkpoint or savepoint, ready to restore from.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
-    pub path: PathBuf,
+    pub path: Location,
     pub meta: Metadata,
 }
 
 impl Checkpoint {
     /// Opens and verifies the checkpoint or savepoint at `path` (its directory, or its
     /// `_metadata` file): the format, every file's presence, size and checksum.
-    pub fn open(path: &Path) -> Result<Checkpoint> {
+    pub fn open(path: &Location) -> Result<Checkpoint> {
         let dir = if path.file_name().is_some_and(|n| n == METADATA) {
-            path.parent().unwrap_or(Path::new(".")).to_path_buf()
+            path.parent()
         } else {
-            path.to_path_buf()
+            path.clone()
         };
-        let meta_path = dir.join(METADATA);
-        let bytes = fs::read(&meta_path).map_err(|e| {
+        let bytes = dir.get(METADATA)?.ok_or_else(|| {
             ck_err(format!(
-                "'{}' is not a complete checkpoint: cannot read {METADATA}: {e}",
-                dir.display()
+                "'{dir}' is not a complete checkpoint: it has no {METADATA}"
             ))
         })?;
         let meta: Metadata = serde_json::from_slice(&bytes)
-            .map_err(|e| ck_err(format!("'{}': damaged {METADATA}: {e}", dir.display())))?;
+            .map_err(|e| ck_err(format!("'{dir}': damaged {METADATA}: {e}")))?;
         if meta.format != FORMAT_NAME {
             return Err(ck_err(format!(
-                "'{}' is not a StreamCompute checkpoint (format '{}')",
-                dir.display(),
+                "'{dir}' is not a StreamCompute checkpoint (format '{}')",
                 meta.format
             )));
         }
         if meta.version != FORMAT_VERSION {
             return Err(ck_err(format!(
-                "'{}' has checkpoint format version {}, this stc reads version {FORMAT_VERSION}",
-                dir.display(),
+                "'{dir}' has checkpoint format version {}, this stc reads version {FORMAT_VERSION}",
                 meta.version
             )));
         }
         for f in &meta.files {
-            let p = dir.join(&f.path);
-            let data = fs::read(&p).map_err(|e| {
-                ck_err(format!(
-                    "'{}': state file {} is missing: {e}",
-                    dir.display(),
-                    f.path
-                ))
-            })?;
+            let data = dir
+                .get(&f.path)?
+                .ok_or_else(|| ck_err(format!("'{dir}': state file {} is missing", f.path)))?;
             if data.len() as u64 != f.bytes {
                 return Err(ck_err(format!(
-                    "'{}': state file {} has {} bytes, the metadata says {}",
-                    dir.display(),
+                    "'{dir}': state file {} has {} bytes, the metadata says {}",
                     f.path,
                     data.len(),
                     f.bytes
@@ -367,8 +373,7 @@ impl Checkpoint {
             }
             if hash_hex(&data) != f.xxh3 {
                 return Err(ck_err(format!(
-                    "'{}': state file {} is corrupted (checksum mismatch)",
-                    dir.display(),
+                    "'{dir}': state file {} is corrupted (checksum mismatch)",
                     f.path
                 )));
             }
@@ -377,25 +382,21 @@ impl Checkpoint {
     }
 
     /// The newest usable checkpoint in `dir`, and a message for every newer one that was
-    /// skipped because it is damaged.
-    pub fn latest_in(dir: &Path) -> Result<(Option<Checkpoint>, Vec<String>)> {
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, Vec::new())),
-            Err(e) => return Err(io(dir, "list", e)),
-        };
-        let mut found: Vec<(u64, PathBuf)> = entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().to_string();
-                name.strip_prefix("chk-")
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .map(|id| (id, e.path()))
-            })
+    /// skipped because it is damaged. On an object store a `chk-<id>` prefix without
+    /// metadata is a checkpoint still being written (or abandoned), not a damaged one.
+    pub fn latest_in(dir: &Location) -> Result<(Option<Checkpoint>, Vec<String>)> {
+        let mut found: Vec<u64> = dir
+            .list()?
+            .iter()
+            .filter_map(|n| checkpoint_id(n))
             .collect();
-        found.sort_by_key(|b| std::cmp::Reverse(b.0));
+        found.sort_by_key(|id| std::cmp::Reverse(*id));
         let mut skipped = Vec::new();
-        for (_, p) in found {
+        for id in found {
+            let p = dir.join(&format!("chk-{id}"));
+            if dir.as_local().is_none() && p.get(METADATA)?.is_none() {
+                continue;
+            }
             match Checkpoint::open(&p) {
                 Ok(c) => return Ok((Some(c), skipped)),
                 Err(e) => skipped.push(e.to_string()),
@@ -405,9 +406,11 @@ impl Checkpoint {
     }
 
     fn read_file(&self, f: &FileMeta) -> Result<RecordBatch> {
-        let p = self.path.join(&f.path);
-        let file = fs::File::open(&p).map_err(|e| io(&p, "open", e))?;
-        let reader = FileReader::try_new(std::io::BufReader::new(file), None)?;
+        let bytes = self
+            .path
+            .get(&f.path)?
+            .ok_or_else(|| ck_err(format!("'{}': state file {} is missing", self.path, f.path)))?;
+        let reader = FileReader::try_new(std::io::Cursor::new(bytes), None)?;
         let schema = reader.schema();
         let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(concat_batches(&schema, &batches)?)
@@ -553,14 +556,13 @@ impl Checkpoint {
         if m.max_parallelism != max_parallelism {
             return Err(ck_err(format!(
                 "'{}' was taken with max parallelism {}, the job has {max_parallelism}; key groups cannot be remapped",
-                self.path.display(),
-                m.max_parallelism
+                self.path, m.max_parallelism
             )));
         }
         if m.nodes.len() != nodes.len() {
             return Err(ck_err(format!(
                 "'{}' was taken of a different job: it has {} tasks, this job has {}",
-                self.path.display(),
+                self.path,
                 m.nodes.len(),
                 nodes.len()
             )));
@@ -569,7 +571,7 @@ impl Checkpoint {
             if a.operators != b.operators || a.source != b.source {
                 return Err(ck_err(format!(
                     "'{}' was taken of a different job: task {i} was [{}], now [{}]",
-                    self.path.display(),
+                    self.path,
                     a.operators.join(" -> "),
                     b.operators.join(" -> ")
                 )));
@@ -609,143 +611,4 @@ pub fn key_group_column(groups: impl IntoIterator<Item = usize>) -> Arc<dyn Arra
     Arc::new(UInt32Array::from_iter_values(
         groups.into_iter().map(|g| g as u32),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-
-    fn keyed_batch(rows: &[(u32, i64)]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new(KEY_GROUP_COLUMN, DataType::UInt32, false),
-            Field::new("v", DataType::Int64, false),
-        ]));
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
-            ],
-        )
-        .unwrap()
-    }
-
-    fn write(dir: &Path, id: u64, rows: &[(u32, i64)]) -> PathBuf {
-        let pending = PendingDir::create(dir, &format!("chk-{id}")).unwrap();
-        // Two subtasks of one operator, key groups 0..4 → subtask 0, 4..8 → subtask 1.
-        let s0: Vec<_> = rows.iter().copied().filter(|r| r.0 < 4).collect();
-        let s1: Vec<_> = rows.iter().copied().filter(|r| r.0 >= 4).collect();
-        let files = vec![
-            write_table(&pending.tmp, (0, 0, 0), Part::Keyed, 0, &keyed_batch(&s0)).unwrap(),
-            write_table(&pending.tmp, (0, 0, 1), Part::Keyed, 0, &keyed_batch(&s1)).unwrap(),
-        ];
-        let meta = Metadata {
-            format: FORMAT_NAME.into(),
-            version: FORMAT_VERSION,
-            engine: "test".into(),
-            id,
-            kind: "checkpoint".into(),
-            timestamp_ms: 0,
-            max_parallelism: 8,
-            nodes: vec![NodeMeta {
-                name: "n".into(),
-                parallelism: 2,
-                operators: vec!["op".into()],
-                source: None,
-            }],
-            files,
-            sources: vec![SourceMeta {
-                node: 0,
-                subtask: 0,
-                watermark: Some(5),
-                splits: vec![split_meta(&SplitPosition {
-                    split: "a".into(),
-                    position: vec![0xff, 0x00],
-                })],
-            }],
-        };
-        pending.complete(&meta).unwrap()
-    }
-
-    fn values(s: &OperatorState) -> Vec<i64> {
-        let mut v: Vec<i64> = s.keyed[0]
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap()
-            .values()
-            .to_vec();
-        v.sort();
-        v
-    }
-
-    #[test]
-    fn keyed_state_is_redistributed_by_key_group_on_rescale() {
-        let tmp = tempfile::tempdir().unwrap();
-        let rows: Vec<(u32, i64)> = (0..8).map(|k| (k, k as i64 * 10)).collect();
-        let p = write(tmp.path(), 1, &rows);
-        let c = Checkpoint::open(&p).unwrap();
-        // Same parallelism: subtask 1 gets key groups 4..8.
-        assert_eq!(
-            values(&c.operator_state(0, 0, 1, 2).unwrap()),
-            vec![40, 50, 60, 70]
-        );
-        // Parallelism 3 over 8 key groups: kg*3/8 → subtask 1 owns 3, 4, 5.
-        assert_eq!(
-            values(&c.operator_state(0, 0, 1, 3).unwrap()),
-            vec![30, 40, 50]
-        );
-        // Parallelism 1 owns everything.
-        assert_eq!(values(&c.operator_state(0, 0, 0, 1).unwrap()).len(), 8);
-        assert_eq!(
-            c.source_positions(0).unwrap()[0].position,
-            vec![0xff, 0x00],
-            "binary positions survive the JSON metadata"
-        );
-    }
-
-    #[test]
-    fn a_corrupted_checkpoint_is_skipped_for_the_previous_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        write(tmp.path(), 1, &[(0, 1)]);
-        let p2 = write(tmp.path(), 2, &[(0, 2)]);
-        let f = p2.join("n0-o0-s0-keyed0.arrow");
-        let mut bytes = fs::read(&f).unwrap();
-        let mid = bytes.len() / 2;
-        bytes[mid] ^= 0x55;
-        fs::write(&f, bytes).unwrap();
-        let (c, skipped) = Checkpoint::latest_in(tmp.path()).unwrap();
-        assert_eq!(c.unwrap().meta.id, 1);
-        assert_eq!(skipped.len(), 1);
-        assert!(skipped[0].contains("corrupted"), "{}", skipped[0]);
-        let err = Checkpoint::open(&p2).unwrap_err().to_string();
-        assert!(
-            err.contains("n0-o0-s0-keyed0.arrow") && err.contains("checksum"),
-            "{err}"
-        );
-        // A missing metadata file (a crash before publishing cannot produce it, but a
-        // half-copied directory can) is reported, not a panic.
-        fs::remove_file(p2.join(METADATA)).unwrap();
-        let err = Checkpoint::open(&p2).unwrap_err().to_string();
-        assert!(err.contains("not a complete checkpoint"), "{err}");
-    }
-
-    #[test]
-    fn prune_keeps_the_newest_and_removes_abandoned_in_progress_dirs() {
-        let tmp = tempfile::tempdir().unwrap();
-        for id in 1..=4 {
-            write(tmp.path(), id, &[(0, 1)]);
-        }
-        let stale = PendingDir::create(tmp.path(), "chk-5").unwrap();
-        prune(tmp.path(), 2, &[]);
-        let mut names: Vec<String> = fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .collect();
-        names.sort();
-        assert_eq!(names, vec!["chk-3", "chk-4"]);
-        assert!(!stale.tmp.exists());
-    }
 }
