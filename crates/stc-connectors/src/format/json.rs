@@ -132,7 +132,7 @@ pub struct JsonDecoder {
     names: Vec<Box<[u8]>>,
     seen: Vec<bool>,
     skipped: u64,
-    scratch: Vec<u8>,
+    scratch: String,
     /// A value that does not fit its column becomes NULL instead of failing the row.
     null_bad_fields: bool,
 }
@@ -162,13 +162,13 @@ impl JsonDecoder {
             index,
             names,
             skipped: 0,
-            scratch: Vec::new(),
+            scratch: String::new(),
             null_bad_fields: false,
         })
     }
 
     fn decode_line(&mut self, line: &[u8]) -> std::result::Result<(), String> {
-        let mut p = Parser { b: line, i: 0 };
+        let mut p = Parser::new(line)?;
         p.ws();
         p.expect(b'{')?;
         self.seen.iter_mut().for_each(|s| *s = false);
@@ -182,10 +182,10 @@ impl JsonDecoder {
             loop {
                 p.ws();
                 let key = p.string_raw(&mut self.scratch)?;
-                let idx = if self.names.get(hint).is_some_and(|n| **n == *key) {
+                let idx = if self.names.get(hint).is_some_and(|n| **n == *key.as_bytes()) {
                     Some(hint)
                 } else {
-                    self.index.get(key.as_ref()).copied()
+                    self.index.get(key.as_bytes()).copied()
                 };
                 hint = idx.map_or(0, |i| i + 1);
                 p.ws();
@@ -281,8 +281,8 @@ impl JsonDecoder {
 /// The top-level members of the JSON object `b`, each value as its raw JSON text (so numbers
 /// keep every digit until the column type decides).
 pub(crate) fn object_members(b: &[u8]) -> std::result::Result<Vec<(String, &[u8])>, String> {
-    let mut p = Parser { b, i: 0 };
-    let mut scratch = Vec::new();
+    let mut p = Parser::new(b)?;
+    let mut scratch = String::new();
     let mut out = Vec::new();
     p.ws();
     p.expect(b'{')?;
@@ -292,8 +292,7 @@ pub(crate) fn object_members(b: &[u8]) -> std::result::Result<Vec<(String, &[u8]
     } else {
         loop {
             p.ws();
-            let key = p.string_raw(&mut scratch)?;
-            let key = String::from_utf8(key.into_owned()).map_err(|_| p.err("invalid UTF-8"))?;
+            let key = p.string_raw(&mut scratch)?.into_owned();
             p.ws();
             p.expect(b':')?;
             p.ws();
@@ -317,7 +316,7 @@ pub(crate) fn object_members(b: &[u8]) -> std::result::Result<Vec<(String, &[u8]
 
 /// The elements of the JSON array `b`, each as its raw JSON text.
 pub(crate) fn array_elements(b: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
-    let mut p = Parser { b, i: 0 };
+    let mut p = Parser::new(b)?;
     let mut out = Vec::new();
     p.ws();
     p.expect(b'[')?;
@@ -404,7 +403,11 @@ fn check_json_type(dt: &DataType) -> Result<()> {
     }
 }
 
+/// A JSON text, validated as UTF-8 once as a whole: string tokens are then slices of `s`
+/// (their bounds are ASCII quotes and backslashes, so slicing never splits a character)
+/// instead of being validated one by one.
 struct Parser<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -419,6 +422,13 @@ enum Tok<'a> {
 }
 
 impl<'a> Parser<'a> {
+    fn new(b: &'a [u8]) -> std::result::Result<Self, String> {
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(Parser { s, b, i: 0 }),
+            Err(e) => Err(format!("invalid UTF-8 at column {}", e.valid_up_to() + 1)),
+        }
+    }
+
     fn err(&self, what: &str) -> String {
         format!("{what} at column {}", self.i + 1)
     }
@@ -456,31 +466,23 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A string token, borrowed when it has no escapes; the bytes are validated UTF-8.
+    /// A string token, borrowed when it has no escapes.
     fn string_raw<'s>(
         &mut self,
-        scratch: &'s mut Vec<u8>,
-    ) -> std::result::Result<std::borrow::Cow<'a, [u8]>, String>
+        scratch: &'s mut String,
+    ) -> std::result::Result<std::borrow::Cow<'a, str>, String>
     where
         'a: 's,
     {
         self.expect(b'"')?;
         let start = self.i;
-        // The closing quote or the first escape, found with memchr's vectorised search; the
-        // span before it is then checked for control characters in one (vectorisable) pass.
-        let stop =
-            memchr::memchr2(b'"', b'\\', &self.b[start..]).map_or(self.b.len(), |n| start + n);
-        if let Some(n) = self.b[start..stop].iter().position(|&c| c < 0x20) {
-            self.i = start + n;
-            return Err(self.err("illegal unquoted control character in string"));
-        }
-        self.i = stop;
+        let stop = self.plain_span()?;
         if self.peek() == Some(b'"') {
             self.i += 1;
-            return Ok(std::borrow::Cow::Borrowed(&self.b[start..stop]));
+            return Ok(std::borrow::Cow::Borrowed(&self.s[start..stop]));
         }
         scratch.clear();
-        scratch.extend_from_slice(&self.b[start..self.i]);
+        scratch.push_str(&self.s[start..stop]);
         loop {
             match self.next() {
                 None => return Err(self.err("unterminated string")),
@@ -488,14 +490,14 @@ impl<'a> Parser<'a> {
                 Some(b'\\') => {
                     let e = self.next().ok_or_else(|| self.err("unterminated string"))?;
                     match e {
-                        b'"' => scratch.push(b'"'),
-                        b'\\' => scratch.push(b'\\'),
-                        b'/' => scratch.push(b'/'),
-                        b'b' => scratch.push(8),
-                        b'f' => scratch.push(12),
-                        b'n' => scratch.push(b'\n'),
-                        b'r' => scratch.push(b'\r'),
-                        b't' => scratch.push(b'\t'),
+                        b'"' => scratch.push('"'),
+                        b'\\' => scratch.push('\\'),
+                        b'/' => scratch.push('/'),
+                        b'b' => scratch.push('\u{8}'),
+                        b'f' => scratch.push('\u{c}'),
+                        b'n' => scratch.push('\n'),
+                        b'r' => scratch.push('\r'),
+                        b't' => scratch.push('\t'),
                         b'u' => {
                             let mut cp = self.hex4()?;
                             if (0xD800..0xDC00).contains(&cp) {
@@ -513,18 +515,33 @@ impl<'a> Parser<'a> {
                             }
                             let ch =
                                 char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))?;
-                            let mut buf = [0u8; 4];
-                            scratch.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            scratch.push(ch);
                         }
                         _ => return Err(self.err("unrecognized character escape")),
                     }
+                    let from = self.i;
+                    let to = self.plain_span()?;
+                    scratch.push_str(&self.s[from..to]);
                 }
-                Some(c) if c < 0x20 => {
-                    return Err(self.err("illegal unquoted control character in string"));
-                }
-                Some(c) => scratch.push(c),
+                Some(_) => unreachable!("plain_span stops at a quote or a backslash"),
             }
         }
+    }
+
+    /// Moves to the next quote or backslash (or the end) and returns its position. The span
+    /// before it is found with memchr's vectorised search and then checked for control
+    /// characters in one (vectorisable) pass.
+    #[inline]
+    fn plain_span(&mut self) -> std::result::Result<usize, String> {
+        let start = self.i;
+        let stop =
+            memchr::memchr2(b'"', b'\\', &self.b[start..]).map_or(self.b.len(), |n| start + n);
+        if let Some(n) = self.b[start..stop].iter().position(|&c| c < 0x20) {
+            self.i = start + n;
+            return Err(self.err("illegal unquoted control character in string"));
+        }
+        self.i = stop;
+        Ok(stop)
     }
 
     fn hex4(&mut self) -> std::result::Result<u32, String> {
@@ -578,26 +595,13 @@ impl<'a> Parser<'a> {
                 return Err(self.err("invalid number"));
             }
         }
-        // Only ASCII was consumed.
-        let s = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
-        Ok((s, integral))
+        Ok((&self.s[start..self.i], integral))
     }
 
     /// Read a scalar token, or `None` when the value is an object/array (left unconsumed).
-    fn scalar(&mut self, scratch: &mut Vec<u8>) -> std::result::Result<Option<Tok<'a>>, String> {
+    fn scalar(&mut self, scratch: &mut String) -> std::result::Result<Option<Tok<'a>>, String> {
         match self.peek() {
-            Some(b'"') => {
-                let raw = self.string_raw(scratch)?;
-                let s = match raw {
-                    std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(
-                        std::str::from_utf8(b).map_err(|_| self.err("invalid UTF-8"))?,
-                    ),
-                    std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(
-                        String::from_utf8(v).map_err(|_| self.err("invalid UTF-8"))?,
-                    ),
-                };
-                Ok(Some(Tok::Str(s)))
-            }
+            Some(b'"') => Ok(Some(Tok::Str(self.string_raw(scratch)?))),
             Some(b'n') => self.literal(b"null").map(|_| Some(Tok::Null)),
             Some(b't') => self.literal(b"true").map(|_| Some(Tok::Bool(true))),
             Some(b'f') => self.literal(b"false").map(|_| Some(Tok::Bool(false))),
@@ -611,7 +615,7 @@ impl<'a> Parser<'a> {
         if depth > 512 {
             return Err(self.err("nesting too deep"));
         }
-        let mut scratch = Vec::new();
+        let mut scratch = String::new();
         match self.peek() {
             Some(b'{') => {
                 self.i += 1;
@@ -692,7 +696,7 @@ fn read_into(
         col.push(v);
         return Ok(());
     }
-    let mut scratch = Vec::new();
+    let mut scratch = String::new();
     match p.scalar(&mut scratch)? {
         None => {
             // Object or array into a scalar column.
@@ -844,11 +848,10 @@ fn read_val(
                 p.i += 1;
                 return Ok(Val::Map(out));
             }
-            let mut scratch = Vec::new();
+            let mut scratch = String::new();
             loop {
                 p.ws();
-                let k = p.string_raw(&mut scratch)?;
-                let k = String::from_utf8(k.into_owned()).map_err(|_| p.err("invalid UTF-8"))?;
+                let k = p.string_raw(&mut scratch)?.into_owned();
                 p.ws();
                 p.expect(b':')?;
                 p.ws();
@@ -872,7 +875,7 @@ fn read_val(
             p.expect(b'{')?;
             let mut vals: Vec<Option<Val>> = vec![None; fields.len()];
             p.ws();
-            let mut scratch = Vec::new();
+            let mut scratch = String::new();
             if p.peek() == Some(b'}') {
                 p.i += 1;
             } else {
@@ -882,10 +885,7 @@ fn read_val(
                     p.ws();
                     p.expect(b':')?;
                     p.ws();
-                    match fields
-                        .iter()
-                        .position(|f| f.name().as_bytes() == k.as_slice())
-                    {
+                    match fields.iter().position(|f| *f.name() == k) {
                         Some(i) if vals[i].is_none() => {
                             vals[i] = Some(read_val(p, fields[i].data_type(), cfg, depth + 1)?)
                         }
@@ -924,7 +924,7 @@ fn read_val(
             Ok(Val::Bool(false))
         }
         scalar => {
-            let mut scratch = Vec::new();
+            let mut scratch = String::new();
             match p.scalar(&mut scratch)? {
                 Some(tok) => convert_scalar(&tok, scalar, cfg),
                 None => Err(format!("cannot convert a JSON object or array to {scalar}")),

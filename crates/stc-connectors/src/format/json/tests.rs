@@ -333,6 +333,50 @@ fn bad_records_fail_or_are_skipped() {
         assert_eq!(b.num_rows(), 2, "{line}");
         assert_eq!(d.skipped_records(), 1);
     }
+    // Invalid UTF-8 anywhere in a record (here inside a string of an unknown field) fails
+    // that record, naming the column of the first bad byte; ignore-parse-errors skips it.
+    let input: &[u8] = b"{\"id\":7}\n{\"id\":8,\"x\":\"a\xffb\"}\n{\"id\":9}\n";
+    let mut d = decoder("json", schema.clone(), &opts(&[])).unwrap();
+    let err = d
+        .decode(input, 1, "in/data.json")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("in/data.json:2") && err.contains("invalid UTF-8 at column 15"),
+        "{err}"
+    );
+    let mut d = decoder(
+        "json",
+        schema.clone(),
+        &opts(&[("json.ignore-parse-errors", "true")]),
+    )
+    .unwrap();
+    assert_eq!(
+        d.decode(input, 1, "in/data.json")
+            .unwrap()
+            .unwrap()
+            .num_rows(),
+        2
+    );
+    assert_eq!(d.skipped_records(), 1);
+    // Escapes between plain runs, around multi-byte characters.
+    let schema_s = Arc::new(Schema::new(vec![field("s", DataType::Utf8)]));
+    let mut d = decoder("json", schema_s, &opts(&[])).unwrap();
+    let b = d
+        .decode(
+            "{\"s\":\"\\u00e9t\\u00e9 ü \\\"q\\\" \\ud83d\\ude00!\"}\n".as_bytes(),
+            1,
+            "f",
+        )
+        .unwrap()
+        .unwrap();
+    let col = b
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    assert_eq!(col.value(0), "été ü \"q\" 😀!");
     // fail-on-missing-field.
     let mut d = decoder(
         "json",
