@@ -141,6 +141,28 @@ impl OperatorFactory for StreamingJoin {
     }
 }
 
+/// Residual-condition pairs evaluated per call of the expression (see `batch_matches`).
+const PAIRS_PER_EVAL: usize = 8192;
+
+/// (input row, candidate) pairs waiting for the residual condition.
+#[derive(Default)]
+struct Pairs<'a> {
+    /// Row of the input batch.
+    this: Vec<u32>,
+    /// Index of the candidate in the other side's entries for the row's key.
+    entry: Vec<u32>,
+    /// The candidate's row.
+    other: Vec<Row<'a>>,
+}
+
+impl Pairs<'_> {
+    fn clear(&mut self) {
+        self.this.clear();
+        self.entry.clear();
+        self.other.clear();
+    }
+}
+
 struct Entry {
     row: OwnedRow,
     count: i64,
@@ -393,13 +415,10 @@ impl JoinOp {
         kind: RowKind,
         row: Row<'_>,
         key: Option<OwnedRow>,
+        matched: Vec<usize>,
         out: &mut ChangeBuilder,
     ) -> Result<()> {
         let semi = self.spec.kind == JoinKind::LeftSemi;
-        let matched = match &key {
-            Some(k) => self.matches(side, row, k)?,
-            None => vec![],
-        };
         let state_key = key
             .clone()
             .unwrap_or_else(|| self.sides[side].null_row.clone());
@@ -452,26 +471,70 @@ impl JoinOp {
         Ok(())
     }
 
-    /// Indices (into the other side's entries for `key`) of the rows that join with
-    /// `row` (of side `side`), with the residual condition applied.
-    fn matches(&self, side: usize, row: Row<'_>, key: &OwnedRow) -> Result<Vec<usize>> {
+    /// For each row of `batch` (side `side`) with its join key, the indices into the other
+    /// side's entries for that key of the rows it joins with, the residual condition applied.
+    ///
+    /// The condition (an interval join's time bounds, any non-equi predicate) is evaluated on
+    /// (row, candidate) pairs of many rows at once, up to [`PAIRS_PER_EVAL`] pairs per
+    /// evaluation: per row, building arrays and calling the expression cost more than the
+    /// comparison itself. Batching is right because processing rows of one side never adds or
+    /// removes the other side's entries (only their partner counts change), so every row of
+    /// the batch sees the same candidates it would see row by row.
+    fn batch_matches(
+        &self,
+        side: usize,
+        batch: &RecordBatch,
+        keys: &[Option<OwnedRow>],
+    ) -> Result<Vec<Vec<usize>>> {
         let other = &self.sides[1 - side];
-        let Some(entries) = other.state.get(key) else {
-            return Ok(vec![]);
-        };
+        let mut out = vec![Vec::new(); keys.len()];
         let Some(filter) = &self.spec.filter else {
-            return Ok((0..entries.len()).collect());
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(entries) = k.as_ref().and_then(|k| other.state.get(k)) {
+                    out[i] = (0..entries.len()).collect();
+                }
+            }
+            return Ok(out);
         };
-        let n = entries.len();
-        let this_cols = self.sides[side].conv.convert_rows([row])?;
-        let idx = UInt32Array::from(vec![0u32; n]);
-        let this_cols = this_cols
+        let mut pairs = Pairs::default();
+        for (i, k) in keys.iter().enumerate() {
+            let Some(entries) = k.as_ref().and_then(|k| other.state.get(k)) else {
+                continue;
+            };
+            for (m, e) in entries.iter().enumerate() {
+                pairs.this.push(i as u32);
+                pairs.entry.push(m as u32);
+                pairs.other.push(e.row.row());
+            }
+            if pairs.this.len() >= PAIRS_PER_EVAL {
+                self.eval_pairs(side, filter, batch, &pairs, &mut out)?;
+                pairs.clear();
+            }
+        }
+        if !pairs.this.is_empty() {
+            self.eval_pairs(side, filter, batch, &pairs, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn eval_pairs(
+        &self,
+        side: usize,
+        filter: &Arc<dyn PhysicalExpr>,
+        batch: &RecordBatch,
+        pairs: &Pairs<'_>,
+        out: &mut [Vec<usize>],
+    ) -> Result<()> {
+        let n = pairs.this.len();
+        let idx = UInt32Array::from(pairs.this.clone());
+        let this_cols = batch
+            .columns()
             .iter()
             .map(|c| take(c.as_ref(), &idx, None))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let other_cols = other
+        let other_cols = self.sides[1 - side]
             .conv
-            .convert_rows(entries.iter().map(|e| e.row.row()))?;
+            .convert_rows(pairs.other.iter().copied())?;
         let columns = if side == 0 {
             [this_cols, other_cols].concat()
         } else {
@@ -484,7 +547,12 @@ impl JoinOp {
         )?;
         let mask = filter.evaluate(&joined)?.into_array(n)?;
         let mask = null_as_false(mask.as_boolean());
-        Ok((0..n).filter(|i| mask.value(*i)).collect())
+        for p in 0..n {
+            if mask.value(p) {
+                out[pairs.this[p] as usize].push(pairs.entry[p] as usize);
+            }
+        }
+        Ok(())
     }
 
     /// Pushes a joined row in output order (left, right).
@@ -502,18 +570,15 @@ impl JoinOp {
         kind: RowKind,
         row: Row<'_>,
         key: Option<OwnedRow>,
+        matched: Vec<usize>,
         out: &mut ChangeBuilder,
     ) -> Result<()> {
         if self.spec.kind.is_semi_or_anti() {
-            return self.process_semi_anti(side, kind, row, key, out);
+            return self.process_semi_anti(side, kind, row, key, matched, out);
         }
         let this_outer = self.spec.kind.is_outer(side);
         let other_outer = self.spec.kind.is_outer(1 - side);
         let inner = self.spec.kind == JoinKind::Inner;
-        let matched = match &key {
-            Some(k) => self.matches(side, row, k)?,
-            None => vec![],
-        };
         // A row with a NULL key is stored under a key no lookup produces.
         let state_key = key
             .clone()
@@ -746,16 +811,34 @@ impl Operator for JoinOp {
         let rows = to_rows(&self.sides[side].conv, batch.batch.columns())?;
         let expire = self.expiry_times(side, &batch.batch)?;
         let mut out = self.builder();
+        let mut row_keys: Vec<Option<OwnedRow>> = (0..n)
+            .map(|i| {
+                let has_null = !self.spec.null_equals_null && keys.iter().any(|k| k.is_null(i));
+                (!has_null).then(|| key_rows.row(i).owned())
+            })
+            .collect();
+        // With a state TTL, a row's lookup may expire the other side's rows of its key first:
+        // candidates are then found row by row.
+        let ttl = self.spec.state_ttl_ms > 0;
+        let mut matched = if ttl {
+            Vec::new()
+        } else {
+            self.batch_matches(side, &batch.batch, &row_keys)?
+        };
         for i in 0..n {
-            let has_null = !self.spec.null_equals_null && keys.iter().any(|k| k.is_null(i));
-            let key = (!has_null).then(|| key_rows.row(i).owned());
-            if self.spec.state_ttl_ms > 0 {
+            let key = row_keys[i].take();
+            let matches = if ttl {
                 let now = Instant::now();
                 self.expire(now, key.as_ref());
                 if let Some(k) = &key {
                     self.sides[side].written.insert(k.clone(), now);
                 }
-            }
+                let one = std::slice::from_ref(&key);
+                let row_batch = batch.batch.slice(i, 1);
+                self.batch_matches(side, &row_batch, one)?.swap_remove(0)
+            } else {
+                std::mem::take(&mut matched[i])
+            };
             if let (Some(exp), Some(k)) = (&expire, &key)
                 && let Some(at) = exp[i]
                 && batch.kind(i).is_addition()
@@ -766,7 +849,7 @@ impl Operator for JoinOp {
                     .or_default()
                     .push((k.clone(), rows.row(i).owned()));
             }
-            self.process_row(side, batch.kind(i), rows.row(i), key, &mut out)?;
+            self.process_row(side, batch.kind(i), rows.row(i), key, matches, &mut out)?;
         }
         let convs: &[&RowConverter] = if self.spec.kind.is_semi_or_anti() {
             &[&self.sides[0].conv]
