@@ -20,6 +20,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -396,7 +397,7 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
         loop {
             let restoring = from.as_ref().map(|ck| {
                 let bytes: u64 = ck.meta.files.iter().map(|f| f.bytes).sum();
-                (ck.path.clone(), bytes, std::time::Instant::now())
+                (ck.path.clone(), bytes)
             });
             let mut job = spawn_job_with(
                 compiled.graph,
@@ -405,16 +406,25 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     restore: from.take(),
                 },
             )?;
-            if let Some((path, bytes, t)) = restoring {
-                // Reading and decoding the state files happens while the job is set up.
-                eprintln!(
-                    "restored from {} ({:.1} MB of state read in {} ms)",
-                    path,
-                    bytes as f64 / 1e6,
-                    t.elapsed().as_millis()
-                );
-            }
             let metrics = Arc::clone(&job.metrics);
+            if let Some((path, bytes)) = restoring {
+                // Subtasks read their state as they start; say so once the last one has.
+                let metrics = Arc::clone(&metrics);
+                tokio::spawn(async move {
+                    let m = &metrics.checkpoints;
+                    while m.restoring_subtasks.load(Ordering::Relaxed) > 0 {
+                        if Arc::strong_count(&metrics) == 1 {
+                            return; // the job ended first (it failed while restoring)
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    eprintln!(
+                        "restored from {path} ({:.1} MB of state read, decoded and restored in {} ms)",
+                        bytes as f64 / 1e6,
+                        m.last_restore_ms.load(Ordering::Relaxed)
+                    );
+                });
+            }
             let printer = compiled.select.take().map(|sel| {
                 let zone = zone.clone();
                 tokio::spawn(print_results(sel.schema, sel.rx, output, zone))
@@ -494,14 +504,14 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                         ));
                     }
                     let ck = &metrics.checkpoints;
-                    let completed = ck.completed.load(std::sync::atomic::Ordering::Relaxed);
-                    let failed = ck.failed.load(std::sync::atomic::Ordering::Relaxed);
+                    let completed = ck.completed.load(Ordering::Relaxed);
+                    let failed = ck.failed.load(Ordering::Relaxed);
                     if completed + failed > 0 {
                         summary.push_str(&format!(
                             ", {completed} checkpoints ({failed} failed; last {:.1} MB in {} ms)",
-                            ck.last_size_bytes.load(std::sync::atomic::Ordering::Relaxed) as f64
+                            ck.last_size_bytes.load(Ordering::Relaxed) as f64
                                 / 1e6,
-                            ck.last_duration_ms.load(std::sync::atomic::Ordering::Relaxed)
+                            ck.last_duration_ms.load(Ordering::Relaxed)
                         ));
                     }
                     if restarts.restarts() > 0 {

@@ -1,6 +1,7 @@
 //! Runs a [`JobGraph`]: one tokio task per subtask, bounded channels between them.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::Array;
@@ -16,7 +17,7 @@ use crate::checkpoint::coordinator::{
     Command, Coordinator, FINAL_CHECKPOINT_DONE, TaskReport, Wiring,
 };
 use crate::checkpoint::storage::{Checkpoint, CheckpointConfig, NodeMeta};
-use crate::checkpoint::{Barrier, BarrierKind, OperatorState};
+use crate::checkpoint::{Barrier, BarrierKind};
 use crate::error::{Result, RuntimeError};
 use crate::exchange::{GateEvent, InputGate, OutEdge, Output};
 use crate::graph::JobGraph;
@@ -139,8 +140,9 @@ struct TaskCheckpointing {
     notify: watch::Receiver<u64>,
     /// Source subtasks: where barriers are injected.
     triggers: Option<UnboundedReceiver<Barrier>>,
-    /// State to restore into the chain's operators before the first input.
-    restore: Vec<(usize, OperatorState)>,
+    /// The checkpoint whose state the chain's operators get before the first input (read by
+    /// the subtask itself, so subtasks load their state in parallel).
+    restore: Option<RestoreFrom>,
     /// Source subtasks: the watermark to re-emit first after a restore.
     restored_watermark: Option<i64>,
     /// Whether the job takes checkpoints (then a finished subtask waits for the final one).
@@ -157,11 +159,45 @@ impl TaskCheckpointing {
             reports,
             notify,
             triggers: None,
-            restore: Vec::new(),
+            restore: None,
             restored_watermark: None,
             checkpointing: false,
         }
     }
+
+    /// Reads this subtask's state from the checkpoint being restored (off the async
+    /// threads) and gives it to the chain's operators; the last subtask to finish records the
+    /// restore's duration.
+    async fn restore(&mut self, chain: &mut Chain) -> Result<()> {
+        let Some(from) = self.restore.take() else {
+            return Ok(());
+        };
+        let (node, subtask) = (self.node, self.subtask);
+        let ck = Arc::clone(&from.checkpoint);
+        let (ops, parallelism) = (chain.ops.len(), from.parallelism);
+        let states = tokio::task::spawn_blocking(move || {
+            (0..ops)
+                .map(|op| Ok((op, ck.operator_state(node, op, subtask, parallelism)?)))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| RuntimeError::Internal(format!("reading state panicked: {e}")))??;
+        chain.restore(states).await?;
+        let m = &from.metrics.checkpoints;
+        if m.restoring_subtasks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            m.last_restore_ms
+                .store(from.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// A subtask's part of a restore.
+struct RestoreFrom {
+    checkpoint: Arc<Checkpoint>,
+    parallelism: usize,
+    metrics: Arc<JobMetrics>,
+    started: Instant,
 }
 
 /// Starts every subtask of `graph` on the current tokio runtime.
@@ -185,14 +221,17 @@ pub fn job_shape(graph: &JobGraph) -> Vec<NodeMeta> {
 
 /// Starts every subtask of `graph`, with checkpointing and/or a restore.
 pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob> {
+    let started = Instant::now();
     let metrics = Arc::new(JobMetrics::default());
     let shape = job_shape(&graph);
-    if let Some(ck) = &options.restore {
+    let restore = options.restore.map(Arc::new);
+    if let Some(ck) = &restore {
         ck.check_matches(&shape, graph.max_parallelism)?;
-        metrics
-            .checkpoints
-            .restored
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let subtasks: usize = graph.nodes.iter().map(|n| n.parallelism).sum();
+        let m = &metrics.checkpoints;
+        m.restored.fetch_add(1, Ordering::Relaxed);
+        m.restoring_subtasks
+            .store(subtasks as u64, Ordering::Relaxed);
     }
     let (report_tx, report_rx) = tokio::sync::mpsc::unbounded_channel();
     let (notify_tx, notify_rx) = watch::channel(0u64);
@@ -277,22 +316,21 @@ pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob
                 reports: report_tx.clone(),
                 notify: notify_rx.clone(),
                 triggers: None,
-                restore: Vec::new(),
+                restore: restore.as_ref().map(|ck| RestoreFrom {
+                    checkpoint: Arc::clone(ck),
+                    parallelism: p,
+                    metrics: Arc::clone(&metrics),
+                    started,
+                }),
                 restored_watermark: None,
                 checkpointing: options.checkpoint.is_some(),
             };
-            if let Some(ck) = &options.restore {
-                for op in 0..node.operators.len() {
-                    let state = ck.operator_state(id, op, subtask, p)?;
-                    ckp.restore.push((op, state));
-                }
-            }
-            if options.checkpoint.is_none() && options.restore.is_none() {
+            if options.checkpoint.is_none() && restore.is_none() {
                 ckp = TaskCheckpointing::disabled();
             }
             match &node.source {
                 Some(spec) => {
-                    let reader = match &options.restore {
+                    let reader = match &restore {
                         Some(ck) => {
                             ckp.restored_watermark = ck.source_watermark(id, subtask, p);
                             spec.factory
@@ -326,7 +364,7 @@ pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob
                 config,
                 nodes: shape,
                 max_parallelism: graph.max_parallelism,
-                next_id: options.restore.as_ref().map_or(1, |c| c.meta.id + 1),
+                next_id: restore.as_ref().map_or(1, |c| c.meta.id + 1),
                 metrics: Arc::clone(&metrics),
             };
             // Not in `tasks`: the job is over when its subtasks are, whatever the coordinator
@@ -356,9 +394,7 @@ async fn emit_source_watermark(
     metrics: &TaskMetrics,
     w: i64,
 ) -> Result<()> {
-    metrics
-        .watermark
-        .store(w, std::sync::atomic::Ordering::Relaxed);
+    metrics.watermark.store(w, Ordering::Relaxed);
     let out = chain
         .push(Message::Watermark(Watermark::EventTime(w)), 0)
         .await?;
@@ -382,7 +418,7 @@ async fn run_chain(
     metrics: Arc<TaskMetrics>,
     mut ckp: TaskCheckpointing,
 ) -> Result<()> {
-    chain.restore(std::mem::take(&mut ckp.restore)).await?;
+    ckp.restore(&mut chain).await?;
     let mut final_watermark_seen = false;
     let mut notified = *ckp.notify.borrow();
     loop {
@@ -430,9 +466,7 @@ async fn run_chain(
             }
             GateEvent::Watermark(w) => {
                 if let Watermark::EventTime(t) = w {
-                    metrics
-                        .watermark
-                        .store(t, std::sync::atomic::Ordering::Relaxed);
+                    metrics.watermark.store(t, Ordering::Relaxed);
                     final_watermark_seen |= t == i64::MAX;
                 }
                 chain.push(Message::Watermark(w), 0).await?
@@ -639,7 +673,7 @@ async fn run_source(
     metrics: Arc<TaskMetrics>,
     mut ckp: TaskCheckpointing,
 ) -> Result<()> {
-    chain.restore(std::mem::take(&mut ckp.restore)).await?;
+    ckp.restore(&mut chain).await?;
     let mut watermark = i64::MIN;
     let mut last_emitted = i64::MIN;
     if let Some(w) = ckp.restored_watermark.filter(|w| *w > i64::MIN) {
@@ -689,10 +723,9 @@ async fn run_source(
         let Some(raw) = reader.next_batch().await? else {
             break;
         };
-        metrics.parse_errors_skipped.store(
-            reader.skipped_records(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        metrics
+            .parse_errors_skipped
+            .store(reader.skipped_records(), Ordering::Relaxed);
         if raw.num_rows() == 0 {
             // Per-split watermarks: a lagging split may have turned idle meanwhile.
             if spec.watermark_expr.is_some()
@@ -779,13 +812,10 @@ async fn run_source(
         .await;
     }
     let final_position = reader.snapshot_positions().map(|p| (Some(i64::MAX), p));
-    metrics.parse_errors_skipped.store(
-        reader.skipped_records(),
-        std::sync::atomic::Ordering::Relaxed,
-    );
     metrics
-        .watermark
-        .store(i64::MAX, std::sync::atomic::Ordering::Relaxed);
+        .parse_errors_skipped
+        .store(reader.skipped_records(), Ordering::Relaxed);
+    metrics.watermark.store(i64::MAX, Ordering::Relaxed);
     let out = chain.push(Message::Watermark(Watermark::MAX), 0).await?;
     send_all(&mut output, out, &metrics).await?;
     let out = chain.finish().await?;

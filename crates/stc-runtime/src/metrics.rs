@@ -77,6 +77,11 @@ pub struct CheckpointMetrics {
     pub last_size_bytes: AtomicU64,
     /// Longest barrier alignment of any subtask in the last completed checkpoint.
     pub last_alignment_ms: AtomicU64,
+    /// Subtasks still loading the state of the restore in progress (0: none).
+    pub restoring_subtasks: AtomicU64,
+    /// The last restore, from the job's start until every subtask had its state back (state
+    /// files read and decoded, operators rebuilt).
+    pub last_restore_ms: AtomicU64,
 }
 
 /// A point-in-time sum over a job's subtasks.

@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
-use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use serde::{Deserialize, Serialize};
 
@@ -329,6 +328,10 @@ pub fn prune(dir: &Location, retained: usize, keep: &[Location]) {
 pub struct Checkpoint {
     pub path: Location,
     pub meta: Metadata,
+    /// The state files as read and verified by [`Checkpoint::open`], so that the restore
+    /// reads each file once; the decoded state tables share these buffers (zero copy). Freed
+    /// with the last clone of the checkpoint, i.e. once the job it restored has its state.
+    verified: Arc<std::sync::Mutex<BTreeMap<String, bytes::Bytes>>>,
 }
 
 impl Checkpoint {
@@ -359,6 +362,7 @@ impl Checkpoint {
                 meta.version
             )));
         }
+        let mut verified = BTreeMap::new();
         for f in &meta.files {
             let data = dir
                 .get(&f.path)?
@@ -377,8 +381,13 @@ impl Checkpoint {
                     f.path
                 )));
             }
+            verified.insert(f.path.clone(), data);
         }
-        Ok(Checkpoint { path: dir, meta })
+        Ok(Checkpoint {
+            path: dir,
+            meta,
+            verified: Arc::new(std::sync::Mutex::new(verified)),
+        })
     }
 
     /// The newest usable checkpoint in `dir`, and a message for every newer one that was
@@ -406,14 +415,24 @@ impl Checkpoint {
     }
 
     fn read_file(&self, f: &FileMeta) -> Result<RecordBatch> {
-        let bytes = self
-            .path
-            .get(&f.path)?
-            .ok_or_else(|| ck_err(format!("'{}': state file {} is missing", self.path, f.path)))?;
-        let reader = FileReader::try_new(std::io::Cursor::new(bytes), None)?;
-        let schema = reader.schema();
-        let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(concat_batches(&schema, &batches)?)
+        let cached = self
+            .verified
+            .lock()
+            .map_err(|_| RuntimeError::Internal("checkpoint file cache poisoned".into()))?
+            .get(&f.path)
+            .cloned();
+        let bytes = match cached {
+            Some(b) => b,
+            None => self.path.get(&f.path)?.ok_or_else(|| {
+                ck_err(format!("'{}': state file {} is missing", self.path, f.path))
+            })?,
+        };
+        decode_ipc_file(bytes).map_err(|e| {
+            ck_err(format!(
+                "'{}': state file {} cannot be decoded: {e}",
+                self.path, f.path
+            ))
+        })
     }
 
     /// The state of operator `op` of node `node` for subtask `subtask` of `parallelism`: its
@@ -579,6 +598,54 @@ impl Checkpoint {
         }
         Ok(())
     }
+}
+
+/// Decodes an Arrow IPC file held in memory without copying its buffers: the arrays point
+/// into `bytes` (`FileReader` would copy every block out of its reader first). Each buffer is
+/// still validated (UTF-8, offsets) as the safe decoder always does.
+fn decode_ipc_file(bytes: bytes::Bytes) -> std::result::Result<RecordBatch, String> {
+    use datafusion::arrow::buffer::Buffer;
+    use datafusion::arrow::ipc::reader::{FileDecoder, read_footer_length};
+    use datafusion::arrow::ipc::{Block, convert::fb_to_schema, root_as_footer};
+    let buf = Buffer::from(bytes);
+    let len = buf.len();
+    let trailer: [u8; 10] = buf
+        .get(len.saturating_sub(10)..)
+        .and_then(|t| t.try_into().ok())
+        .ok_or("the file is too short for an Arrow IPC file")?;
+    let footer_len = read_footer_length(trailer).map_err(|e| e.to_string())?;
+    let footer_at = (len - 10)
+        .checked_sub(footer_len)
+        .ok_or("the footer is longer than the file")?;
+    let footer = root_as_footer(&buf[footer_at..len - 10]).map_err(|e| e.to_string())?;
+    let schema = Arc::new(fb_to_schema(
+        footer.schema().ok_or("the footer has no schema")?,
+    ));
+    let mut decoder = FileDecoder::new(Arc::clone(&schema), footer.version());
+    let block_buf = |b: &Block| -> std::result::Result<Buffer, String> {
+        let start = usize::try_from(b.offset()).map_err(|_| "negative block offset")?;
+        let n = usize::try_from(b.bodyLength()).map_err(|_| "negative block length")?
+            + usize::try_from(b.metaDataLength()).map_err(|_| "negative metadata length")?;
+        if start.checked_add(n).is_none_or(|end| end > len) {
+            return Err("a block lies outside the file".into());
+        }
+        Ok(buf.slice_with_length(start, n))
+    };
+    for b in footer.dictionaries().iter().flatten() {
+        decoder
+            .read_dictionary(b, &block_buf(b)?)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut batches = Vec::new();
+    for b in footer.recordBatches().iter().flatten() {
+        if let Some(batch) = decoder
+            .read_record_batch(b, &block_buf(b)?)
+            .map_err(|e| e.to_string())?
+        {
+            batches.push(batch);
+        }
+    }
+    concat_batches(&schema, &batches).map_err(|e| e.to_string())
 }
 
 pub fn split_meta(p: &SplitPosition) -> SplitMeta {
