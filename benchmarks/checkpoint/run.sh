@@ -6,7 +6,8 @@
 #     stopped with a savepoint once its sources are done, then restored.
 # Usage: benchmarks/checkpoint/run.sh [ROWS] [STATE_ROWS] [PAYLOAD]
 #   defaults: 5000000 rows; 1000000 state rows of a 1000-character payload (≈ 1 GB of state)
-# STC_BENCH_PROFILE=dev uses the debug build (figures then only mean something as ratios).
+# STC_BENCH_PROFILE=dev uses the debug build (figures then only mean something as ratios);
+# STC_BENCH_BIN=PATH runs that binary instead of building one.
 set -euo pipefail
 ROWS="${1:-5000000}"
 STATE_ROWS="${2:-1000000}"
@@ -14,9 +15,13 @@ PAYLOAD="${3:-1000}"
 # The `bench` profile (release code) is the one the Nexmark harness builds too: one optimised build.
 PROFILE="${STC_BENCH_PROFILE:-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-cargo build --profile "$PROFILE" --bin stc -q
-# Cargo puts `bench` builds in release/ and `dev` builds in debug/.
-case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+if [ -n "${STC_BENCH_BIN:-}" ]; then
+  BIN="$STC_BENCH_BIN"  # a prebuilt binary, e.g. to compare two commits in one run
+else
+  cargo build --profile "$PROFILE" --bin stc -q
+  # Cargo puts `bench` builds in release/ and `dev` builds in debug/.
+  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed "s/\${ROWS}/$ROWS/g" benchmarks/checkpoint/throughput.sql > "$work/throughput.sql"

@@ -4,14 +4,19 @@
 # filtered to nothing, at parallelism 1. Reports MiB of input per CPU second (user+sys), i.e.
 # per core; file reading and line splitting are included, so decode alone is faster.
 # Usage: benchmarks/json/run.sh [ROWS] [RUNS]   (defaults 2000000 rows, 3 runs)
+# STC_BENCH_BIN=PATH runs that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROWS="${1:-2000000}"
 RUNS="${2:-3}"
 PROFILE="${STC_BENCH_PROFILE:-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-cargo build --profile "$PROFILE" --bin stc -q
-case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+if [ -n "${STC_BENCH_BIN:-}" ]; then
+  BIN="$STC_BENCH_BIN"  # a prebuilt binary, e.g. to compare two commits in one run
+else
+  cargo build --profile "$PROFILE" --bin stc -q
+  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 - "$ROWS" "$work/bids.json" <<'PY'

@@ -9,7 +9,8 @@
 # Needs the PostgreSQL of the development machine (127.0.0.1:5432, database test) for the
 # lookup join: the script creates the dimension table (2·EVENTS rows) and drops it after.
 # /core = events / CPU seconds of the stc process (PostgreSQL's own CPU is not counted).
-# STC_BENCH_PROFILE=dev uses the debug build (figures then only mean something as ratios).
+# STC_BENCH_PROFILE=dev uses the debug build (figures then only mean something as ratios);
+# STC_BENCH_BIN=PATH runs that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 EVENTS="${1:-2000000}"
@@ -18,9 +19,13 @@ QUERIES=("$@")
 [ ${#QUERIES[@]} -gt 0 ] || QUERIES=(regular_join interval_join lookup_join top_n)
 PROFILE="${STC_BENCH_PROFILE:-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-cargo build --profile "$PROFILE" --bin stc -q
-# Cargo puts `bench` builds in release/ and `dev` builds in debug/.
-case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+if [ -n "${STC_BENCH_BIN:-}" ]; then
+  BIN="$STC_BENCH_BIN"  # a prebuilt binary, e.g. to compare two commits in one run
+else
+  cargo build --profile "$PROFILE" --bin stc -q
+  # Cargo puts `bench` builds in release/ and `dev` builds in debug/.
+  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+fi
 work=$(mktemp -d)
 DIM="stc_bench_users_$$"
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d test "$@"; }

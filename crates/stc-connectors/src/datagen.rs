@@ -74,7 +74,18 @@ enum Gen {
 struct FieldGen {
     field: Arc<Field>,
     g: Gen,
+    /// The field's random stream restarts every [`BLOCK_ROWS`] rows from a seed derived from
+    /// `seed` and the block number, so that a restored source can jump to any row without
+    /// generating (and throwing away) the rows before it, and still emit the same values.
+    seed: u64,
     rng: SmallRng,
+}
+
+/// Rows per block of a random stream (see [`FieldGen::seed`]).
+const BLOCK_ROWS: u64 = 1024;
+
+fn block_rng(seed: u64, block: u64) -> SmallRng {
+    SmallRng::seed_from_u64(seed ^ block.wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
 /// Generates the rows of one subtask of a datagen table.
@@ -84,6 +95,8 @@ pub struct DatagenGenerator {
     fields: Vec<FieldGen>,
     /// Rows this subtask still has to emit (`None`: unbounded).
     remaining: Option<u64>,
+    /// Rows this subtask has generated (or skipped).
+    row: u64,
     rows_per_second: f64,
 }
 
@@ -161,7 +174,7 @@ impl DatagenGenerator {
             let seed = 0x5eed_0000_u64
                 ^ ((subtask as u64) << 32)
                 ^ (fi as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let rng = SmallRng::seed_from_u64(seed);
+            let rng = block_rng(seed, 0);
             let g = match kind {
                 "sequence" => {
                     for o in ["min", "max", "max-past", "length", "var-len", "null-rate"] {
@@ -242,6 +255,7 @@ impl DatagenGenerator {
             fields.push(FieldGen {
                 field: f.clone(),
                 g,
+                seed,
                 rng,
             });
         }
@@ -257,8 +271,31 @@ impl DatagenGenerator {
             schema,
             fields,
             remaining,
+            row: 0,
             rows_per_second: total_rate / parallelism as f64,
         })
+    }
+
+    /// Skips `rows` rows as if they had been generated (a restored source): sequences jump,
+    /// random streams restart at the skipped-to row's block and replay at most a block.
+    pub fn skip(&mut self, rows: u64) {
+        let rows = self.remaining.map_or(rows, |r| rows.min(r));
+        if let Some(r) = self.remaining.as_mut() {
+            *r -= rows;
+        }
+        let to = self.row + rows;
+        for fg in &mut self.fields {
+            match &mut fg.g {
+                Gen::Sequence { next, step, .. } => *next += *step * rows as i128,
+                g => {
+                    fg.rng = block_rng(fg.seed, to / BLOCK_ROWS);
+                    for _ in 0..to % BLOCK_ROWS {
+                        gen_value(fg.field.data_type(), g, &mut fg.rng, 0, true);
+                    }
+                }
+            }
+        }
+        self.row = to;
     }
 
     /// This subtask's share of `rows-per-second` (the caller throttles).
@@ -284,6 +321,8 @@ impl DatagenGenerator {
         if let Some(r) = self.remaining.as_mut() {
             *r -= n as u64;
         }
+        let first = self.row;
+        self.row += n as u64;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
@@ -292,8 +331,13 @@ impl DatagenGenerator {
             .fields
             .iter_mut()
             .map(|fg| {
-                let vals: Vec<crate::format::columns::Val> = (0..n)
-                    .map(|_| gen_value(fg.field.data_type(), &mut fg.g, &mut fg.rng, now_ms, true))
+                let vals: Vec<crate::format::columns::Val> = (first..first + n as u64)
+                    .map(|row| {
+                        if row % BLOCK_ROWS == 0 && row > 0 {
+                            fg.rng = block_rng(fg.seed, row / BLOCK_ROWS);
+                        }
+                        gen_value(fg.field.data_type(), &mut fg.g, &mut fg.rng, now_ms, true)
+                    })
                     .collect();
                 crate::format::columns::vals_to_array(fg.field.data_type(), vals)
                     .expect("datagen builds values of the column type")
@@ -670,6 +714,43 @@ mod tests {
         }
         all.sort();
         assert_eq!(all, (0..=9).collect::<Vec<_>>());
+    }
+
+    /// A restored source skips to where it was and goes on with exactly the rows an
+    /// uninterrupted run emits, whatever the skip point relative to the random blocks.
+    #[test]
+    fn skipping_rows_continues_with_the_same_rows() {
+        let s = schema(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("v", DataType::Int32, true),
+            Field::new("name", DataType::Utf8, true),
+        ]);
+        let o = opts(&[
+            ("number-of-rows", "3000"),
+            ("fields.id.kind", "sequence"),
+            ("fields.id.start", "1"),
+            ("fields.id.end", "100000"),
+            ("fields.v.null-rate", "0.2"),
+            ("fields.name.length", "12"),
+            ("fields.name.var-len", "true"),
+        ]);
+        let drain = |g: &mut DatagenGenerator| {
+            let mut batches = vec![];
+            while let Some(b) = g.next_batch(700) {
+                batches.push(b);
+            }
+            arrow::compute::concat_batches(&s, &batches).unwrap()
+        };
+        for sub in [0, 1] {
+            let all = drain(&mut DatagenGenerator::new(s.clone(), &o, sub, 2).unwrap());
+            assert_eq!(all.num_rows(), 1500);
+            for k in [0usize, 1, 700, 1023, 1024, 1025, 1499, 1500] {
+                let mut g = DatagenGenerator::new(s.clone(), &o, sub, 2).unwrap();
+                g.skip(k as u64);
+                let rest = drain(&mut g);
+                assert_eq!(rest, all.slice(k, 1500 - k), "subtask {sub}, skip {k}");
+            }
+        }
     }
 
     #[test]

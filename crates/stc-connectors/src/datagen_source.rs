@@ -56,8 +56,8 @@ impl SourceFactory for DatagenSource {
         }))
     }
 
-    /// Each subtask's generator is deterministic: a restored subtask regenerates and skips
-    /// the rows it had emitted. The division of sequences and random streams among subtasks
+    /// Each subtask's generator is deterministic: a restored subtask jumps past the rows it
+    /// had emitted and goes on with the values an uninterrupted run would have emitted. The division of sequences and random streams among subtasks
     /// depends on the parallelism, so a datagen source resumes only at the same one.
     fn restore_reader(
         &self,
@@ -70,13 +70,7 @@ impl SourceFactory for DatagenSource {
         let mut reader =
             DatagenGenerator::new(self.schema.clone(), &self.options, subtask, parallelism)
                 .map_err(|e| RuntimeError::Data(e.to_string()))?;
-        let mut left = skip;
-        while left > 0 {
-            match reader.next_batch((left as usize).min(BATCH_ROWS)) {
-                Some(b) => left -= b.num_rows() as u64,
-                None => break,
-            }
-        }
+        reader.skip(skip);
         Ok(Box::new(DatagenReader {
             generator: reader,
             schema: self.schema.clone(),

@@ -414,13 +414,20 @@ impl Checkpoint {
         Ok((None, skipped))
     }
 
-    fn read_file(&self, f: &FileMeta) -> Result<RecordBatch> {
-        let cached = self
-            .verified
-            .lock()
-            .map_err(|_| RuntimeError::Internal("checkpoint file cache poisoned".into()))?
-            .get(&f.path)
-            .cloned();
+    /// Decodes state file `f`, from the bytes `open` verified if they are still cached
+    /// (`last`: no one else will read it, drop them from the cache).
+    fn read_file(&self, f: &FileMeta, last: bool) -> Result<RecordBatch> {
+        let cached = {
+            let mut cache = self
+                .verified
+                .lock()
+                .map_err(|_| RuntimeError::Internal("checkpoint file cache poisoned".into()))?;
+            if last {
+                cache.remove(&f.path)
+            } else {
+                cache.get(&f.path).cloned()
+            }
+        };
         let bytes = match cached {
             Some(b) => b,
             None => self.path.get(&f.path)?.ok_or_else(|| {
@@ -466,7 +473,9 @@ impl Checkpoint {
                     if old_p == parallelism && f.subtask != subtask {
                         continue;
                     }
-                    let b = self.read_file(f)?;
+                    // At an unchanged parallelism no other subtask reads this file: its bytes
+                    // leave the cache with the state decoded from them.
+                    let b = self.read_file(f, old_p == parallelism)?;
                     let b = if old_p == parallelism {
                         b
                     } else {
@@ -474,7 +483,10 @@ impl Checkpoint {
                     };
                     keyed.entry(f.table).or_default().push(b);
                 }
-                Part::Shared => shared.entry(f.table).or_default().push(self.read_file(f)?),
+                Part::Shared => shared
+                    .entry(f.table)
+                    .or_default()
+                    .push(self.read_file(f, false)?),
             }
         }
         let concat = |m: BTreeMap<usize, Vec<RecordBatch>>| -> Result<Vec<RecordBatch>> {

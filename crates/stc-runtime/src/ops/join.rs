@@ -141,6 +141,9 @@ impl OperatorFactory for StreamingJoin {
     }
 }
 
+/// Stored rows converted to the row format at a time on restore.
+const RESTORE_CHUNK: usize = 8192;
+
 /// Residual-condition pairs evaluated per call of the expression (see `batch_matches`).
 const PAIRS_PER_EVAL: usize = 8192;
 
@@ -750,11 +753,19 @@ impl Operator for JoinOp {
             let null_equals_null = self.spec.null_equals_null;
             let ttl = self.spec.state_ttl_ms > 0;
             let s = &mut self.sides[side];
-            let row_conv = to_rows(&s.conv, rows.columns())?;
+            // Rows are converted a chunk at a time: converting the whole table first would
+            // allocate a second copy of the state just to copy it again row by row.
+            let mut row_conv = s.conv.empty_rows(0, 0);
             for i in 0..n {
+                if i % RESTORE_CHUNK == 0 {
+                    let len = RESTORE_CHUNK.min(n - i);
+                    let cols: Vec<ArrayRef> =
+                        rows.columns().iter().map(|c| c.slice(i, len)).collect();
+                    row_conv = to_rows(&s.conv, &cols)?;
+                }
                 let has_null = !null_equals_null && keys.iter().any(|k| k.is_null(i));
                 let key = (!has_null).then(|| key_rows.row(i).owned());
-                let row = row_conv.row(i).owned();
+                let row = row_conv.row(i % RESTORE_CHUNK).owned();
                 if let (Some(exp), Some(k)) = (&expire, &key)
                     && let Some(at) = exp[i]
                 {
