@@ -282,6 +282,38 @@ impl Location {
         }
     }
 
+    /// Writes `name` inside this location from what `write` produces, durably, and returns
+    /// its size and XXH3-64. A local file is written through a buffer as it is produced (a
+    /// large state table is never held twice in memory); an object is uploaded whole.
+    pub fn put_with(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<(u64, u64)> {
+        let target = self.join(name);
+        match &target.repr {
+            Repr::Local(p) => {
+                let f = std::fs::File::create(p).map_err(|e| target.err("create", e))?;
+                let mut w = Hashing::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                write(&mut w)?;
+                let (len, hash) = (w.len, w.hash.digest());
+                let f = w
+                    .inner
+                    .into_inner()
+                    .map_err(|e| target.err("write", e.error()))?;
+                f.sync_all().map_err(|e| target.err("sync", e))?;
+                Ok((len, hash))
+            }
+            Repr::Object { .. } => {
+                let mut w = Hashing::new(Vec::new());
+                write(&mut w)?;
+                let (len, hash) = (w.len, w.hash.digest());
+                self.put(name, w.inner)?;
+                Ok((len, hash))
+            }
+        }
+    }
+
     /// Reads `name` inside this location; `None` when it does not exist.
     pub fn get(&self, name: &str) -> Result<Option<Bytes>> {
         let target = self.join(name);
@@ -401,6 +433,35 @@ impl Location {
                 "rename of '{self}' to '{to}': only local directories are renamed"
             ))),
         }
+    }
+}
+
+/// A writer that counts and hashes (XXH3-64) what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: xxhash_rust::xxh3::Xxh3,
+    len: u64,
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: xxhash_rust::xxh3::Xxh3::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

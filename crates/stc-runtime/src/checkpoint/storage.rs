@@ -207,25 +207,23 @@ pub fn write_table(
         Part::Shared => "shared",
     };
     let name = format!("n{node}-o{operator}-s{subtask}-{tag}{table}.arrow");
-    let mut buf = Vec::with_capacity(batch.get_array_memory_size() + 1024);
-    {
-        let mut w = FileWriter::try_new(&mut buf, batch.schema_ref())?;
+    let (bytes, hash) = dir.put_with(&name, |out| {
+        let mut w = FileWriter::try_new(out, batch.schema_ref())?;
         w.write(batch)?;
         w.finish()?;
-    }
-    let meta = FileMeta {
+        Ok(())
+    })?;
+    Ok(FileMeta {
         node,
         operator,
         subtask,
         part,
         table,
-        bytes: buf.len() as u64,
+        bytes,
         rows: batch.num_rows() as u64,
-        xxh3: hash_hex(&buf),
+        xxh3: format!("{hash:016x}"),
         path: name,
-    };
-    dir.put(&meta.path, buf)?;
-    Ok(meta)
+    })
 }
 
 /// A checkpoint being written.
