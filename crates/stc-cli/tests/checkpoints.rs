@@ -269,8 +269,20 @@ fn checkpoints_and_savepoints_on_s3_survive_kills_and_a_rescale() {
         "after 3 kills and resumes, checkpoints on S3",
     );
     // A stop-with-savepoint into S3 at parallelism 2, restored at 3 from its s3:// path.
-    let dir = scratch(script);
     let ck = format!("s3://stc-test/{}/ck", common::unique("savepoint"));
+    let path = savepoint_at_2_restored_at_3(script, &expected, Some(&ck));
+    assert!(path.starts_with(&format!("{ck}/savepoint-")), "{path}");
+}
+
+/// Runs `script` at parallelism 2 with checkpoints (in the scratch dir, or under `ck`), stops
+/// it with a savepoint (SIGTERM) while it runs, restores that at parallelism 3, and checks
+/// the committed output against `expected`. Returns the savepoint's path.
+fn savepoint_at_2_restored_at_3(script: &str, expected: &str, ck: Option<&str>) -> String {
+    let dir = scratch(script);
+    let ck = ck.map_or_else(
+        || dir.path().join("ck").display().to_string(),
+        str::to_string,
+    );
     let child = stc()
         .current_dir(dir.path())
         .args(["run", "job.sql", "-p", "2"])
@@ -280,19 +292,19 @@ fn checkpoints_and_savepoints_on_s3_survive_kills_and_a_rescale() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(400));
+    // SIGTERM: stop with a savepoint.
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
     let path = stdout
         .lines()
         .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
-        .unwrap_or_else(|| panic!("no savepoint path printed\n{stdout}\n{stderr}"))
+        .unwrap_or_else(|| panic!("{script}: no savepoint path printed\n{stdout}\n{stderr}"))
         .to_string();
-    assert!(path.starts_with(&format!("{ck}/savepoint-")), "{path}");
+    assert!(out.status.success(), "{script}: {stderr}");
     let out = stc()
         .current_dir(dir.path())
         .args(["run", "job.sql", "-p", "3", "--restore", &path])
@@ -301,15 +313,16 @@ fn checkpoints_and_savepoints_on_s3_survive_kills_and_a_rescale() {
         .unwrap();
     assert!(
         out.status.success(),
-        "restore at p3 from S3 failed: {}",
+        "{script}: restore at p3 from {path} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_same(
         script,
-        &expected,
+        expected,
         &committed(dir.path()),
-        "savepoint on S3 at p2, restored at p3",
+        "savepoint at p2, restored at p3",
     );
+    path
 }
 
 #[test]
@@ -322,46 +335,7 @@ fn a_savepoint_taken_at_parallelism_2_restores_at_parallelism_3() {
         "over_wide.sql",
     ] {
         let expected = reference(script, 2);
-        let dir = scratch(script);
-        let child = stc()
-            .current_dir(dir.path())
-            .args(["run", "job.sql", "-p", "2"])
-            .args(checkpoint_args(dir.path()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(400));
-        // SIGTERM: stop with a savepoint.
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let path = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
-            .unwrap_or_else(|| panic!("{script}: no savepoint path printed\n{stdout}\n{stderr}"))
-            .to_string();
-        assert!(out.status.success(), "{script}: {stderr}");
-        let out = stc()
-            .current_dir(dir.path())
-            .args(["run", "job.sql", "-p", "3", "--restore", &path])
-            .args(checkpoint_args(dir.path()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: restore at p3 failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_same(
-            script,
-            &expected,
-            &committed(dir.path()),
-            "savepoint at p2, restored at p3",
-        );
+        savepoint_at_2_restored_at_3(script, &expected, None);
     }
 }
 
