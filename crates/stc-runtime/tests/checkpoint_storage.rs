@@ -251,6 +251,29 @@ fn s3_prune_keeps_the_newest_and_removes_abandoned_ones() {
 }
 
 #[test]
+fn s3_large_files_are_uploaded_in_parts() {
+    // 12 MiB from 8 MiB on in parts of 5 MiB: three parts, read back whole.
+    let dir = s3_location("multipart").with_multipart(8 << 20, 5 << 20);
+    let data: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
+    dir.put("big.arrow", data.clone()).unwrap();
+    assert!(dir.get("big.arrow").unwrap().unwrap() == data);
+    // S3 gives a multipart object the ETag `"<md5 of the parts' md5s>-<parts>"`.
+    let url = dir
+        .join("big.arrow")
+        .to_string()
+        .replace("s3://", "http://127.0.0.1:9000/");
+    let head = std::process::Command::new("curl")
+        .args(["-sI", &url])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).to_lowercase();
+    assert!(head.contains("etag") && head.contains("-3\""), "{head}");
+    // A small one goes in one request, as before.
+    dir.put("small.arrow", vec![7; 10]).unwrap();
+    assert_eq!(dir.get("small.arrow").unwrap().unwrap().as_ref(), &[7; 10]);
+}
+
+#[test]
 fn s3_errors_name_the_location_and_the_cause() {
     s3_server();
     // A bucket that does not exist: the write fails with the location in the message.

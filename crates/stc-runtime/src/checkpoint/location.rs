@@ -48,8 +48,16 @@ enum Repr {
         /// `s3://bucket`, for messages.
         bucket_url: String,
         prefix: ObjectPath,
+        /// Objects from this size on are uploaded in parts of the second size (S3 takes at
+        /// most 5 GiB in one PUT, and parts of at least 5 MiB).
+        multipart: (usize, usize),
     },
 }
+
+/// Default of [`Repr::Object::multipart`].
+const MULTIPART: (usize, usize) = (64 << 20, 16 << 20);
+/// Parts of a multipart upload in flight at once.
+const PARTS_IN_FLIGHT: usize = 4;
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -179,6 +187,7 @@ impl Location {
                     store: Arc::new(store),
                     bucket_url: format!("s3://{bucket}"),
                     prefix,
+                    multipart: MULTIPART,
                 },
             });
         }
@@ -190,6 +199,15 @@ impl Location {
             ));
         }
         Ok(PathBuf::from(v.strip_prefix("file://").unwrap_or(v)).into())
+    }
+
+    /// Uploads objects from `from` bytes on in parts of `part` bytes (the default is 64 MiB
+    /// and 16 MiB; S3 needs parts of at least 5 MiB). Nothing changes for a local location.
+    pub fn with_multipart(mut self, from: usize, part: usize) -> Self {
+        if let Repr::Object { multipart, .. } = &mut self.repr {
+            *multipart = (from, part.max(5 << 20));
+        }
+        self
     }
 
     /// The local directory, for a local location.
@@ -208,11 +226,13 @@ impl Location {
                 store,
                 bucket_url,
                 prefix,
+                multipart,
             } => Location {
                 repr: Repr::Object {
                     store: store.clone(),
                     bucket_url: bucket_url.clone(),
                     prefix: prefix.clone().join(name),
+                    multipart: *multipart,
                 },
             },
         }
@@ -234,6 +254,7 @@ impl Location {
                 store,
                 bucket_url,
                 prefix,
+                multipart,
             } => {
                 let mut parts: Vec<_> = prefix.parts().collect();
                 parts.pop();
@@ -242,6 +263,7 @@ impl Location {
                         store: store.clone(),
                         bucket_url: bucket_url.clone(),
                         prefix: ObjectPath::from_iter(parts),
+                        multipart: *multipart,
                     },
                 }
             }
@@ -273,11 +295,29 @@ impl Location {
                 f.write_all(&bytes).map_err(|e| target.err("write", e))?;
                 f.sync_all().map_err(|e| target.err("sync", e))
             }
-            Repr::Object { store, prefix, .. } => {
-                let (store, path) = (store.clone(), prefix.clone());
-                wait(async move { store.put(&path, Bytes::from(bytes).into()).await })?
-                    .map(|_| ())
-                    .map_err(|e| target.err("write", e))
+            Repr::Object {
+                store,
+                prefix,
+                multipart: (from, part),
+                ..
+            } => {
+                let (store, path, (from, part)) = (store.clone(), prefix.clone(), (*from, *part));
+                wait(async move {
+                    if bytes.len() < from {
+                        return store
+                            .put(&path, Bytes::from(bytes).into())
+                            .await
+                            .map(|_| ());
+                    }
+                    let upload = store.put_multipart(&path).await?;
+                    let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, part);
+                    for chunk in bytes.chunks(part) {
+                        w.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+                        w.write(chunk);
+                    }
+                    w.finish().await.map(|_| ())
+                })?
+                .map_err(|e| target.err("write", e))
             }
         }
     }
