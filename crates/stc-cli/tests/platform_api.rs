@@ -1082,8 +1082,13 @@ INSERT INTO out SELECT id FROM src;",
     wait_for_workers(&id, 0).await;
 
     t.ok("POST", "/projects/p/jobs/j/resume", None).await;
-    t.wait_instance("p", "j", &id, Duration::from_secs(30), read_at_least(20))
-        .await;
+    // The resumed worker restored the savepoint, and its counters say so.
+    t.wait_instance("p", "j", &id, Duration::from_secs(30), |v| {
+        read_at_least(20)(v)
+            && v["counters"]["restores"] == 1
+            && v["counters"]["last_restore_ms"].is_u64()
+    })
+    .await;
     let stopped = t
         .ok(
             "POST",
