@@ -291,7 +291,9 @@ fn savepoint_at_2_restored_at_3(script: &str, expected: &str, ck: Option<&str>) 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    // Once a checkpoint is complete the job runs, with its SIGTERM handler installed (a
+    // fixed delay was too short for a loaded machine: the default action killed stc).
+    wait_for_checkpoint(&ck);
     // SIGTERM: stop with a savepoint.
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
