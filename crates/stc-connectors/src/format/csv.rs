@@ -57,6 +57,9 @@ struct CsvConfig {
     array_delimiter: String,
     null_literal: Option<String>,
     decimal_scientific: bool,
+    /// Delimiter, quote and escape as bytes when all three are ASCII (the byte-level fast
+    /// path of [`split_fields`]).
+    ascii: Option<(u8, Option<u8>, Option<u8>)>,
 }
 
 fn parse_config(options: &HashMap<String, String>) -> Result<CsvConfig> {
@@ -74,14 +77,29 @@ fn parse_config(options: &HashMap<String, String>) -> Result<CsvConfig> {
             "Option 'csv.array-element-delimiter' must be a string with single character, but was: {array_delimiter}"
         )));
     }
+    let delimiter = o.char("field-delimiter", Some(','), true)?.unwrap_or(',');
+    let quote = if disable_quote {
+        None
+    } else {
+        o.char("quote-character", Some('"'), false)?
+    };
+    let escape = o.char("escape-character", None, false)?;
+    let ascii_byte = |c: char| u8::try_from(c).ok().filter(u8::is_ascii);
+    let ascii = match (
+        ascii_byte(delimiter),
+        quote.map(ascii_byte),
+        escape.map(ascii_byte),
+    ) {
+        (Some(d), None | Some(Some(_)), None | Some(Some(_))) => {
+            Some((d, quote.and_then(ascii_byte), escape.and_then(ascii_byte)))
+        }
+        _ => None,
+    };
     Ok(CsvConfig {
-        delimiter: o.char("field-delimiter", Some(','), true)?.unwrap_or(','),
-        quote: if disable_quote {
-            None
-        } else {
-            o.char("quote-character", Some('"'), false)?
-        },
-        escape: o.char("escape-character", None, false)?,
+        delimiter,
+        quote,
+        escape,
+        ascii,
         allow_comments: o.bool("allow-comments", false)?,
         ignore_errors: o.bool("ignore-parse-errors", false)?,
         array_delimiter,
@@ -126,7 +144,7 @@ pub struct CsvDecoder {
     schema: SchemaRef,
     columns: Columns,
     skipped: u64,
-    fields: Vec<String>,
+    fields: Fields,
 }
 
 impl CsvDecoder {
@@ -140,7 +158,7 @@ impl CsvDecoder {
             columns: Columns::new(schema.clone())?,
             schema,
             skipped: 0,
-            fields: Vec::new(),
+            fields: Fields::default(),
         })
     }
 
@@ -161,20 +179,26 @@ impl CsvDecoder {
         }
         for i in 0..arity {
             let dt = self.schema.field(i).data_type();
-            let v = match self.fields.get(i) {
-                None => Val::Null,
-                Some(text) => match convert_field(text, dt, &self.cfg) {
-                    Ok(v) => v,
-                    Err(e) if self.cfg.ignore_errors => {
-                        let _ = e;
-                        Val::Null
-                    }
-                    Err(e) => return Err(format!("field '{}': {e}", self.schema.field(i).name())),
-                },
+            let Some(text) = self.fields.get(line, i) else {
+                self.columns.cols[i].push_null();
+                continue;
             };
-            match v {
-                Val::Str(s) => self.columns.cols[i].push_str(&s),
-                v => self.columns.cols[i].push(v),
+            if self.cfg.null_literal.as_deref() == Some(text) {
+                self.columns.cols[i].push_null();
+                continue;
+            }
+            // Strings go straight into the column: no `Val`, no allocation.
+            if matches!(
+                dt,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                self.columns.cols[i].push_str(text);
+                continue;
+            }
+            match convert_field(text, dt, &self.cfg) {
+                Ok(v) => self.columns.cols[i].push(v),
+                Err(_) if self.cfg.ignore_errors => self.columns.cols[i].push_null(),
+                Err(e) => return Err(format!("field '{}': {e}", self.schema.field(i).name())),
             }
         }
         Ok(())
@@ -222,39 +246,112 @@ impl RecordDecoder for CsvDecoder {
     }
 }
 
+/// Where one field's text lives: borrowed from the line (the common case: no quotes, no
+/// escapes) or unquoted/unescaped into [`Fields::scratch`].
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Line(usize, usize),
+    Scratch(usize, usize),
+}
+
+/// The field texts of the current line. Reused from line to line so splitting allocates
+/// nothing once the buffers have grown; a field that needs no unquoting is not copied at all.
+#[derive(Debug, Default)]
+struct Fields {
+    spans: Vec<Span>,
+    scratch: String,
+}
+
+impl Fields {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn get<'a>(&'a self, line: &'a str, i: usize) -> Option<&'a str> {
+        Some(match *self.spans.get(i)? {
+            Span::Line(a, b) => &line[a..b],
+            Span::Scratch(a, b) => &self.scratch[a..b],
+        })
+    }
+}
+
 /// Split one line into unquoted, unescaped field texts.
-fn split_fields(
-    line: &str,
+///
+/// Fields without a quote at their start and without an escape character are found with
+/// `memchr` and borrowed from the line; any other field goes through [`unquote_field`], which
+/// is the character-level definition of the syntax. The fast path only applies when the
+/// delimiter, quote and escape characters are ASCII, so a byte match is a character match.
+fn split_fields(line: &str, cfg: &CsvConfig, out: &mut Fields) -> std::result::Result<(), String> {
+    out.spans.clear();
+    out.scratch.clear();
+    let bytes = line.as_bytes();
+    let mut pos = 0;
+    loop {
+        let rest = &bytes[pos..];
+        if let Some((d, q, e)) = cfg.ascii {
+            let quoted = q.is_some() && rest.first().copied() == q;
+            let next = match e {
+                None => memchr::memchr(d, rest),
+                Some(e) => memchr::memchr2(d, e, rest),
+            };
+            if !quoted && next.is_none_or(|n| rest[n] == d) {
+                match next {
+                    Some(n) => {
+                        out.spans.push(Span::Line(pos, pos + n));
+                        pos += n + 1;
+                        continue;
+                    }
+                    None => {
+                        out.spans.push(Span::Line(pos, line.len()));
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        let start = out.scratch.len();
+        let ended_at_delimiter = unquote_field(&line[pos..], cfg, &mut out.scratch)?;
+        out.spans.push(Span::Scratch(start, out.scratch.len()));
+        match ended_at_delimiter {
+            Some(n) => pos += n + cfg.delimiter.len_utf8(),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Unquote and unescape the field at the start of `rest` into `out`. Returns the byte offset
+/// of the delimiter that ends the field, or `None` when the field runs to the end of the line.
+///
+/// Jackson's rules: a quote opens a quoted value only as a field's first character (elsewhere
+/// it is literal), a doubled quote inside quotes is one quote, the escape character takes the
+/// next character literally, and text after a closing quote is appended up to the delimiter.
+fn unquote_field(
+    rest: &str,
     cfg: &CsvConfig,
-    out: &mut Vec<String>,
-) -> std::result::Result<(), String> {
-    out.clear();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
+    out: &mut String,
+) -> std::result::Result<Option<usize>, String> {
+    let mut chars = rest.char_indices().peekable();
     let mut at_start = true;
     let mut in_quotes = false;
-    while let Some(c) = chars.next() {
+    while let Some((i, c)) = chars.next() {
         if in_quotes {
             if Some(c) == cfg.escape {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
                 }
             } else if Some(c) == cfg.quote {
-                if chars.peek() == Some(&c) {
+                if chars.peek().map(|(_, n)| *n) == Some(c) {
                     chars.next();
-                    cur.push(c);
+                    out.push(c);
                 } else {
                     in_quotes = false;
                 }
             } else {
-                cur.push(c);
+                out.push(c);
             }
             continue;
         }
         if c == cfg.delimiter {
-            out.push(std::mem::take(&mut cur));
-            at_start = true;
-            continue;
+            return Ok(Some(i));
         }
         if at_start && Some(c) == cfg.quote {
             in_quotes = true;
@@ -263,20 +360,19 @@ fn split_fields(
         }
         at_start = false;
         if Some(c) == cfg.escape {
-            if let Some(n) = chars.next() {
-                cur.push(n);
+            if let Some((_, n)) = chars.next() {
+                out.push(n);
             }
             continue;
         }
-        cur.push(c);
+        out.push(c);
     }
     if in_quotes {
         return Err(
             "missing closing quote for a quoted value (quoted values cannot span lines)".into(),
         );
     }
-    out.push(cur);
-    Ok(())
+    Ok(None)
 }
 
 fn convert_field(text: &str, dt: &DataType, cfg: &CsvConfig) -> std::result::Result<Val, String> {

@@ -512,3 +512,66 @@ fn accepts_utf8view_and_large_utf8_on_encode() {
         .unwrap();
     assert_eq!(out, b"\"x y\",z\n");
 }
+
+/// The byte-level fast path of `split_fields` must split every line exactly as the
+/// character-level definition (`unquote_field` on every field) does, for every mix of quotes,
+/// escapes, multi-byte text and empty fields.
+#[test]
+fn fast_split_agrees_with_the_character_level_definition() {
+    let lines = [
+        "",
+        ",",
+        ",,",
+        "a",
+        "a,b,c",
+        "a,",
+        ",a",
+        "\"a,b\",c",
+        "\"a\"\"b\",c",
+        "\"a\"b,c",
+        "a\"b\",c",
+        "\"\",\"\"",
+        "x\\,y,z",
+        "\\\"q,r",
+        "\"a\\\"b\",c",
+        "é,ß\u{1F600},\"ü,ö\"",
+        "a\\",
+        "\"unterminated,x",
+        "ends with escape\\,",
+    ];
+    let configs: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("csv.escape-character", "\\")],
+        &[("csv.quote-character", "'"), ("csv.field-delimiter", ";")],
+        &[("csv.disable-quote-character", "true")],
+    ];
+    for options in configs {
+        let cfg = parse_config(&opts(options)).unwrap();
+        assert!(cfg.ascii.is_some(), "{options:?}");
+        let reference = CsvConfig {
+            ascii: None,
+            ..cfg.clone()
+        };
+        for line in lines {
+            let (mut fast, mut slow) = (Fields::default(), Fields::default());
+            let got = split_fields(line, &cfg, &mut fast);
+            let want = split_fields(line, &reference, &mut slow);
+            assert_eq!(got, want, "{line:?} with {options:?}");
+            let texts = |f: &Fields| -> Vec<String> {
+                (0..f.len())
+                    .map(|i| f.get(line, i).unwrap().to_string())
+                    .collect()
+            };
+            assert_eq!(texts(&fast), texts(&slow), "{line:?} with {options:?}");
+        }
+    }
+    // A non-ASCII delimiter always takes the character-level path.
+    let cfg = parse_config(&opts(&[("csv.field-delimiter", "§")])).unwrap();
+    assert!(cfg.ascii.is_none());
+    let mut f = Fields::default();
+    split_fields("a§\"b§c\"§", &cfg, &mut f).unwrap();
+    let got: Vec<&str> = (0..f.len())
+        .map(|i| f.get("a§\"b§c\"§", i).unwrap())
+        .collect();
+    assert_eq!(got, ["a", "b§c", ""]);
+}
