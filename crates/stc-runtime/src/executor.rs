@@ -685,6 +685,10 @@ async fn run_source(
     let mut last_data = Instant::now();
     let mut idle = false;
     let mut splits = crate::source::SplitWatermarks::default();
+    let wm_shape = spec
+        .watermark_expr
+        .as_ref()
+        .and_then(|e| crate::time::ColumnMinusConstant::of(e, &spec.table_schema));
     let mut notified = *ckp.notify.borrow();
     let idle_timeout =
         (spec.idle_timeout_ms > 0).then(|| Duration::from_millis(spec.idle_timeout_ms));
@@ -752,8 +756,13 @@ async fn run_source(
         idle = false;
         let full = full_row(&spec, &raw)?;
         if let Some(wm_expr) = &spec.watermark_expr {
-            let values = wm_expr.evaluate(&full)?.into_array(full.num_rows())?;
-            let millis = crate::time::to_millis(&values, "the watermark expression")?;
+            let millis = match &wm_shape {
+                Some(shape) => shape.evaluate(&full)?,
+                None => {
+                    let values = wm_expr.evaluate(&full)?.into_array(full.num_rows())?;
+                    crate::time::to_millis(&values, "the watermark expression")?
+                }
+            };
             match reader.last_batch_splits() {
                 Some(rows) if rows.len() == millis.len() => {
                     splits.observe(&rows, millis.iter());
