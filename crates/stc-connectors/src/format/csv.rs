@@ -212,11 +212,22 @@ impl RecordDecoder for CsvDecoder {
         first_line: u64,
         source: &str,
     ) -> Result<Option<RecordBatch>> {
+        // One UTF-8 check for the whole chunk (lines are split at '\n', so each line of a
+        // valid chunk is valid); only a chunk that fails is checked line by line, to name the
+        // line.
+        let text = std::str::from_utf8(chunk).ok();
         for (line_no, raw) in super::lines(chunk, first_line) {
             if raw.is_empty() || (self.cfg.allow_comments && raw.first() == Some(&b'#')) {
                 continue;
             }
-            let result = match std::str::from_utf8(raw) {
+            let line = match text {
+                Some(text) => {
+                    let start = raw.as_ptr() as usize - chunk.as_ptr() as usize;
+                    Ok(&text[start..start + raw.len()])
+                }
+                None => std::str::from_utf8(raw),
+            };
+            let result = match line {
                 Ok(line) => self.decode_line(line),
                 Err(_) => Err("invalid UTF-8".to_string()),
             };

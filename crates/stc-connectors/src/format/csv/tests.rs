@@ -575,3 +575,38 @@ fn fast_split_agrees_with_the_character_level_definition() {
         .collect();
     assert_eq!(got, ["a", "b§c", ""]);
 }
+
+/// A chunk is checked for UTF-8 once; a chunk with one bad line still decodes its good lines
+/// and names the bad one: it fails the job, or is skipped and counted with
+/// `ignore-parse-errors`.
+#[test]
+fn invalid_utf8_fails_its_line_only() {
+    let schema = Arc::new(Schema::new(vec![
+        field("id", DataType::Int32),
+        field("s", DataType::Utf8),
+    ]));
+    let mut input = b"1,\xc3\xa9t\xc3\xa9\n2,".to_vec();
+    input.extend_from_slice(b"\xff\xfe\n3,ok\n");
+    let mut d = decoder("csv", schema.clone(), &opts(&[])).unwrap();
+    let err = d.decode(&input, 1, "in.csv").err().unwrap().to_string();
+    assert!(err.contains("in.csv:2"), "{err}");
+    assert!(err.contains("invalid UTF-8"), "{err}");
+
+    let mut d = decoder(
+        "csv",
+        schema.clone(),
+        &opts(&[("csv.ignore-parse-errors", "true")]),
+    )
+    .unwrap();
+    let batch = d.decode(&input, 1, "in.csv").unwrap().unwrap();
+    let mut out = Vec::new();
+    encoder("json", schema, &opts(&[]))
+        .unwrap()
+        .encode(&batch, None, &mut out)
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"id\":1,\"s\":\"été\"}\n{\"id\":3,\"s\":\"ok\"}\n"
+    );
+    assert_eq!(d.skipped_records(), 1);
+}
