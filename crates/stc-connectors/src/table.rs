@@ -21,6 +21,8 @@ pub struct ConnectorTable {
     /// Columns a sink writes (physical and persisted metadata columns).
     pub sink_schema: SchemaRef,
     pub primary_key: Vec<String>,
+    /// `PARTITIONED BY` columns, in declaration order.
+    pub partition_keys: Vec<String>,
     /// `table.local-time-zone`, for rendering TIMESTAMP_LTZ.
     pub time_zone: String,
 }
