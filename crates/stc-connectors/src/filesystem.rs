@@ -86,6 +86,7 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
             "sink.rolling-policy.check-interval",
             "sink.parallelism",
             "auto-compaction",
+            crate::filesystem_lookup::CACHE_TTL_OPTION,
         ]
         .iter()
         .chain(filesystem_partition::PARTITION_OPTIONS)
