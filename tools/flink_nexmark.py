@@ -52,7 +52,10 @@ NONDETERMINISTIC = {"q12": "processing-time windows", "q13": "processing-time lo
 # crates/stc-cli/tests/nexmark.rs): no case is written for them.
 UNUSABLE = {"q9": "Flink's Top-1 writes no -U to a debezium-json file"}
 
-REJECTIONS = {"q10": "unsupported option 'partition.time-extractor.timestamp-pattern'"}
+REJECTIONS = {}
+# Queries the Rust test checks against another query's Flink output: q10 writes every bid
+# into dt=/hm= partition directories, whose files hold exactly q0's rows.
+CHECKED_AGAINST_OTHER_CASE = {"q10": "partitioned copy of q0's rows, checked against q0's Flink output"}
 
 
 def test_job(q):
@@ -100,6 +103,10 @@ def main(argv):
             if q in NONDETERMINISTIC:
                 shutil.rmtree(case, ignore_errors=True)
                 print("skip  %-4s (%s)" % (q, NONDETERMINISTIC[q]), flush=True)
+                continue
+            if q in CHECKED_AGAINST_OTHER_CASE:
+                shutil.rmtree(case, ignore_errors=True)
+                print("skip  %-4s (%s)" % (q, CHECKED_AGAINST_OTHER_CASE[q]), flush=True)
                 continue
             job = test_job(q)
             # Does stc run it?

@@ -50,6 +50,9 @@ def run_stc(stc, sql, parallelism, scratch):
         stderr=subprocess.PIPE,
         text=True,
     )
+    # q10's filesystem sink writes relative to the repository root: drop its partitions so
+    # runs do not pile up part files.
+    shutil.rmtree(os.path.join(ROOT, "nexmark-q10-output"), ignore_errors=True)
     err = proc.stderr.strip()
     if proc.returncode != 0:
         lines = [l for l in err.splitlines() if l.strip()]

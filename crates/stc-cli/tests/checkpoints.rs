@@ -250,6 +250,91 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
     }
 }
 
+/// Every partition directory of `output/res`: its visible rows (sorted), whether it has its
+/// `_SUCCESS` file, and any in-progress file left behind.
+fn partitions(dir: &Path) -> std::collections::BTreeMap<String, (Vec<String>, bool, Vec<String>)> {
+    let root = dir.join("output/res");
+    let mut out = std::collections::BTreeMap::new();
+    for day in std::fs::read_dir(&root).unwrap() {
+        let day = day.unwrap().path();
+        assert!(day.is_dir(), "{} at the root of the sink", day.display());
+        for minute in std::fs::read_dir(&day).unwrap() {
+            let minute = minute.unwrap().path();
+            let (mut rows, mut success, mut leftovers) = (Vec::new(), false, Vec::new());
+            for f in std::fs::read_dir(&minute).unwrap() {
+                let f = f.unwrap().path();
+                let name = f.file_name().unwrap().to_string_lossy().to_string();
+                if name == "_SUCCESS" {
+                    success = true;
+                } else if name.starts_with('.') {
+                    leftovers.push(name);
+                } else {
+                    rows.extend(
+                        std::fs::read_to_string(&f)
+                            .unwrap()
+                            .lines()
+                            .map(str::to_string),
+                    );
+                }
+            }
+            rows.sort();
+            let rel = minute.strip_prefix(&root).unwrap().display().to_string();
+            out.insert(rel, (rows, success, leftovers));
+        }
+    }
+    out
+}
+
+/// A partitioned sink with partition-time commit, killed and resumed: every partition holds
+/// exactly the rows of an uninterrupted run and has its `_SUCCESS`, and no in-progress file
+/// of a killed run is left in a partition directory.
+#[test]
+fn a_killed_partitioned_sink_commits_every_partition_exactly_once() {
+    let reference_dir = scratch("partitioned.sql");
+    let out = stc()
+        .current_dir(reference_dir.path())
+        .args(["run", "job.sql", "-p", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = partitions(reference_dir.path());
+    // Each input file covers 50 s, so the minutes of its rows straddle two partitions.
+    assert!(expected.len() > 40, "{} partitions", expected.len());
+    assert_eq!(
+        expected
+            .values()
+            .map(|(rows, ..)| rows.len())
+            .sum::<usize>(),
+        20_000
+    );
+    assert!(
+        expected
+            .values()
+            .all(|(_, success, left)| *success && left.is_empty())
+    );
+    let (dir, log) = run_with_kills("partitioned.sql", 2, 3, 19, None);
+    let actual = partitions(dir.path());
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "partition directories"
+    );
+    for (p, e) in &expected {
+        let (rows, success, left) = &actual[p];
+        assert!(
+            rows == &e.0 && *success && left.is_empty(),
+            "partition {p} after 3 kills and resumes: {} rows ({} expected, {} of them), _SUCCESS {success}, in-progress files left {left:?}\n{log}",
+            rows.len(),
+            e.0.len(),
+            rows.iter().filter(|r| e.0.contains(r)).count()
+        );
+    }
+}
+
 #[test]
 fn checkpoints_and_savepoints_on_s3_survive_kills_and_a_rescale() {
     // The same guarantees with the checkpoints in an S3 bucket (moto's S3 server), where a

@@ -80,6 +80,7 @@ fn table(name: &str, cache: bool) -> ConnectorTable {
         metadata: vec![],
         sink_schema: schema,
         primary_key: vec!["id".into()],
+        partition_keys: vec![],
         time_zone: "UTC".into(),
     }
 }

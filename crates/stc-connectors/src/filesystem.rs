@@ -16,7 +16,7 @@
 //! Checkpoints: the source's position per file (byte offset of the next line; rows read for
 //! parquet); the sink's pending files (shared state, committed again on restore).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMillisecondArray,
+    UInt32Array,
 };
+use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use stc_runtime::{
     Operator, OperatorContext, OperatorFactory, Result as RtResult, RuntimeError, SourceFactory,
@@ -33,6 +35,7 @@ use stc_runtime::{
 
 use stc_common::RowKind;
 
+use crate::filesystem_partition::{self, CommitTracker, PartitionSpec, Trigger};
 use crate::format::{self, FormatError, ParquetPartWriter, RecordDecoder, RecordEncoder};
 use crate::table::{ConnectorError, ConnectorTable, Result, check_keys};
 
@@ -82,9 +85,13 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
             "sink.rolling-policy.rollover-interval",
             "sink.rolling-policy.check-interval",
             "sink.parallelism",
-            "partition.default-name",
             "auto-compaction",
-        ],
+            crate::filesystem_lookup::CACHE_TTL_OPTION,
+        ]
+        .iter()
+        .chain(filesystem_partition::PARTITION_OPTIONS)
+        .copied()
+        .collect::<Vec<_>>(),
         &[
             "csv.",
             "json.",
@@ -96,6 +103,7 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
     )?;
     path_of(t)?;
     let f = format_of(t)?;
+    let partitions = PartitionSpec::parse(t)?;
     if t.options.contains_key("source.monitor-interval") {
         return Err(ConnectorError::Options(
             "not supported yet: 'source.monitor-interval' (continuously monitoring a directory); the filesystem source reads the files present at start".into(),
@@ -103,7 +111,7 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
     }
     let opts: HashMap<String, String> = t.options.clone();
     if f != "parquet" {
-        format::decoder(&f, t.physical_schema.clone(), &opts)?;
+        format::decoder(&f, file_schema(t, partitions.as_ref()), &opts)?;
         // A changelog table may be read with options its writer lacks (debezium-json's
         // schema-include); FileSink::new checks the encoder of a table that is written.
         if format::changelog::ChangelogFormat::from_name(&f).is_none() {
@@ -111,6 +119,22 @@ pub(crate) fn validate(t: &ConnectorTable) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The columns a file of the table holds: the physical columns without the partition
+/// columns, whose values are in the directory names.
+fn file_schema(t: &ConnectorTable, partitions: Option<&PartitionSpec>) -> SchemaRef {
+    match partitions {
+        None => t.physical_schema.clone(),
+        Some(spec) => Arc::new(Schema::new(
+            t.physical_schema
+                .fields()
+                .iter()
+                .filter(|f| !spec.keys.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )),
+    }
 }
 
 /// Lists the data files under `path`.
@@ -270,11 +294,14 @@ impl FileSource {
             .collect();
         positions.retain(|f, p| !p.done && files.contains(f));
         let opts: HashMap<String, String> = self.table.options.clone();
+        let partitions =
+            PartitionSpec::parse(&self.table).map_err(|e| RuntimeError::Data(e.to_string()))?;
+        let file_schema = file_schema(&self.table, partitions.as_ref());
         let decoder = if self.format == "parquet" {
             None
         } else {
             Some(
-                format::decoder(&self.format, self.table.physical_schema.clone(), &opts)
+                format::decoder(&self.format, file_schema.clone(), &opts)
                     .map_err(|e| RuntimeError::Data(e.to_string()))?,
             )
         };
@@ -283,7 +310,8 @@ impl FileSource {
             done,
             resume: positions,
             format: self.format.clone(),
-            physical: self.table.physical_schema.clone(),
+            physical: file_schema,
+            partitions: partitions.map(|spec| (spec, self.table.physical_schema.clone())),
             schema: self.reader_schema.clone(),
             metadata: self.table.metadata.iter().map(|(k, _)| k.clone()).collect(),
             decoder,
@@ -313,7 +341,11 @@ struct FileReader {
     /// Restored positions of files not finished at the checkpoint.
     resume: HashMap<PathBuf, FilePosition>,
     format: String,
+    /// The columns a file holds.
     physical: SchemaRef,
+    /// A partitioned table: the partition columns' values come from the directory names
+    /// and are put back among the physical columns (the table's, second).
+    partitions: Option<(PartitionSpec, SchemaRef)>,
     schema: SchemaRef,
     metadata: Vec<String>,
     decoder: Option<Box<dyn RecordDecoder>>,
@@ -392,8 +424,36 @@ impl FileReader {
         })
     }
 
-    /// Appends the metadata columns of the current file.
+    /// Puts the partition columns of the current file back among the file's columns.
+    fn with_partitions(&self, batch: RecordBatch, f: &OpenFile) -> RtResult<RecordBatch> {
+        let Some((spec, physical)) = &self.partitions else {
+            return Ok(batch);
+        };
+        let values = spec.values_of_path(&f.path);
+        let n = batch.num_rows();
+        let mut file_cols = batch.columns().iter();
+        let mut cols = Vec::with_capacity(physical.fields().len());
+        for field in physical.fields() {
+            match spec.keys.iter().position(|k| k == field.name()) {
+                Some(i) => {
+                    let text: ArrayRef = Arc::new(StringArray::from(vec![values[i].clone(); n]));
+                    cols.push(datafusion::arrow::compute::cast(&text, field.data_type())?);
+                }
+                None => cols.push(Arc::clone(file_cols.next().ok_or_else(|| {
+                    RuntimeError::Internal("partitioned file batch lacks a column".into())
+                })?)),
+            }
+        }
+        Ok(RecordBatch::try_new_with_options(
+            physical.clone(),
+            cols,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?)
+    }
+
+    /// Appends the metadata columns of the current file (after the partition columns).
     fn with_metadata(&self, batch: RecordBatch, f: &OpenFile) -> RtResult<RecordBatch> {
+        let batch = self.with_partitions(batch, f)?;
         if self.metadata.is_empty() {
             return Ok(batch);
         }
@@ -615,25 +675,39 @@ impl SourceReader for FileReader {
 pub struct FileSink {
     dir: PathBuf,
     format: String,
+    /// The columns a file holds (the sink's columns without partition columns).
     schema: SchemaRef,
     options: HashMap<String, String>,
     /// One id per job, shared by its part files (Flink's part-file uuid).
     job_uuid: String,
+    /// `PARTITIONED BY`: how rows are spread over directories and partitions committed.
+    partitions: Option<(Arc<PartitionSpec>, CommitTracker)>,
 }
 
 impl FileSink {
     pub fn new(t: &ConnectorTable) -> Result<Self> {
         validate(t)?;
         let f = format_of(t)?;
+        let dir = path_of(t)?;
+        let partitions = PartitionSpec::parse(t)?.map(|spec| {
+            let spec = Arc::new(spec);
+            (Arc::clone(&spec), CommitTracker::new(spec, dir.clone()))
+        });
+        let schema = match &partitions {
+            Some((spec, _)) => filesystem_partition::data_schema(&t.sink_schema, spec)
+                .map_err(|e| ConnectorError::Options(e.to_string()))?,
+            None => t.sink_schema.clone(),
+        };
         if f != "parquet" {
-            format::encoder(&f, t.sink_schema.clone(), &t.options)?;
+            format::encoder(&f, schema.clone(), &t.options)?;
         }
         Ok(FileSink {
-            dir: path_of(t)?,
-            format: format_of(t)?,
-            schema: t.sink_schema.clone(),
+            dir,
+            format: f,
+            schema,
             options: t.options.clone(),
             job_uuid: uuid::Uuid::new_v4().to_string(),
+            partitions,
         })
     }
 }
@@ -660,6 +734,9 @@ impl OperatorFactory for FileSink {
                     .map_err(|e| RuntimeError::Data(e.to_string()))?,
             )
         };
+        if let Some((_, tracker)) = &self.partitions {
+            tracker.register(subtask, parallelism)?;
+        }
         Ok(Box::new(FileSinkOp {
             name: self.name(),
             dir: self.dir.clone(),
@@ -667,16 +744,16 @@ impl OperatorFactory for FileSink {
             subtask,
             parallelism,
             part: 0,
-            tmp_path: PathBuf::new(),
             schema: self.schema.clone(),
-            format: self.format.clone(),
             encoder,
-            text: None,
-            parquet: None,
+            open: BTreeMap::new(),
             buf: Vec::new(),
-            rows: 0,
             pending: Vec::new(),
             last_barrier: 0,
+            partitions: self.partitions.clone(),
+            written: HashMap::new(),
+            changelog: format::changelog::ChangelogFormat::from_name(&self.format).is_some(),
+            format: self.format.clone(),
         }))
     }
     fn is_sink(&self) -> bool {
@@ -692,11 +769,23 @@ struct PendingFile {
     checkpoint: u64,
 }
 
+/// A part file being written (one per partition directory).
+struct OpenPart {
+    /// The hidden in-progress file.
+    tmp: PathBuf,
+    /// Its name once committed.
+    final_path: PathBuf,
+    text: Option<BufWriter<std::fs::File>>,
+    parquet: Option<ParquetPartWriter>,
+    rows: u64,
+}
+
 /// A filesystem sink subtask. Part files are written under hidden in-progress names and
 /// renamed to `part-<uuid>-<subtask>-<n>` only when they are committed: at the end of input,
 /// or — with checkpointing — when the checkpoint whose barrier closed them completes (Flink's
 /// two-phase commit of the `FileSink`), so a reader never sees a row a restore would write
-/// again.
+/// again. A partitioned table has one open part file per partition directory, and partitions
+/// are committed through the sink's [`CommitTracker`].
 struct FileSinkOp {
     name: String,
     dir: PathBuf,
@@ -705,50 +794,45 @@ struct FileSinkOp {
     parallelism: usize,
     /// Number of the next part file of this subtask.
     part: u64,
-    /// The in-progress file being written (when `text` or `parquet` is open).
-    tmp_path: PathBuf,
     schema: SchemaRef,
     format: String,
+    changelog: bool,
     encoder: Option<Box<dyn RecordEncoder>>,
-    text: Option<BufWriter<std::fs::File>>,
-    parquet: Option<ParquetPartWriter>,
+    /// Open part files by partition directory (relative; `""` for an unpartitioned table).
+    open: BTreeMap<String, OpenPart>,
     buf: Vec<u8>,
-    /// Rows in the open part file.
-    rows: u64,
     /// Closed part files not committed yet.
     pending: Vec<PendingFile>,
     /// The last checkpoint barrier this subtask snapshotted at.
     last_barrier: u64,
+    partitions: Option<(Arc<PartitionSpec>, CommitTracker)>,
+    /// Partitions written since the last report to the tracker, with the wall-clock time of
+    /// their first row.
+    written: HashMap<String, i64>,
 }
 
 impl FileSinkOp {
-    fn final_path(&self, part: u64) -> PathBuf {
-        self.dir
-            .join(format!("part-{}-{}-{part}", self.job_uuid, self.subtask))
-    }
-
-    /// Closes the open part file (if it has rows) and queues it for commit with
-    /// `checkpoint`.
-    fn close_part(&mut self, checkpoint: u64) -> RtResult<()> {
-        if let Some(mut w) = self.text.take() {
-            w.flush().map_err(|e| write_err(&self.tmp_path, e))?;
-            w.into_inner()
-                .map_err(|e| write_err(&self.tmp_path, e.error()))?
-                .sync_all()
-                .map_err(|e| write_err(&self.tmp_path, e))?;
+    /// Closes every open part file that has rows and queues it for commit with `checkpoint`.
+    fn close_parts(&mut self, checkpoint: u64) -> RtResult<()> {
+        for (_, p) in std::mem::take(&mut self.open) {
+            if let Some(mut w) = p.text {
+                w.flush().map_err(|e| write_err(&p.tmp, e))?;
+                w.into_inner()
+                    .map_err(|e| write_err(&p.tmp, e.error()))?
+                    .sync_all()
+                    .map_err(|e| write_err(&p.tmp, e))?;
+            }
+            if let Some(w) = p.parquet {
+                w.close().map_err(|e| write_err(&p.tmp, e))?;
+            }
+            if p.rows > 0 {
+                self.pending.push(PendingFile {
+                    tmp: p.tmp,
+                    final_path: p.final_path,
+                    checkpoint,
+                });
+            }
         }
-        if let Some(w) = self.parquet.take() {
-            w.close().map_err(|e| write_err(&self.tmp_path, e))?;
-        }
-        if self.rows > 0 {
-            self.pending.push(PendingFile {
-                tmp: self.tmp_path.clone(),
-                final_path: self.final_path(self.part),
-                checkpoint,
-            });
-            self.part += 1;
-        }
-        self.rows = 0;
         Ok(())
     }
 
@@ -760,6 +844,113 @@ impl FileSinkOp {
         self.pending = later;
         for p in ready {
             commit_file(&p.tmp, &p.final_path)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `batch` (file columns) to the open part file of partition directory `part_dir`.
+    fn write(
+        &mut self,
+        part_dir: &str,
+        batch: &RecordBatch,
+        kinds: Option<&[RowKind]>,
+    ) -> RtResult<()> {
+        if !self.open.contains_key(part_dir) {
+            let dir = self.dir.join(part_dir);
+            if !part_dir.is_empty() {
+                std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
+            }
+            let tmp = in_progress_path(&dir, &self.job_uuid, self.subtask, self.part);
+            let final_path = dir.join(format!(
+                "part-{}-{}-{}",
+                self.job_uuid, self.subtask, self.part
+            ));
+            self.part += 1;
+            let (text, parquet) = if self.encoder.is_some() {
+                let f = std::fs::File::create(&tmp).map_err(|e| write_err(&tmp, e))?;
+                (Some(BufWriter::with_capacity(1 << 16, f)), None)
+            } else {
+                let p = tmp.display().to_string();
+                let w = ParquetPartWriter::new(&p, self.schema.clone())
+                    .map_err(|e| write_err(&tmp, e))?;
+                (None, Some(w))
+            };
+            self.open.insert(
+                part_dir.to_string(),
+                OpenPart {
+                    tmp,
+                    final_path,
+                    text,
+                    parquet,
+                    rows: 0,
+                },
+            );
+        }
+        let part = self.open.get_mut(part_dir).expect("opened above");
+        match (&mut self.encoder, &mut part.text, &mut part.parquet) {
+            (Some(enc), Some(w), _) => {
+                self.buf.clear();
+                enc.encode(batch, kinds, &mut self.buf)
+                    .map_err(|e| RuntimeError::Data(e.to_string()))?;
+                w.write_all(&self.buf)
+                    .map_err(|e| write_err(&part.tmp, e))?;
+            }
+            (None, _, Some(w)) => w.write(batch).map_err(|e| write_err(&part.tmp, e))?,
+            _ => return Err(RuntimeError::Internal("part file without a writer".into())),
+        }
+        part.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Writes a batch of a partitioned table: rows grouped by partition directory, each
+    /// group without its partition columns.
+    fn write_partitioned(
+        &mut self,
+        spec: &PartitionSpec,
+        batch: &RecordBatch,
+        kinds: Option<&[RowKind]>,
+    ) -> RtResult<()> {
+        let values = spec.values(batch.columns())?;
+        let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for row in 0..batch.num_rows() {
+            groups
+                .entry(spec.dir_of(&values, row))
+                .or_default()
+                .push(row as u32);
+        }
+        let data = batch.project(&spec.data_indices)?;
+        for (dir, rows) in groups {
+            if !self.written.contains_key(&dir) {
+                if spec.trigger == Trigger::PartitionTime {
+                    // A partition whose time cannot be extracted could never be committed:
+                    // fail on its first row, naming it.
+                    spec.partition_time(&dir)?;
+                }
+                self.written
+                    .insert(dir.clone(), stc_runtime::time::now_ms());
+            }
+            let idx = UInt32Array::from(rows);
+            let part = take_record_batch(&data, &idx)?;
+            let kinds: Option<Vec<RowKind>> =
+                kinds.map(|k| idx.values().iter().map(|&i| k[i as usize]).collect());
+            self.write(&dir, &part, kinds.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Tells the partition committer what this subtask wrote up to now (files that become
+    /// visible with `checkpoint`).
+    fn report(&mut self, checkpoint: u64, watermark: i64, ended: bool) -> RtResult<()> {
+        if let Some((_, tracker)) = &self.partitions {
+            tracker.report(self.subtask, checkpoint, watermark, &self.written, ended)?;
+            self.written.clear();
+        }
+        Ok(())
+    }
+
+    fn completed(&mut self, checkpoint: u64) -> RtResult<()> {
+        if let Some((_, tracker)) = &self.partitions {
+            tracker.completed(self.subtask, checkpoint, stc_runtime::time::now_ms())?;
         }
         Ok(())
     }
@@ -797,6 +988,26 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
     )
 }
 
+/// In-progress part files under `dir` (partition directories included).
+fn in_progress_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            } else if name.starts_with(".part-") && name.contains(".inprogress.") {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
 #[async_trait]
 impl Operator for FileSinkOp {
     fn name(&self) -> &str {
@@ -810,7 +1021,7 @@ impl Operator for FileSinkOp {
     ) -> RtResult<()> {
         let kinds: Option<Vec<stc_common::RowKind>> = if batch.is_insert_only() {
             None
-        } else if format::changelog::ChangelogFormat::from_name(&self.format).is_some() {
+        } else if self.changelog {
             Some((0..batch.num_rows()).map(|i| batch.kind(i)).collect())
         } else {
             return Err(RuntimeError::Data(format!(
@@ -819,38 +1030,10 @@ impl Operator for FileSinkOp {
             )));
         };
         let n = batch.num_rows();
-        match &mut self.encoder {
-            Some(enc) => {
-                if self.text.is_none() {
-                    self.tmp_path =
-                        in_progress_path(&self.dir, &self.job_uuid, self.subtask, self.part);
-                    let f = std::fs::File::create(&self.tmp_path)
-                        .map_err(|e| write_err(&self.tmp_path, e))?;
-                    self.text = Some(BufWriter::with_capacity(1 << 16, f));
-                }
-                self.buf.clear();
-                enc.encode(&batch.batch, kinds.as_deref(), &mut self.buf)
-                    .map_err(|e| RuntimeError::Data(e.to_string()))?;
-                let w = self.text.as_mut().expect("opened above");
-                w.write_all(&self.buf)
-                    .map_err(|e| write_err(&self.tmp_path, e))?;
-            }
-            None => {
-                if self.parquet.is_none() {
-                    self.tmp_path =
-                        in_progress_path(&self.dir, &self.job_uuid, self.subtask, self.part);
-                    let p = self.tmp_path.display().to_string();
-                    self.parquet = Some(
-                        ParquetPartWriter::new(&p, self.schema.clone())
-                            .map_err(|e| write_err(&self.tmp_path, e))?,
-                    );
-                }
-                let w = self.parquet.as_mut().expect("opened above");
-                w.write(&batch.batch)
-                    .map_err(|e| write_err(&self.tmp_path, e))?;
-            }
+        match self.partitions.as_ref().map(|(s, _)| Arc::clone(s)) {
+            Some(spec) => self.write_partitioned(&spec, &batch.batch, kinds.as_deref())?,
+            None => self.write("", &batch.batch, kinds.as_deref())?,
         }
-        self.rows += n as u64;
         ctx.metrics
             .records_written
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
@@ -860,24 +1043,37 @@ impl Operator for FileSinkOp {
     async fn finish(&mut self, ctx: &mut OperatorContext) -> RtResult<()> {
         if ctx.checkpointing {
             // Published by the first checkpoint completed after this point (the job's final
-            // checkpoint at the latest), which holds these files in its state.
-            self.close_part(self.last_barrier + 1)
+            // checkpoint at the latest), which holds these files in its state; the final
+            // snapshot reports the partitions.
+            self.close_parts(self.last_barrier + 1)
         } else {
-            // Without checkpoints the end of input publishes everything.
-            self.close_part(u64::MAX)?;
-            self.commit(u64::MAX)
+            // Without checkpoints the end of input publishes everything; partitions are
+            // committed once every subtask has ended.
+            self.close_parts(u64::MAX)?;
+            self.commit(u64::MAX)?;
+            self.report(0, ctx.current_watermark, true)?;
+            self.completed(u64::MAX)
         }
     }
 
-    /// The open part file is closed and becomes pending; the shared state lists every pending
-    /// file (`tmp`, `final`, `checkpoint`), so that a restore commits those of the restored
-    /// checkpoint even if this run died before hearing that it completed.
+    /// The open part files are closed and become pending; the shared state lists every
+    /// pending file (`tmp`, `final`, `checkpoint`), so that a restore commits those of the
+    /// restored checkpoint even if this run died before hearing that it completed, and every
+    /// partition not committed yet (`partition`, `created_ms`).
     async fn snapshot_state(
         &mut self,
         barrier: &stc_runtime::Barrier,
-        _ctx: &mut OperatorContext,
+        ctx: &mut OperatorContext,
     ) -> RtResult<Option<stc_runtime::OperatorState>> {
-        self.close_part(barrier.id)?;
+        self.close_parts(barrier.id)?;
+        // The final snapshot (`u64::MAX`, after the end of input) reports the files `finish`
+        // queued for the checkpoint after the last barrier.
+        let (visible_with, ended) = if barrier.id == u64::MAX {
+            (self.last_barrier + 1, true)
+        } else {
+            (barrier.id, false)
+        };
+        self.report(visible_with, ctx.current_watermark, ended)?;
         if barrier.id != u64::MAX {
             self.last_barrier = barrier.id;
         }
@@ -894,14 +1090,29 @@ impl Operator for FileSinkOp {
                 )) as ArrayRef,
             ),
         ])?;
+        let mut shared = vec![table];
+        if let Some((_, tracker)) = &self.partitions {
+            let parts = tracker.pending()?;
+            shared.push(RecordBatch::try_from_iter([
+                (
+                    "partition",
+                    Arc::new(StringArray::from_iter_values(parts.iter().map(|p| &p.0))) as ArrayRef,
+                ),
+                (
+                    "created_ms",
+                    Arc::new(Int64Array::from_iter_values(parts.iter().map(|p| p.1))) as ArrayRef,
+                ),
+            ])?);
+        }
         Ok(Some(stc_runtime::OperatorState {
             keyed: Vec::new(),
-            shared: vec![table],
+            shared,
         }))
     }
 
     async fn restore_state(&mut self, state: stc_runtime::OperatorState) -> RtResult<()> {
         let mut keep: Vec<PathBuf> = Vec::new();
+        let mut partitions: Vec<(String, i64)> = Vec::new();
         for t in &state.shared {
             let strings = |name: &str| -> RtResult<StringArray> {
                 t.column_by_name(name)
@@ -913,6 +1124,21 @@ impl Operator for FileSinkOp {
                         ))
                     })
             };
+            if t.column_by_name("partition").is_some() {
+                let names = strings("partition")?;
+                let created = t
+                    .column_by_name("created_ms")
+                    .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                    .ok_or_else(|| {
+                        RuntimeError::Checkpoint(
+                            "filesystem sink state has no 'created_ms' column".into(),
+                        )
+                    })?;
+                for i in 0..t.num_rows() {
+                    partitions.push((names.value(i).to_string(), created.value(i)));
+                }
+                continue;
+            }
             let (tmp, fin) = (strings("tmp")?, strings("final")?);
             for i in 0..t.num_rows() {
                 let (tmp, fin) = (PathBuf::from(tmp.value(i)), PathBuf::from(fin.value(i)));
@@ -925,19 +1151,19 @@ impl Operator for FileSinkOp {
                 keep.push(tmp);
             }
         }
+        if let Some((_, tracker)) = &self.partitions {
+            tracker.restore(&partitions)?;
+        }
         if self.subtask == 0 {
             // Part files the failed run wrote after the checkpoint: never committed, and the
             // rows in them will be written again. Files of this run are left alone.
-            if let Ok(entries) = std::fs::read_dir(&self.dir) {
-                for e in entries.flatten() {
-                    let name = e.file_name().to_string_lossy().to_string();
-                    if name.starts_with(".part-")
-                        && name.contains(".inprogress.")
-                        && !name.contains(&self.job_uuid)
-                        && !keep.contains(&e.path())
-                    {
-                        let _ = std::fs::remove_file(e.path());
-                    }
+            for path in in_progress_files(&self.dir) {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                if !name.contains(&self.job_uuid) && !keep.contains(&path) {
+                    let _ = std::fs::remove_file(path);
                 }
             }
         }
@@ -949,6 +1175,7 @@ impl Operator for FileSinkOp {
         id: u64,
         _ctx: &mut OperatorContext,
     ) -> RtResult<()> {
-        self.commit(id)
+        self.commit(id)?;
+        self.completed(id)
     }
 }

@@ -4,9 +4,10 @@
 //! * [`table`]: the contract with the SQL front-end ([`ConnectorTable`]) and the one list of
 //!   connectors ([`create_source`], [`create_sink`], [`validate`]).
 //! * Connectors: [`datagen_source`], [`nexmark`] (the Nexmark benchmark's events),
-//!   [`filesystem`], [`print`] (also `blackhole`), [`jdbc`] and [`redis`] (lookup tables and
-//!   buffered upsert sinks; shared parts in `lookup_cache` and `sink_buffer`), [`kafka`]
-//!   (`kafka` and `upsert-kafka` through librdkafka).
+//!   [`filesystem`] (`PARTITIONED BY` and partition commit in `filesystem_partition`; also a
+//!   lookup table: [`filesystem_lookup`]), [`print`] (also `blackhole`), [`jdbc`] and
+//!   [`redis`] (lookup tables and buffered upsert sinks; shared parts in `lookup_cache` and
+//!   `sink_buffer`), [`kafka`] (`kafka` and `upsert-kafka` through librdkafka).
 //! * [`preview`]: the process-wide preview mode of `stc table preview`.
 //! * [`format`]: `csv`, `json`, `raw`, `parquet`; [`text`]: Flink's textual rendering of values
 //!   (print lines, the SQL client's tableau view, JSON values for `stc run --output json`).
@@ -14,6 +15,8 @@
 pub mod datagen;
 pub mod datagen_source;
 pub mod filesystem;
+pub mod filesystem_lookup;
+pub(crate) mod filesystem_partition;
 pub mod format;
 pub mod jdbc;
 pub mod kafka;

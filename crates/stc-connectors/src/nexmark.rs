@@ -723,6 +723,7 @@ mod tests {
             metadata: vec![],
             sink_schema: schema,
             primary_key: vec![],
+            partition_keys: vec![],
             time_zone: "UTC".into(),
         }
     }

@@ -21,6 +21,8 @@ pub struct ConnectorTable {
     /// Columns a sink writes (physical and persisted metadata columns).
     pub sink_schema: SchemaRef,
     pub primary_key: Vec<String>,
+    /// `PARTITIONED BY` columns, in declaration order.
+    pub partition_keys: Vec<String>,
     /// `table.local-time-zone`, for rendering TIMESTAMP_LTZ.
     pub time_zone: String,
 }
@@ -179,8 +181,8 @@ pub fn sink_accepts_updates(t: &ConnectorTable) -> bool {
 /// The lookup side of a table (`FOR SYSTEM_TIME AS OF PROCTIME()`), keyed on `key_columns`:
 /// the physical columns the join condition compares by equality. The join must pass keys in
 /// the order of the returned factory's `key_columns()` (jdbc keeps the given order; redis
-/// answers with the primary key's order). Nothing external is touched here: the table's
-/// existence and column types are checked on the first lookup.
+/// answers with the primary key's order; filesystem keeps the given order). Nothing external
+/// is touched here: the table's existence and column types are checked on the first lookup.
 pub fn create_lookup(
     t: &ConnectorTable,
     key_columns: &[String],
@@ -194,8 +196,12 @@ pub fn create_lookup(
             t,
             key_columns,
         )?)),
+        "filesystem" => Ok(Arc::new(crate::filesystem_lookup::FileLookupFactory::new(
+            t,
+            key_columns,
+        )?)),
         c => Err(ConnectorError::Options(format!(
-            "connector '{c}' of table '{}' cannot be used for lookup joins (FOR SYSTEM_TIME AS OF PROCTIME()); lookup tables need the jdbc or redis connector",
+            "connector '{c}' of table '{}' cannot be used for lookup joins (FOR SYSTEM_TIME AS OF PROCTIME()); lookup tables need the jdbc, redis or filesystem connector",
             t.name
         ))),
     }

@@ -222,6 +222,7 @@ fn table(
         metadata: meta,
         sink_schema: schema(sink_fields),
         primary_key: vec![],
+        partition_keys: vec![],
         time_zone: "UTC".into(),
     }
 }

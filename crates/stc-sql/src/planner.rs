@@ -1229,7 +1229,7 @@ impl Translator {
     }
 
     /// `probe JOIN dim FOR SYSTEM_TIME AS OF probe.t ON probe.k = dim.k`, where `dim` is a
-    /// table whose connector can be looked up (jdbc, redis): the lookup join is chained
+    /// table whose connector can be looked up (jdbc, redis, filesystem): the lookup join is chained
     /// after the probe side, no shuffle.
     fn lookup_join(
         &mut self,
@@ -1267,9 +1267,9 @@ impl Translator {
         };
         let ct = crate::script::connector_table(t.as_ref(), &self.time_zone);
         let connector = ct.options.get("connector").cloned().unwrap_or_default();
-        if !matches!(connector.as_str(), "jdbc" | "redis") {
+        if !matches!(connector.as_str(), "jdbc" | "redis" | "filesystem") {
             return Err(unsupported(format!(
-                "a lookup join (FOR SYSTEM_TIME AS OF a processing-time column) against table '{}' (connector '{connector}'); lookup tables need the jdbc or redis connector (an event-time column makes an event-time temporal join instead)",
+                "a lookup join (FOR SYSTEM_TIME AS OF a processing-time column) against table '{}' (connector '{connector}'); lookup tables need the jdbc, redis or filesystem connector (an event-time column makes an event-time temporal join instead)",
                 t.name
             )));
         }

@@ -1206,6 +1206,12 @@ pub fn connector_table(t: &ResolvedTable, time_zone: &str) -> stc_connectors::Co
         metadata: t.metadata_keys.clone(),
         sink_schema: Arc::new(t.persisted_schema()),
         primary_key: t.primary_key.clone(),
+        partition_keys: t
+            .definition
+            .partitioned_by
+            .iter()
+            .map(|c| c.value.clone())
+            .collect(),
         time_zone: time_zone.to_string(),
     }
 }

@@ -132,6 +132,12 @@ pub fn implicitly_castable(from: &DataType, to: &DataType) -> bool {
                 _ => false,
             }
         }
+        // Flink's LogicalTypeCasts: TIMESTAMP and TIMESTAMP_LTZ convert into each other
+        // implicitly (through `table.local-time-zone`), so e.g. the window_start of a window
+        // over a PROCTIME() column fits a TIMESTAMP(3) sink column (Nexmark q12).
+        (Family::Timestamp, Family::TimestampLtz) | (Family::TimestampLtz, Family::Timestamp) => {
+            true
+        }
         (a, b) => a == b,
     }
 }
@@ -147,9 +153,18 @@ mod tests {
         assert!(implicitly_castable(&DataType::Null, &DataType::Date32));
         assert!(!implicitly_castable(&DataType::Utf8, &DataType::Int32));
         assert!(!implicitly_castable(&DataType::Int32, &DataType::Utf8));
-        assert!(!implicitly_castable(
+        // Flink casts both ways implicitly, unlike TIMESTAMP into DATE.
+        assert!(implicitly_castable(
             &DataType::Timestamp(TimeUnit::Millisecond, None),
             &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+        ));
+        assert!(implicitly_castable(
+            &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            &DataType::Timestamp(TimeUnit::Millisecond, None)
+        ));
+        assert!(!implicitly_castable(
+            &DataType::Timestamp(TimeUnit::Millisecond, None),
+            &DataType::Date32
         ));
         assert_eq!(
             flink_type_name(&DataType::Timestamp(

@@ -687,6 +687,7 @@ mod tests {
             metadata: vec![],
             sink_schema: Arc::new(Schema::empty()),
             primary_key: vec![],
+            partition_keys: vec![],
             time_zone: "UTC".into(),
         }
     }

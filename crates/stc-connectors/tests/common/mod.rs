@@ -47,6 +47,7 @@ pub fn table(
         metadata: vec![],
         sink_schema: schema,
         primary_key: primary_key.iter().map(|s| s.to_string()).collect(),
+        partition_keys: vec![],
         time_zone: "UTC".into(),
     }
 }
