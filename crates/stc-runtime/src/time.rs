@@ -169,7 +169,7 @@ impl ColumnMinusConstant {
 mod watermark_shape_tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Array, RecordBatch, TimestampMillisecondArray};
+    use datafusion::arrow::array::{RecordBatch, TimestampMillisecondArray};
     use datafusion::arrow::datatypes::{
         DataType, Field, IntervalDayTime, IntervalMonthDayNano, Schema, TimeUnit,
     };
