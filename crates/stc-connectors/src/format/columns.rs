@@ -173,6 +173,19 @@ impl Column {
         }
     }
 
+    /// Push a non-null integer (or date, time, timestamp) already range-checked for the column
+    /// type, without a `Val`.
+    pub(crate) fn push_int(&mut self, x: i64) {
+        match &mut self.data {
+            Data::I8(d) => d.push(x as i8),
+            Data::I16(d) => d.push(x as i16),
+            Data::I32(d) => d.push(x as i32),
+            Data::I64(d) => d.push(x),
+            _ => return self.push(Val::Int(x)),
+        }
+        self.valid.push(true);
+    }
+
     /// Push a string without allocating a `Val`.
     pub(crate) fn push_str(&mut self, s: &str) {
         match &mut self.data {
@@ -397,6 +410,12 @@ impl Columns {
     /// Mark the current row complete (every column must have received a value).
     pub(crate) fn commit_row(&mut self) {
         self.rows += 1;
+        debug_assert!(self.cols.iter().all(|c| c.len() == self.rows));
+    }
+
+    /// Mark `n` rows complete at once (the columnar decoders fill one column at a time).
+    pub(crate) fn commit_rows(&mut self, n: usize) {
+        self.rows += n;
         debug_assert!(self.cols.iter().all(|c| c.len() == self.rows));
     }
 

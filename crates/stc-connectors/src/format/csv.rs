@@ -145,6 +145,11 @@ pub struct CsvDecoder {
     columns: Columns,
     skipped: u64,
     fields: Fields,
+    /// How each column is parsed on the columnar path; `None` when the options rule that
+    /// path out for every chunk.
+    columnar: Option<Vec<FastKind>>,
+    /// Field spans of the current chunk on the columnar path (reused between chunks).
+    grid: Vec<(u32, u32)>,
 }
 
 impl CsvDecoder {
@@ -153,13 +158,89 @@ impl CsvDecoder {
         for f in schema.fields() {
             check_csv_type(f.data_type(), false)?;
         }
+        let columnar =
+            (cfg.ascii.is_some_and(|(d, _, _)| d != b'\n') && !cfg.allow_comments).then(|| {
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| FastKind::of(f.data_type()))
+                    .collect()
+            });
         Ok(CsvDecoder {
             cfg,
             columns: Columns::new(schema.clone())?,
             schema,
             skipped: 0,
             fields: Fields::default(),
+            columnar,
+            grid: Vec::new(),
         })
+    }
+
+    /// The columnar path: one `memchr` pass over the whole chunk finds every field, then each
+    /// column is parsed in a loop of its own with a parser specialised for its type. It only
+    /// takes chunks where the line-by-line path could not do anything else: no quote, escape
+    /// or carriage return anywhere, every non-blank line with exactly the schema's field
+    /// count, and every field accepted by [`convert_field`]. Anything else returns `false`
+    /// with the columns rolled back, and the chunk goes through the line-by-line path, which
+    /// stays the definition (errors with line numbers, `ignore-parse-errors`, padding).
+    fn decode_columnar(&mut self, text: &str) -> bool {
+        let Some(kinds) = &self.columnar else {
+            return false;
+        };
+        let Some((d, q, e)) = self.cfg.ascii else {
+            return false;
+        };
+        let bytes = text.as_bytes();
+        let cr = b'\r';
+        if self.columns.rows() != 0
+            || bytes.len() >= u32::MAX as usize
+            || memchr::memchr3(q.unwrap_or(cr), e.unwrap_or(cr), cr, bytes).is_some()
+        {
+            return false;
+        }
+        let arity = kinds.len();
+        let Some(rows) = field_grid(bytes, d, arity, &mut self.grid) else {
+            return false;
+        };
+        let null = self.cfg.null_literal.as_deref();
+        for (c, kind) in kinds.iter().enumerate() {
+            let col = &mut self.columns.cols[c];
+            let dt = self.schema.field(c).data_type();
+            for r in 0..rows {
+                let (a, b) = self.grid[r * arity + c];
+                let s = &text[a as usize..b as usize];
+                if null == Some(s) {
+                    col.push_null();
+                    continue;
+                }
+                let fast = match *kind {
+                    FastKind::Str => {
+                        col.push_str(s);
+                        continue;
+                    }
+                    FastKind::Int { min, max } => fast_int(s.as_bytes())
+                        .filter(|v| (min..=max).contains(v))
+                        .map(|v| col.push_int(v)),
+                    FastKind::F64 => fast_f64(s).map(|v| col.push(Val::F64(v))),
+                    FastKind::Timestamp(unit) => fast_timestamp(s.as_bytes())
+                        .and_then(|(days, nanos)| jf::join_timestamp(days, nanos, unit))
+                        .map(|v| col.push_int(v)),
+                    FastKind::Other => None,
+                };
+                if fast.is_none() {
+                    match convert_field(s, dt, &self.cfg) {
+                        Ok(v) => col.push(v),
+                        Err(_) => {
+                            self.columns.truncate_rows(0);
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        self.columns.commit_rows(rows);
+        true
     }
 
     fn decode_line(&mut self, line: &str) -> std::result::Result<(), String> {
@@ -216,6 +297,11 @@ impl RecordDecoder for CsvDecoder {
         // valid chunk is valid); only a chunk that fails is checked line by line, to name the
         // line.
         let text = std::str::from_utf8(chunk).ok();
+        if let Some(text) = text
+            && self.decode_columnar(text)
+        {
+            return self.columns.finish();
+        }
         for (line_no, raw) in super::lines(chunk, first_line) {
             if raw.is_empty() || (self.cfg.allow_comments && raw.first() == Some(&b'#')) {
                 continue;
@@ -255,6 +341,153 @@ impl RecordDecoder for CsvDecoder {
     fn skipped_records(&self) -> u64 {
         self.skipped
     }
+}
+
+/// How the columnar path parses a column (see [`CsvDecoder::decode_columnar`]). Each fast
+/// parser accepts a subset of what [`convert_scalar`] accepts and gives the same value; a field
+/// outside that subset goes through `convert_field`.
+#[derive(Debug, Clone, Copy)]
+enum FastKind {
+    Str,
+    /// An integer column and its value range.
+    Int {
+        min: i64,
+        max: i64,
+    },
+    F64,
+    /// TIMESTAMP(p) without time zone.
+    Timestamp(arrow::datatypes::TimeUnit),
+    Other,
+}
+
+impl FastKind {
+    fn of(dt: &DataType) -> FastKind {
+        match dt {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => FastKind::Str,
+            DataType::Int8 => FastKind::int(i8::MIN.into(), i8::MAX.into()),
+            DataType::Int16 => FastKind::int(i16::MIN.into(), i16::MAX.into()),
+            DataType::Int32 => FastKind::int(i32::MIN.into(), i32::MAX.into()),
+            DataType::Int64 => FastKind::int(i64::MIN, i64::MAX),
+            DataType::Float64 => FastKind::F64,
+            DataType::Timestamp(unit, None) => FastKind::Timestamp(*unit),
+            _ => FastKind::Other,
+        }
+    }
+
+    fn int(min: i64, max: i64) -> FastKind {
+        FastKind::Int { min, max }
+    }
+}
+
+/// Find every field of a chunk that has no quote, escape or carriage return: `out` gets
+/// `arity` (start, end) byte spans per row, blank lines skipped. `None` when a line has another
+/// field count (the line-by-line path reports or pads it).
+fn field_grid(
+    bytes: &[u8],
+    delimiter: u8,
+    arity: usize,
+    out: &mut Vec<(u32, u32)>,
+) -> Option<usize> {
+    out.clear();
+    let (mut start, mut in_line, mut rows) = (0usize, 0usize, 0usize);
+    for pos in memchr::memchr2_iter(delimiter, b'\n', bytes) {
+        let newline = bytes[pos] == b'\n';
+        if newline && in_line == 0 && pos == start {
+            start = pos + 1;
+            continue;
+        }
+        out.push((start as u32, pos as u32));
+        start = pos + 1;
+        in_line += 1;
+        if newline {
+            if in_line != arity {
+                return None;
+            }
+            in_line = 0;
+            rows += 1;
+        } else if in_line >= arity {
+            return None;
+        }
+    }
+    if start < bytes.len() || in_line > 0 {
+        out.push((start as u32, bytes.len() as u32));
+        if in_line + 1 != arity {
+            return None;
+        }
+        rows += 1;
+    }
+    Some(rows)
+}
+
+/// Optional `-` and up to 18 digits (so no overflow); `+`, blanks and longer numbers are left
+/// to `parse_java_int`.
+fn fast_int(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v = 0i64;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// A plain decimal or scientific number (starting with a digit or `-`, ending with a digit),
+/// which `Double.parseDouble` and Rust's parser read alike; blanks, `NaN`, `Infinity` and the
+/// `d`/`f` suffixes are left to `parse_java_double`.
+fn fast_f64(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let first_ok = matches!(b.first()?, b'0'..=b'9' | b'-');
+    let last_ok = b.last()?.is_ascii_digit();
+    if !first_ok
+        || !last_ok
+        || !b
+            .iter()
+            .all(|c| matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `yyyy-MM-dd HH:mm:ss[.f{1,9}]` exactly (no blanks around it), as (days, nanos of day);
+/// everything else is left to `parse_timestamp`.
+fn fast_timestamp(b: &[u8]) -> Option<(i64, i64)> {
+    if b.len() < 19 || b.len() == 20 || b.len() > 29 {
+        return None;
+    }
+    let digit = |i: usize| -> Option<i64> {
+        let d = b[i].wrapping_sub(b'0');
+        (d <= 9).then_some(i64::from(d))
+    };
+    let num = |from: usize, to: usize| -> Option<i64> {
+        (from..to).try_fold(0i64, |acc, i| Some(acc * 10 + digit(i)?))
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let mut nanos = 0;
+    if b.len() > 19 {
+        if b[19] != b'.' {
+            return None;
+        }
+        nanos = num(20, b.len())? * 10i64.pow(29 - b.len() as u32);
+    }
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let days = jf::valid_date(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)?;
+    Some((days, (h * 3600 + mi * 60 + sec) * 1_000_000_000 + nanos))
 }
 
 /// Where one field's text lives: borrowed from the line (the common case: no quotes, no

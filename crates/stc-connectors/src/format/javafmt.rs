@@ -579,7 +579,7 @@ pub fn parse_sql_date(s: &str) -> Result<i64, String> {
     .ok_or_else(bad)
 }
 
-fn valid_date(y: i64, m: u32, d: u32) -> Option<i64> {
+pub(crate) fn valid_date(y: i64, m: u32, d: u32) -> Option<i64> {
     if !(1..=12).contains(&m) || d == 0 {
         return None;
     }

@@ -610,3 +610,137 @@ fn invalid_utf8_fails_its_line_only() {
     );
     assert_eq!(d.skipped_records(), 1);
 }
+
+/// The columnar path gives exactly what the line-by-line path (the definition) gives, on
+/// random chunks mixing well-formed fields with every kind of field it must hand back: blanks
+/// around numbers, `+5`, `NaN`, `1d`, out-of-range integers, impossible dates, quotes, escapes,
+/// carriage returns, blank lines, short and long rows, the null literal. Errors must be the
+/// same error (same line), and under `ignore-parse-errors` the same rows and skip count.
+#[test]
+fn columnar_path_agrees_with_the_line_by_line_definition() {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    let schema = Arc::new(Schema::new(vec![
+        field("ts", DataType::Timestamp(TimeUnit::Millisecond, None)),
+        field("k", DataType::Utf8),
+        field("i", DataType::Int32),
+        field("b", DataType::Int8),
+        field("l", DataType::Int64),
+        field("d", DataType::Float64),
+        field("t6", DataType::Timestamp(TimeUnit::Microsecond, None)),
+        field("dt", DataType::Date32),
+    ]));
+    let pools: [&[&str]; 8] = [
+        &[
+            "2024-01-01 00:00:00.000",
+            "2024-02-29 23:59:59",
+            "2024-02-29 23:59:59.5",
+            "2023-02-29 00:00:00",
+            "2024-13-01 00:00:00",
+            "2024-01-01 24:00:00",
+            "2024-01-01 00:00:00.",
+            " 2024-01-01 00:00:00",
+            "2024-01-01T00:00:00",
+            "1969-12-31 23:59:59.999999999",
+        ],
+        &["k1", "", " x ", "é", "NULL"],
+        &[
+            "0",
+            "-0",
+            "007",
+            "+5",
+            " 12 ",
+            "2147483647",
+            "2147483648",
+            "-2147483648",
+            "1.0",
+            "",
+        ],
+        &["127", "-128", "128", "x", "-"],
+        &[
+            "9223372036854775807",
+            "-9223372036854775808",
+            "123456789012345678",
+            "1234567890123456789",
+            "-1",
+        ],
+        &[
+            "0.5", "-1.25e3", "1e400", "1.", ".5", "NaN", "1d", " 2.5", "-", "1e", "3",
+        ],
+        &[
+            "2024-01-01 00:00:00.123456",
+            "2024-01-01 00:00:00.1234567",
+            "x",
+        ],
+        &["2024-01-01", "2024-1-1", "2024-02-30"],
+    ];
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut chunks_taking_the_columnar_path = 0;
+    for round in 0..400 {
+        // A third of the chunks are clean; the rest get one kind of irregularity, and in a
+        // chunk that is not clean one column draws from its whole pool, so that column's odd
+        // values are not hidden behind another column's fallback.
+        let clean = round % 3 == 0;
+        let dirty = (!clean).then(|| rng.random_range(0..pools.len()));
+        let mut chunk = String::new();
+        for _ in 0..rng.random_range(1..12) {
+            let mut fields: Vec<String> = pools
+                .iter()
+                .enumerate()
+                .map(|(c, pool)| match c {
+                    _ if dirty == Some(c) => pool[rng.random_range(0..pool.len())].to_string(),
+                    // Clean values still vary where they stay on the fast path.
+                    2 => rng.random_range(-1000..1000).to_string(),
+                    5 => format!("{}.{}", rng.random_range(-99..99), rng.random_range(0..10)),
+                    _ => pool[0].to_string(),
+                })
+                .collect();
+            if !clean {
+                match rng.random_range(0..12) {
+                    0 => fields.truncate(rng.random_range(0..fields.len())),
+                    1 => fields.push("extra".into()),
+                    2 => fields[1] = "\"q,uoted\"".into(),
+                    3 => chunk.push('\n'),
+                    4 => fields[1] = "a\\b".into(),
+                    _ => {}
+                }
+            }
+            chunk.push_str(&fields.join(","));
+            chunk.push_str(if !clean && rng.random_range(0..20) == 0 {
+                "\r\n"
+            } else {
+                "\n"
+            });
+        }
+        if rng.random_range(0..4) == 0 {
+            chunk.pop();
+        }
+        for options in [
+            &[][..],
+            &[("csv.ignore-parse-errors", "true")][..],
+            &[("csv.null-literal", "NULL"), ("csv.escape-character", "\\")][..],
+        ] {
+            let o = opts(options);
+            let mut fast = CsvDecoder::new(schema.clone(), &o).unwrap();
+            let mut slow = CsvDecoder::new(schema.clone(), &o).unwrap();
+            slow.columnar = None;
+            let columnar = fast.decode_columnar(&chunk);
+            fast.columns.truncate_rows(0);
+            chunks_taking_the_columnar_path += usize::from(columnar);
+            let got = fast.decode(chunk.as_bytes(), 1, "f");
+            let want = slow.decode(chunk.as_bytes(), 1, "f");
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{chunk:?} {options:?}"),
+                (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string(), "{chunk:?}"),
+                (g, w) => panic!("{chunk:?} {options:?}: columnar {g:?}, line by line {w:?}"),
+            }
+            assert_eq!(fast.skipped_records(), slow.skipped_records());
+        }
+    }
+    // The comparison is only worth something if both paths were exercised.
+    assert!(
+        (200..1200).contains(&chunks_taking_the_columnar_path),
+        "{chunks_taking_the_columnar_path} of 1200 chunks took the columnar path"
+    );
+}
