@@ -4,7 +4,8 @@
 # Usage: benchmarks/engine/run.sh [EVENTS]   (default 10000000; run from the repository root)
 # Prints wall time, CPU time and events/s per core (events / CPU seconds) per query.
 # With STC_BENCH_FLINK=1 it then runs the same queries on Apache Flink 2.3 (the venv of
-# tools/flink-golden) for the baseline of the same run.
+# tools/flink-golden) for the baseline of the same run. STC_BENCH_BIN=PATH runs a given binary
+# (to compare two builds).
 set -euo pipefail
 N="${1:-10000000}"
 PROFILE="${STC_BENCH_PROFILE:-release}"
@@ -13,9 +14,10 @@ mkdir -p benchmarks/engine/data
 if [ ! -f benchmarks/engine/data/events.csv ] || [ "$(wc -l < benchmarks/engine/data/events.csv)" != "$N" ]; then
   python3 benchmarks/engine/gen_events.py "$N" benchmarks/engine/data/events.csv
 fi
-cargo build --profile "$PROFILE" --bin stc -q
-BIN="$CARGO_TARGET_DIR/$PROFILE/stc"
-[ "$PROFILE" = dev ] && BIN="$CARGO_TARGET_DIR/debug/stc"
+# The binary's path as cargo reports it (the bench profile builds into release/, dev into debug/).
+BIN="${STC_BENCH_BIN:-$(cargo build --profile "$PROFILE" --bin stc --message-format=json 2>/dev/null \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)}"
+[ -x "$BIN" ] || { echo "run.sh: building stc failed" >&2; cargo build --profile "$PROFILE" --bin stc; exit 1; }
 for q in filter_project tumble_agg; do
   /usr/bin/time -f "%e %U %S %M" -o /tmp/stc-bench-time "$BIN" run "benchmarks/engine/$q.sql" -p 1 2>/tmp/stc-bench-err >/dev/null
   read -r wall user sys rss < /tmp/stc-bench-time

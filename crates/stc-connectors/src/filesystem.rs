@@ -576,7 +576,7 @@ impl SourceReader for FileReader {
             let (chunk, rest) = if eof {
                 (buf, Vec::new())
             } else {
-                match buf.iter().rposition(|b| *b == b'\n') {
+                match memchr::memrchr(b'\n', &buf) {
                     Some(pos) => {
                         let rest = buf[pos + 1..].to_vec();
                         buf.truncate(pos + 1);
@@ -590,8 +590,8 @@ impl SourceReader for FileReader {
                     }
                 }
             };
-            let lines = chunk.iter().filter(|b| **b == b'\n').count() as u64
-                + u64::from(!chunk.is_empty() && !chunk.ends_with(b"\n"));
+            let lines =
+                count_newlines(&chunk) + u64::from(!chunk.is_empty() && !chunk.ends_with(b"\n"));
             let decoder = self.decoder.as_mut().expect("text decoder");
             let (decoded, kinds) = if chunk.is_empty() {
                 (None, None)
@@ -1177,5 +1177,36 @@ impl Operator for FileSinkOp {
     ) -> RtResult<()> {
         self.commit(id)?;
         self.completed(id)
+    }
+}
+
+/// The number of `\n` in `bytes`, counted in blocks of 255 so each block's sum fits a `u8`:
+/// that lets the compiler compare 16 bytes per instruction, where `filter().count()` widens
+/// every byte to a `u64` lane and took 8 % of a CSV job's CPU.
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes
+        .chunks(255)
+        .map(|block| {
+            let n = block
+                .iter()
+                .fold(0u8, |n, b| n.wrapping_add(u8::from(*b == b'\n')));
+            u64::from(n)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn newlines_are_counted_across_block_boundaries() {
+        for len in [0, 1, 254, 255, 256, 510, 511, 5000] {
+            for every in [1, 2, 7, 300] {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|i| if i % every == 0 { b'\n' } else { b'x' })
+                    .collect();
+                let want = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+                assert_eq!(super::count_newlines(&bytes), want, "{len} {every}");
+            }
+        }
     }
 }

@@ -186,6 +186,15 @@ impl Column {
         self.valid.push(true);
     }
 
+    /// Push a non-null double without a `Val`.
+    pub(crate) fn push_f64(&mut self, x: f64) {
+        match &mut self.data {
+            Data::F64(d) => d.push(x),
+            _ => return self.push(Val::F64(x)),
+        }
+        self.valid.push(true);
+    }
+
     /// Push a string without allocating a `Val`.
     pub(crate) fn push_str(&mut self, s: &str) {
         match &mut self.data {

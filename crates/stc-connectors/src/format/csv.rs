@@ -204,6 +204,8 @@ impl CsvDecoder {
             return false;
         };
         let null = self.cfg.null_literal.as_deref();
+        // Timestamps of one chunk nearly always share their date: its day number is kept.
+        let mut date = DateMemo::default();
         for (c, kind) in kinds.iter().enumerate() {
             let col = &mut self.columns.cols[c];
             let dt = self.schema.field(c).data_type();
@@ -222,8 +224,8 @@ impl CsvDecoder {
                     FastKind::Int { min, max } => fast_int(s.as_bytes())
                         .filter(|v| (min..=max).contains(v))
                         .map(|v| col.push_int(v)),
-                    FastKind::F64 => fast_f64(s).map(|v| col.push(Val::F64(v))),
-                    FastKind::Timestamp(unit) => fast_timestamp(s.as_bytes())
+                    FastKind::F64 => fast_f64(s).map(|v| col.push_f64(v)),
+                    FastKind::Timestamp(unit) => fast_timestamp(s.as_bytes(), &mut date)
                         .and_then(|(days, nanos)| jf::join_timestamp(days, nanos, unit))
                         .map(|v| col.push_int(v)),
                     FastKind::Other => None,
@@ -422,21 +424,14 @@ fn field_grid(
 /// Optional `-` and up to 18 digits (so no overflow); `+`, blanks and longer numbers are left
 /// to `parse_java_int`.
 fn fast_int(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s.first()? {
+    let (neg, body) = match s.first()? {
         b'-' => (true, &s[1..]),
         _ => (false, s),
     };
-    if digits.is_empty() || digits.len() > 18 {
+    if body.is_empty() || body.len() > 18 {
         return None;
     }
-    let mut v = 0i64;
-    for &b in digits {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v * 10 + i64::from(d);
-    }
+    let v = digits(body)?;
     Some(if neg { -v } else { v })
 }
 
@@ -458,35 +453,61 @@ fn fast_f64(s: &str) -> Option<f64> {
     s.parse().ok()
 }
 
+/// The last date [`fast_timestamp`] validated: its text and day number.
+#[derive(Default)]
+struct DateMemo {
+    text: [u8; 10],
+    days: Option<i64>,
+}
+
+/// `n` ASCII digits as a number; `None` if any byte is not a digit.
+#[inline]
+fn digits(b: &[u8]) -> Option<i64> {
+    let mut v = 0i64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(v)
+}
+
 /// `yyyy-MM-dd HH:mm:ss[.f{1,9}]` exactly (no blanks around it), as (days, nanos of day);
 /// everything else is left to `parse_timestamp`.
-fn fast_timestamp(b: &[u8]) -> Option<(i64, i64)> {
+fn fast_timestamp(b: &[u8], memo: &mut DateMemo) -> Option<(i64, i64)> {
     if b.len() < 19 || b.len() == 20 || b.len() > 29 {
         return None;
     }
-    let digit = |i: usize| -> Option<i64> {
-        let d = b[i].wrapping_sub(b'0');
-        (d <= 9).then_some(i64::from(d))
-    };
-    let num = |from: usize, to: usize| -> Option<i64> {
-        (from..to).try_fold(0i64, |acc, i| Some(acc * 10 + digit(i)?))
-    };
     if b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let days = match memo.days {
+        Some(days) if memo.text == b[..10] => days,
+        _ => {
+            let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+            let days = jf::valid_date(y, m as u32, d as u32)?;
+            memo.text.copy_from_slice(&b[..10]);
+            memo.days = Some(days);
+            days
+        }
+    };
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     let mut nanos = 0;
     if b.len() > 19 {
         if b[19] != b'.' {
             return None;
         }
-        nanos = num(20, b.len())? * 10i64.pow(29 - b.len() as u32);
+        nanos = digits(&b[20..])? * 10i64.pow(29 - b.len() as u32);
     }
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    let days = jf::valid_date(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)?;
     Some((days, (h * 3600 + mi * 60 + sec) * 1_000_000_000 + nanos))
 }
 
