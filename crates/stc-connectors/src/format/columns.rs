@@ -44,8 +44,16 @@ enum Data {
     F32(Vec<f32>),
     F64(Vec<f64>),
     Dec(Vec<i128>),
-    Str { bytes: Vec<u8>, offsets: Vec<i32> },
-    Bin { bytes: Vec<u8>, offsets: Vec<i32> },
+    Str {
+        bytes: Vec<u8>,
+        offsets: Vec<i32>,
+    },
+    Bin {
+        bytes: Vec<u8>,
+        offsets: Vec<i32>,
+    },
+    /// A ROW column: one child column per field, row-aligned with this column.
+    Struct(Vec<Column>),
     Nested(Vec<Val>),
 }
 
@@ -82,6 +90,12 @@ impl Column {
                 bytes: vec![],
                 offsets: vec![0],
             },
+            DataType::Struct(fields) => Data::Struct(
+                fields
+                    .iter()
+                    .map(|f| Column::new(f.data_type()))
+                    .collect::<Result<_>>()?,
+            ),
             dt if is_nested(dt) => Data::Nested(vec![]),
             other => {
                 return Err(FormatError::Options(format!(
@@ -101,6 +115,11 @@ impl Column {
     }
 
     pub(crate) fn truncate(&mut self, n: usize) {
+        // A ROW value that failed half-way has pushed into some field columns but not into
+        // this one: its children are cut back even when this column is already at `n`.
+        if let Data::Struct(children) = &mut self.data {
+            children.iter_mut().for_each(|c| c.truncate(n));
+        }
         if n >= self.valid.len() {
             return;
         }
@@ -118,8 +137,27 @@ impl Column {
                 offsets.truncate(n + 1);
                 bytes.truncate(offsets[n] as usize);
             }
+            Data::Struct(_) => {}
             Data::Nested(v) => v.truncate(n),
         }
+    }
+
+    /// The field columns of a ROW column, which a decoder fills directly (then
+    /// [`push_struct_valid`](Self::push_struct_valid)); `None` for any other column.
+    pub(crate) fn struct_children(&mut self) -> Option<&mut [Column]> {
+        match &mut self.data {
+            Data::Struct(children) => Some(children),
+            _ => None,
+        }
+    }
+
+    /// Complete a non-null ROW value whose fields were pushed into
+    /// [`struct_children`](Self::struct_children).
+    pub(crate) fn push_struct_valid(&mut self) {
+        debug_assert!(
+            matches!(&self.data, Data::Struct(c) if c.iter().all(|c| c.len() == self.valid.len() + 1))
+        );
+        self.valid.push(true);
     }
 
     pub(crate) fn push_null(&mut self) {
@@ -136,6 +174,7 @@ impl Column {
             Data::Str { bytes, offsets } | Data::Bin { bytes, offsets } => {
                 offsets.push(bytes.len() as i32)
             }
+            Data::Struct(children) => children.iter_mut().for_each(Column::push_null),
             Data::Nested(v) => v.push(Val::Null),
         }
     }
@@ -162,6 +201,12 @@ impl Column {
             (Data::Bin { bytes, offsets }, Val::Bin(b)) => {
                 bytes.extend_from_slice(&b);
                 offsets.push(bytes.len() as i32);
+            }
+            (Data::Struct(children), Val::Struct(items)) => {
+                let mut items = items.into_iter();
+                for c in children.iter_mut() {
+                    c.push(items.next().unwrap_or(Val::Null));
+                }
             }
             (Data::Nested(d), v) => d.push(v),
             (_, v) => {
@@ -247,6 +292,20 @@ impl Column {
                 bytes.into(),
                 nulls,
             )?),
+            Data::Struct(mut children) => {
+                let DataType::Struct(fields) = &self.dt else {
+                    unreachable!()
+                };
+                let arrays = children
+                    .iter_mut()
+                    .map(Column::finish)
+                    .collect::<Result<Vec<_>>>()?;
+                if fields.is_empty() {
+                    Arc::new(StructArray::new_empty_fields(n, nulls))
+                } else {
+                    Arc::new(StructArray::try_new(fields.clone(), arrays, nulls)?)
+                }
+            }
             Data::Nested(v) => vals_to_array(&self.dt, v)?,
         };
         debug_assert_eq!(arr.len(), n);

@@ -691,6 +691,12 @@ fn read_into(
     col: &mut Column,
     cfg: &JsonConfig,
 ) -> std::result::Result<(), String> {
+    if let DataType::Struct(fields) = dt
+        && fields.len() <= 64
+        && col.struct_children().is_some()
+    {
+        return read_struct_into(p, fields, col, cfg, 0);
+    }
     if is_nested(dt) {
         let v = read_val(p, dt, cfg, 0)?;
         col.push(v);
@@ -723,6 +729,82 @@ fn read_into(
         }
         Some(tok) => col.push(convert_scalar(&tok, dt, cfg)?),
     }
+    Ok(())
+}
+
+/// A ROW value decoded straight into the field columns of `col`, with the semantics of
+/// [`read_val`]'s `Struct` arm (the first value of a repeated key wins, a missing field is NULL
+/// or fails with `fail-on-missing-field`) but no `Val` tree: field names are compared without
+/// allocating and scalar fields go through [`read_into`]. At most 64 fields (a bit set of the
+/// fields seen); wider rows take `read_val`.
+fn read_struct_into(
+    p: &mut Parser<'_>,
+    fields: &arrow::datatypes::Fields,
+    col: &mut Column,
+    cfg: &JsonConfig,
+    depth: usize,
+) -> std::result::Result<(), String> {
+    if depth > 256 {
+        return Err(p.err("nesting too deep"));
+    }
+    if p.peek() == Some(b'n') {
+        p.literal(b"null")?;
+        col.push_null();
+        return Ok(());
+    }
+    p.expect(b'{')?;
+    let children = col
+        .struct_children()
+        .ok_or("internal: a ROW column without field columns")?;
+    let mut seen = 0u64;
+    let mut scratch = String::new();
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string_raw(&mut scratch)?;
+            let idx = fields
+                .iter()
+                .position(|f| f.name().as_str() == key.as_ref());
+            p.ws();
+            p.expect(b':')?;
+            p.ws();
+            match idx {
+                Some(i) if seen & (1 << i) == 0 => {
+                    seen |= 1 << i;
+                    let dt = fields[i].data_type();
+                    let child = &mut children[i];
+                    match dt {
+                        DataType::Struct(inner)
+                            if inner.len() <= 64 && child.struct_children().is_some() =>
+                        {
+                            read_struct_into(p, inner, child, cfg, depth + 1)?
+                        }
+                        dt if is_nested(dt) => child.push(read_val(p, dt, cfg, depth + 1)?),
+                        dt => read_into(p, dt, child, cfg)?,
+                    }
+                }
+                _ => p.skip_value(depth + 1)?,
+            }
+            p.ws();
+            match p.next() {
+                Some(b',') => {}
+                Some(b'}') => break,
+                _ => return Err(p.err("expected ',' or '}'")),
+            }
+        }
+    }
+    for (i, f) in fields.iter().enumerate() {
+        if seen & (1 << i) == 0 {
+            if cfg.fail_on_missing {
+                return Err(format!("Could not find field with name '{}'.", f.name()));
+            }
+            children[i].push_null();
+        }
+    }
+    col.push_struct_valid();
     Ok(())
 }
 

@@ -18,6 +18,10 @@ fn opts(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
+fn row_type(fields: Vec<Field>) -> DataType {
+    DataType::Struct(fields.into())
+}
+
 fn list(dt: DataType) -> DataType {
     DataType::List(Arc::new(Field::new("item", dt, true)))
 }
@@ -465,4 +469,135 @@ fn decode_throughput() {
         rows,
         secs
     );
+}
+
+/// ROW columns are decoded straight into their field columns (`read_struct_into`); rows of more
+/// than 64 fields still go through `read_val`'s `Val` tree, the original path. The same random
+/// records are decoded into a 5-field ROW and into the same ROW padded to 65 fields (never
+/// present in the input, so NULL): the first 5 fields must be equal, errors the same error,
+/// skip counts the same. The records mix nulls, missing and repeated keys, unknown keys with
+/// nested values, wrong types (an error, or a NULL under `ignore-parse-errors`), objects into
+/// strings and truncated records.
+#[test]
+fn rows_decoded_into_field_columns_agree_with_the_val_path() {
+    use arrow::array::{Array, StructArray};
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    let ts = DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None);
+    let inner = row_type(vec![
+        field("x", DataType::Int32),
+        field("flag", DataType::Boolean),
+    ]);
+    let fields = vec![
+        field("id", DataType::Int64),
+        field("name", DataType::Utf8),
+        field("inner", inner),
+        field("tags", list(DataType::Utf8)),
+        field("ts", ts),
+    ];
+    let mut padded = fields.clone();
+    padded.extend((0..60).map(|i| field(&format!("pad{i}"), DataType::Int32)));
+    let schema = |row: Vec<Field>| {
+        Arc::new(Schema::new(vec![
+            field("k", DataType::Int32),
+            field("r", row_type(row)),
+        ]))
+    };
+    let (direct_schema, val_schema) = (schema(fields), schema(padded));
+    let values: [&[&str]; 5] = [
+        &["1", "-7", "\"12\"", "\"abc\"", "null", "1.5"],
+        &["\"n\"", "\"\"", "{\"a\":[1,2]}", "null", "3", "\"é\\n\""],
+        &[
+            "{\"x\":1,\"flag\":true}",
+            "{\"flag\":false}",
+            "{}",
+            "null",
+            "{\"x\":\"2\",\"x\":3,\"y\":{}}",
+            "5",
+            "{\"x\":{}}",
+        ],
+        &["[\"a\",\"b\"]", "[]", "null", "[null]", "\"s\""],
+        &[
+            "\"2024-01-01 00:00:00.000\"",
+            "\"2024-01-01T00:00:00\"",
+            "null",
+            "\"bad\"",
+        ],
+    ];
+    let names = ["id", "name", "inner", "tags", "ts"];
+    let mut rng = SmallRng::seed_from_u64(11);
+    for _ in 0..300 {
+        let mut chunk = String::new();
+        for line in 0..rng.random_range(1..6) {
+            let row = match rng.random_range(0..8) {
+                0 => "null".to_string(),
+                1 => "{}".to_string(),
+                _ => {
+                    let mut order: Vec<usize> = (0..5).collect();
+                    order.sort_by_key(|_| rng.random_range(0..100));
+                    let mut parts: Vec<String> = Vec::new();
+                    for f in order {
+                        if rng.random_range(0..6) == 0 {
+                            continue;
+                        }
+                        // Mostly the first (well-formed) value.
+                        let pool = values[f];
+                        let v = if rng.random_range(0..3) == 0 {
+                            pool[rng.random_range(0..pool.len())]
+                        } else {
+                            pool[0]
+                        };
+                        parts.push(format!("\"{}\":{v}", names[f]));
+                    }
+                    if rng.random_range(0..5) == 0 {
+                        parts.push("\"zz\":{\"deep\":[{\"a\":null}]}".into());
+                    }
+                    if rng.random_range(0..8) == 0 {
+                        parts.push("\"id\":999".into());
+                    }
+                    format!("{{{}}}", parts.join(","))
+                }
+            };
+            let mut record = format!("{{\"k\":{line},\"r\":{row}}}");
+            if rng.random_range(0..25) == 0 {
+                record.truncate(record.len() / 2);
+            }
+            chunk.push_str(&record);
+            chunk.push('\n');
+        }
+        for options in [&[][..], &[("json.ignore-parse-errors", "true")][..]] {
+            let o = opts(options);
+            let mut direct = JsonDecoder::new(direct_schema.clone(), &o).unwrap();
+            let mut reference = JsonDecoder::new(val_schema.clone(), &o).unwrap();
+            let got = direct.decode(chunk.as_bytes(), 1, "f");
+            let want = reference.decode(chunk.as_bytes(), 1, "f");
+            assert_eq!(
+                direct.skipped_records(),
+                reference.skipped_records(),
+                "{chunk}"
+            );
+            match (got, want) {
+                (Ok(None), Ok(None)) => {}
+                (Ok(Some(g)), Ok(Some(w))) => {
+                    assert_eq!(g.column(0), w.column(0), "{chunk}");
+                    let w = w.column(1).as_any().downcast_ref::<StructArray>().unwrap();
+                    let g = g.column(1).as_any().downcast_ref::<StructArray>().unwrap();
+                    let (_, w_cols, w_nulls) = w.clone().into_parts();
+                    let w_first =
+                        StructArray::new(g.fields().clone(), w_cols[..5].to_vec(), w_nulls);
+                    assert_eq!(g, &w_first, "{chunk} {options:?}");
+                }
+                (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string(), "{chunk}"),
+                (g, w) => panic!("{chunk} {options:?}: direct {g:?}, val path {w:?}"),
+            }
+        }
+    }
+    // `fail-on-missing-field` (the padded reference would always miss its pads): a field
+    // missing inside a nested ROW fails the record and names the field.
+    let o = opts(&[("json.fail-on-missing-field", "true")]);
+    let mut d = JsonDecoder::new(direct_schema, &o).unwrap();
+    let record = r#"{"k":1,"r":{"id":1,"name":"a","inner":{"flag":true},"tags":[],"ts":null}}"#;
+    let err = d.decode(record.as_bytes(), 1, "f").unwrap_err().to_string();
+    assert!(err.contains("Could not find field with name 'x'."), "{err}");
 }
