@@ -2,7 +2,9 @@
 //!
 //! Unlike Arrow's builders these can be truncated, so a row that fails half-way through can be
 //! rolled back (and skipped under `ignore-parse-errors`) without rebuilding anything.
-//! Nested values (ARRAY, MAP, ROW) are collected as [`Val`] trees and built at the end.
+//! A ROW column holds one child column per field, which decoders may fill directly (the json
+//! format does); other nested values (ARRAY, MAP, and ROWs inside them) are collected as
+//! [`Val`] trees and built at the end.
 
 use std::sync::Arc;
 
