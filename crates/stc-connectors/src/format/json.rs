@@ -282,31 +282,14 @@ impl JsonDecoder {
 /// keep every digit until the column type decides).
 pub(crate) fn object_members(b: &[u8]) -> std::result::Result<Vec<(String, &[u8])>, String> {
     let mut p = Parser::new(b)?;
-    let mut scratch = String::new();
     let mut out = Vec::new();
     p.ws();
-    p.expect(b'{')?;
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-    } else {
-        loop {
-            p.ws();
-            let key = p.string_raw(&mut scratch)?.into_owned();
-            p.ws();
-            p.expect(b':')?;
-            p.ws();
-            let start = p.i;
-            p.skip_value(0)?;
-            out.push((key, &b[start..p.i]));
-            p.ws();
-            match p.next() {
-                Some(b',') => continue,
-                Some(b'}') => break,
-                _ => return Err(p.err("expected ',' or '}'")),
-            }
-        }
-    }
+    walk_object(&mut p, 0, |p, key| {
+        let start = p.i;
+        p.skip_value(0)?;
+        out.push((key.into_owned(), &b[start..p.i]));
+        Ok(true)
+    })?;
     p.ws();
     if p.i != b.len() {
         return Err(p.err("unexpected content after the JSON object"));
@@ -752,50 +735,29 @@ fn read_struct_into(
         col.push_null();
         return Ok(());
     }
-    p.expect(b'{')?;
     let children = col
         .struct_children()
         .ok_or("internal: a ROW column without field columns")?;
     let mut seen = 0u64;
-    let mut scratch = String::new();
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-    } else {
-        loop {
-            p.ws();
-            let key = p.string_raw(&mut scratch)?;
-            let idx = fields
-                .iter()
-                .position(|f| f.name().as_str() == key.as_ref());
-            p.ws();
-            p.expect(b':')?;
-            p.ws();
-            match idx {
-                Some(i) if seen & (1 << i) == 0 => {
-                    seen |= 1 << i;
-                    let dt = fields[i].data_type();
-                    let child = &mut children[i];
-                    match dt {
-                        DataType::Struct(inner)
-                            if inner.len() <= 64 && child.struct_children().is_some() =>
-                        {
-                            read_struct_into(p, inner, child, cfg, depth + 1)?
-                        }
-                        dt if is_nested(dt) => child.push(read_val(p, dt, cfg, depth + 1)?),
-                        dt => read_into(p, dt, child, cfg)?,
-                    }
-                }
-                _ => p.skip_value(depth + 1)?,
+    walk_object(p, depth, |p, key| {
+        let Some(i) = fields
+            .iter()
+            .position(|f| f.name().as_str() == key.as_ref())
+            .filter(|i| seen & (1 << i) == 0)
+        else {
+            return Ok(false);
+        };
+        seen |= 1 << i;
+        let child = &mut children[i];
+        match fields[i].data_type() {
+            DataType::Struct(inner) if inner.len() <= 64 && child.struct_children().is_some() => {
+                read_struct_into(p, inner, child, cfg, depth + 1)?
             }
-            p.ws();
-            match p.next() {
-                Some(b',') => {}
-                Some(b'}') => break,
-                _ => return Err(p.err("expected ',' or '}'")),
-            }
+            dt if is_nested(dt) => child.push(read_val(p, dt, cfg, depth + 1)?),
+            dt => read_into(p, dt, child, cfg)?,
         }
-    }
+        Ok(true)
+    })?;
     for (i, f) in fields.iter().enumerate() {
         if seen & (1 << i) == 0 {
             if cfg.fail_on_missing {
@@ -885,6 +847,38 @@ fn json_int(tok: &Tok<'_>, min: i64, max: i64) -> std::result::Result<i64, Strin
     Ok(v)
 }
 
+/// Walk the members of the JSON object at `p`, braces included: `on` gets each key with the
+/// parser at its value and either reads the value (`true`) or leaves it to be skipped.
+fn walk_object<'a>(
+    p: &mut Parser<'a>,
+    depth: usize,
+    mut on: impl FnMut(&mut Parser<'a>, std::borrow::Cow<'a, str>) -> std::result::Result<bool, String>,
+) -> std::result::Result<(), String> {
+    p.expect(b'{')?;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+        return Ok(());
+    }
+    let mut scratch = String::new();
+    loop {
+        p.ws();
+        let key = p.string_raw(&mut scratch)?;
+        p.ws();
+        p.expect(b':')?;
+        p.ws();
+        if !on(p, key)? {
+            p.skip_value(depth + 1)?;
+        }
+        p.ws();
+        match p.next() {
+            Some(b',') => {}
+            Some(b'}') => return Ok(()),
+            _ => return Err(p.err("expected ',' or '}'")),
+        }
+    }
+}
+
 fn read_val(
     p: &mut Parser<'_>,
     dt: &DataType,
@@ -923,64 +917,31 @@ fn read_val(
                 return Err("malformed map".into());
             };
             let vt = kv[1].data_type().clone();
-            p.expect(b'{')?;
             let mut out: Vec<(Val, Val)> = Vec::new();
-            p.ws();
-            if p.peek() == Some(b'}') {
-                p.i += 1;
-                return Ok(Val::Map(out));
-            }
-            let mut scratch = String::new();
-            loop {
-                p.ws();
-                let k = p.string_raw(&mut scratch)?.into_owned();
-                p.ws();
-                p.expect(b':')?;
-                p.ws();
+            walk_object(p, depth, |p, k| {
                 let v = read_val(p, &vt, cfg, depth + 1)?;
-                let key = Val::Str(k);
+                let key = Val::Str(k.into_owned());
                 // Jackson's ObjectNode keeps one entry per key (the last value).
                 if let Some(slot) = out.iter_mut().find(|(ek, _)| *ek == key) {
                     slot.1 = v;
                 } else {
                     out.push((key, v));
                 }
-                p.ws();
-                match p.next() {
-                    Some(b',') => {}
-                    Some(b'}') => return Ok(Val::Map(out)),
-                    _ => return Err(p.err("expected ',' or '}'")),
-                }
-            }
+                Ok(true)
+            })?;
+            Ok(Val::Map(out))
         }
         DataType::Struct(fields) => {
-            p.expect(b'{')?;
             let mut vals: Vec<Option<Val>> = vec![None; fields.len()];
-            p.ws();
-            let mut scratch = String::new();
-            if p.peek() == Some(b'}') {
-                p.i += 1;
-            } else {
-                loop {
-                    p.ws();
-                    let k = p.string_raw(&mut scratch)?.into_owned();
-                    p.ws();
-                    p.expect(b':')?;
-                    p.ws();
-                    match fields.iter().position(|f| *f.name() == k) {
-                        Some(i) if vals[i].is_none() => {
-                            vals[i] = Some(read_val(p, fields[i].data_type(), cfg, depth + 1)?)
-                        }
-                        _ => p.skip_value(depth + 1)?,
+            walk_object(p, depth, |p, k| {
+                match fields.iter().position(|f| *f.name() == *k) {
+                    Some(i) if vals[i].is_none() => {
+                        vals[i] = Some(read_val(p, fields[i].data_type(), cfg, depth + 1)?);
+                        Ok(true)
                     }
-                    p.ws();
-                    match p.next() {
-                        Some(b',') => {}
-                        Some(b'}') => break,
-                        _ => return Err(p.err("expected ',' or '}'")),
-                    }
+                    _ => Ok(false),
                 }
-            }
+            })?;
             let mut out = Vec::with_capacity(fields.len());
             for (i, v) in vals.into_iter().enumerate() {
                 match v {
