@@ -3,53 +3,29 @@
 //! `success-file` commit policy, reading a partitioned table back) and filesystem tables as
 //! lookup tables (`JOIN … FOR SYSTEM_TIME AS OF o.proc_time`, Flink's whole-table load).
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 fn run(dir: &Path, script: &str, parallelism: &str) -> std::process::Output {
-    std::fs::write(dir.join("job.sql"), script).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_stc"))
-        .args(["run", "job.sql", "-p", parallelism])
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    common::run_job(dir, script, &["-p", parallelism])
 }
 
 fn run_ok(dir: &Path, script: &str, parallelism: &str) {
-    let out = run(dir, script, parallelism);
-    assert!(
-        out.status.success(),
-        "stc run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_job_ok(dir, script, &["-p", parallelism]);
 }
 
 fn write(dir: &Path, path: &str, text: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
+    common::write_files(dir, &[(path, text)]);
 }
 
 /// Sorted lines of the visible files directly in `dir`, and the sorted names of the others.
 fn files_in(dir: &Path) -> (Vec<String>, Vec<String>) {
-    let (mut lines, mut other) = (Vec::new(), Vec::new());
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().to_string();
-        if e.file_type().unwrap().is_dir() || name.starts_with('_') || name.starts_with('.') {
-            other.push(name);
-        } else {
-            lines.extend(
-                std::fs::read_to_string(e.path())
-                    .unwrap()
-                    .lines()
-                    .map(str::to_string),
-            );
-        }
-    }
-    lines.sort();
+    let c = common::dir_contents(dir);
+    let mut other = c.hidden;
+    other.extend(c.dirs);
     other.sort();
-    (lines, other)
+    (c.lines, other)
 }
 
 const EVENTS: &str = "1,2024-01-01 10:00:05,a,2024-01-01,10
@@ -283,18 +259,17 @@ CREATE TABLE part (id BIGINT, dt STRING, hm STRING) PARTITIONED BY (dt, hm) WITH
 INSERT INTO part SELECT id, DATE_FORMAT(ts, 'yyyy-MM-dd'), DATE_FORMAT(ts, 'HH:mm') FROM src;";
     for p in ["1", "2"] {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("job.sql"), script).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_stc"))
-            .args(["run", "job.sql", "-p", p])
-            .args(["--set", "execution.checkpointing.interval=50 ms"])
-            .args(["--set", "execution.checkpointing.dir=ck"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        common::run_job_ok(
+            dir.path(),
+            script,
+            &[
+                "-p",
+                p,
+                "--set",
+                "execution.checkpointing.interval=50 ms",
+                "--set",
+                "execution.checkpointing.dir=ck",
+            ],
         );
         let root = dir.path().join("output/part/dt=1970-01-01");
         for minute in 0..=5 {

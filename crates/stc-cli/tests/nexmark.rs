@@ -216,49 +216,15 @@ fn flink_bids() -> Vec<String> {
 /// Runs a script in a fresh directory (with `setup` files), returning the directory.
 fn run_script(script: &str, args: &[&str], setup: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (path, text) in setup {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    std::fs::write(dir.path().join("job.sql"), script).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stc"))
-        .arg("run")
-        .arg("job.sql")
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stc run {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::write_files(dir.path(), setup);
+    common::run_job_ok(dir.path(), script, args);
     dir
 }
 
 /// Lines of the visible files directly in `dir`, sorted, and the names of its hidden ones.
 fn visible_lines(dir: &Path) -> (Vec<String>, Vec<String>) {
-    let (mut lines, mut hidden) = (Vec::new(), Vec::new());
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().to_string();
-        if e.file_type().unwrap().is_dir() {
-            continue;
-        }
-        if name.starts_with('.') || name.starts_with('_') {
-            hidden.push(name);
-            continue;
-        }
-        lines.extend(
-            std::fs::read_to_string(e.path())
-                .unwrap()
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    lines.sort();
-    (lines, hidden)
+    let c = common::dir_contents(dir);
+    (c.lines, c.hidden)
 }
 
 /// The partition directory of a bid line `auction,bidder,price,"2023-11-14 22:13:31.62",extra`.

@@ -183,3 +183,66 @@ pub fn s3_server() {
         );
     });
 }
+
+/// Write `script` to `dir/job.sql` and run `stc run job.sql ARGS…` in `dir`.
+pub fn run_job(dir: &Path, script: &str, args: &[&str]) -> std::process::Output {
+    std::fs::write(dir.join("job.sql"), script).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_stc"))
+        .args(["run", "job.sql"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// [`run_job`], failing the test with stc's stderr unless the job succeeds.
+pub fn run_job_ok(dir: &Path, script: &str, args: &[&str]) -> std::process::Output {
+    let out = run_job(dir, script, args);
+    assert!(
+        out.status.success(),
+        "stc run {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Write each `(path, text)` under `dir`, creating directories.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+/// What a sink directory holds directly: the sorted lines of its visible files, the sorted
+/// names of its hidden files (`.in-progress`, `_SUCCESS`, …) and of its subdirectories.
+pub struct DirContents {
+    pub lines: Vec<String>,
+    pub hidden: Vec<String>,
+    pub dirs: Vec<String>,
+}
+
+pub fn dir_contents(dir: &Path) -> DirContents {
+    let mut c = DirContents {
+        lines: vec![],
+        hidden: vec![],
+        dirs: vec![],
+    };
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_string();
+        if e.file_type().unwrap().is_dir() {
+            c.dirs.push(name);
+        } else if name.starts_with('.') || name.starts_with('_') {
+            c.hidden.push(name);
+        } else {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            c.lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    c.lines.sort();
+    c.hidden.sort();
+    c.dirs.sort();
+    c
+}
