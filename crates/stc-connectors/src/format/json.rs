@@ -600,28 +600,7 @@ impl<'a> Parser<'a> {
         }
         let mut scratch = String::new();
         match self.peek() {
-            Some(b'{') => {
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.string_raw(&mut scratch)?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b'}') => return Ok(()),
-                        _ => return Err(self.err("expected ',' or '}'")),
-                    }
-                }
-            }
+            Some(b'{') => walk_object(self, depth, |_, _| Ok(false)),
             Some(b'[') => {
                 self.i += 1;
                 self.ws();
@@ -676,7 +655,6 @@ fn read_into(
 ) -> std::result::Result<(), String> {
     if let DataType::Struct(fields) = dt
         && fields.len() <= 64
-        && col.struct_children().is_some()
     {
         return read_struct_into(p, fields, col, cfg, 0);
     }
@@ -750,7 +728,7 @@ fn read_struct_into(
         seen |= 1 << i;
         let child = &mut children[i];
         match fields[i].data_type() {
-            DataType::Struct(inner) if inner.len() <= 64 && child.struct_children().is_some() => {
+            DataType::Struct(inner) if inner.len() <= 64 => {
                 read_struct_into(p, inner, child, cfg, depth + 1)?
             }
             dt if is_nested(dt) => child.push(read_val(p, dt, cfg, depth + 1)?),

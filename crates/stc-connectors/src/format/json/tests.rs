@@ -527,6 +527,7 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
     ];
     let names = ["id", "name", "inner", "tags", "ts"];
     let mut rng = SmallRng::seed_from_u64(11);
+    let (mut batches_compared, mut errors_compared) = (0, 0);
     for _ in 0..300 {
         let mut chunk = String::new();
         for line in 0..rng.random_range(1..6) {
@@ -580,6 +581,7 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
             match (got, want) {
                 (Ok(None), Ok(None)) => {}
                 (Ok(Some(g)), Ok(Some(w))) => {
+                    batches_compared += 1;
                     assert_eq!(g.column(0), w.column(0), "{chunk}");
                     let w = w.column(1).as_any().downcast_ref::<StructArray>().unwrap();
                     let g = g.column(1).as_any().downcast_ref::<StructArray>().unwrap();
@@ -588,11 +590,19 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
                         StructArray::new(g.fields().clone(), w_cols[..5].to_vec(), w_nulls);
                     assert_eq!(g, &w_first, "{chunk} {options:?}");
                 }
-                (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string(), "{chunk}"),
+                (Err(g), Err(w)) => {
+                    errors_compared += 1;
+                    assert_eq!(g.to_string(), w.to_string(), "{chunk}")
+                }
                 (g, w) => panic!("{chunk} {options:?}: direct {g:?}, val path {w:?}"),
             }
         }
     }
+    // Both outcomes must have been exercised, or the comparison says little.
+    assert!(
+        batches_compared > 150 && errors_compared > 30,
+        "{batches_compared} batches and {errors_compared} errors compared of 600 decodes"
+    );
     // `fail-on-missing-field` (the padded reference would always miss its pads): a field
     // missing inside a nested ROW fails the record and names the field.
     let o = opts(&[("json.fail-on-missing-field", "true")]);
