@@ -5,14 +5,37 @@
 //! * `at-least-once` (default): every checkpoint barrier and the end of input wait until
 //!   every record handed over so far is acknowledged by the cluster (a failed delivery fails
 //!   the job), so a restored job re-writes at most what followed its checkpoint.
-//! * `exactly-once`: records are written in a Kafka transaction per checkpoint (transactional
-//!   id `<sink.transactional-id-prefix>-<subtask>-<n>`); at the barrier the transaction is
-//!   flushed and set aside, a new one begins, and the set-aside one is committed when the
-//!   checkpoint completes; the last one at the end of input. Readers with
-//!   `isolation.level=read_committed` see only committed records. Not done yet: committing
-//!   the transactions of a checkpoint that completed just before a failure, after a restore
-//!   (librdkafka cannot resume another producer's transaction; such a transaction is aborted
-//!   when its transactional id is used again, or by the broker's `transaction.timeout.ms`).
+//! * `exactly-once`: records are written in a Kafka transaction per checkpoint; at the barrier
+//!   the transaction is flushed and set aside, a new one begins, and the set-aside one is
+//!   committed when the checkpoint completes; the last one at the end of input. Readers with
+//!   `isolation.level=read_committed` see only committed records. See "Exactly-once across
+//!   failures" below.
+//!
+//! # Exactly-once across failures
+//!
+//! A checkpoint can complete and the process die before its transaction is committed. Flink
+//! then resumes that transaction by its producer id and epoch; librdkafka cannot resume another
+//! producer's transaction. So the sink writes such a transaction again instead:
+//! * The input rows of every transaction not yet committed are part of the checkpoint (state
+//!   table `pending`), so a checkpoint holds everything its transactions hold.
+//! * Each transaction also commits, atomically with its records, the checkpoint id as the
+//!   offset of partition 0 of the topic written to, in the consumer group
+//!   `<sink.transactional-id-prefix>-<subtask>-committed` (Kafka's `TxnOffsetCommit`). That
+//!   offset becomes visible exactly when the records do, so it says which checkpoint's
+//!   transaction committed last.
+//! * On restore, every transactional id the old subtask could have used is fenced first
+//!   (`init_transactions`: aborts what was open, lets a commit already sent finish). Then
+//!   the marker is read, and the rows of every transaction of a later checkpoint are written
+//!   again in one new transaction, which also commits the restored checkpoint's id as the
+//!   marker. So records are neither lost nor written twice, also after a restore at another
+//!   parallelism (old subtask `w` is recovered by new subtask `w % parallelism`).
+//! * Each subtask cycles through [`TXN_POOL`] transactional ids
+//!   (`<prefix>-<subtask>-<0..TXN_POOL>`), as Flink 1.x's producer pool did, so a restore (or a
+//!   fresh start) can fence every transaction a failed run left open instead of letting it
+//!   block `read_committed` readers until `transaction.timeout.ms`. More than `TXN_POOL - 1`
+//!   transactions waiting for their checkpoints (checkpoints that keep failing) fail the job.
+//!
+//! The cost: the rows of open transactions are kept in memory and copied into each checkpoint.
 //!
 //! `upsert-kafka` writes `+I`/`+U` rows as key + value, `-D` rows as key + tombstone (a NULL
 //! value), and drops `-U` rows, as Flink does; records of one key go to one partition (the
@@ -24,15 +47,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, MapArray, RecordBatch, StringArray,
-    TimestampMillisecondArray,
+    Array, ArrayRef, AsArray, BinaryArray, Int8Array, MapArray, RecordBatch, StringArray,
+    TimestampMillisecondArray, UInt32Array, UInt64Array,
 };
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::compute::kernels::cmp::{eq, gt};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Int8Type, Schema, SchemaRef, TimeUnit};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use stc_common::RowKind;
 use stc_runtime::{
     Barrier, Operator, OperatorContext, OperatorFactory, OperatorState, Result as RtResult,
@@ -55,6 +80,8 @@ pub struct KafkaSink {
     topic_col: Option<usize>,
     timestamp_col: Option<usize>,
     headers_col: Option<usize>,
+    /// The sink's input schema (kept in checkpoints with the rows of open transactions).
+    input_schema: SchemaRef,
 }
 
 impl KafkaSink {
@@ -106,6 +133,7 @@ impl KafkaSink {
             topic_col,
             timestamp_col,
             headers_col,
+            input_schema: t.sink_schema.clone(),
         })
     }
 }
@@ -246,7 +274,7 @@ impl OperatorFactory for KafkaSink {
         format!("Sink: {}", self.opts.describe())
     }
 
-    fn create(&self, subtask: usize, _parallelism: usize) -> RtResult<Box<dyn Operator>> {
+    fn create(&self, subtask: usize, parallelism: usize) -> RtResult<Box<dyn Operator>> {
         let value = Encoder::new(&self.opts.value, self.opts.value_schema())?;
         let key = match &self.opts.key {
             Some(k) => Some(Encoder::new(k, self.opts.key_schema())?),
@@ -267,7 +295,13 @@ impl OperatorFactory for KafkaSink {
             partitions: HashMap::new(),
             round_robin: subtask,
             pending: Vec::new(),
+            open_rows: Vec::new(),
             txn_seq: 0,
+            slot: 0,
+            pool: Vec::new(),
+            marker_topic: None,
+            input_schema: self.input_schema.clone(),
+            parallelism,
         }))
     }
 
@@ -292,9 +326,46 @@ struct KafkaSinkOp {
     partitions: HashMap<String, i32>,
     round_robin: usize,
     /// exactly-once: flushed transactions waiting for the completion of their checkpoint.
-    pending: Vec<(u64, Arc<KProducer>)>,
-    /// exactly-once: number of the next transactional producer of this subtask.
+    pending: Vec<Txn>,
+    /// exactly-once: the input batches of the open transaction that produced records.
+    open_rows: Vec<StreamBatch>,
+    /// exactly-once: number of the next transactional producer of this subtask (its id is
+    /// this number modulo [`TXN_POOL`]).
     txn_seq: u64,
+    /// exactly-once: the pool slot of `producer`.
+    slot: u64,
+    /// exactly-once: this subtask's transactional producers by slot, initialised; `None` while
+    /// a slot's transaction is open or waiting. Empty until first used: creating them fences
+    /// whatever a failed run left open under these ids.
+    pool: Vec<Option<Arc<KProducer>>>,
+    /// exactly-once: the topic whose partition 0 carries this subtask's commit marker: the
+    /// table's topic, or the first topic written.
+    marker_topic: Option<String>,
+    input_schema: SchemaRef,
+    parallelism: usize,
+}
+
+/// exactly-once: how many transactional ids a sink subtask cycles through.
+pub const TXN_POOL: u64 = 8;
+
+/// exactly-once: a flushed transaction waiting for its checkpoint to complete.
+struct Txn {
+    checkpoint: u64,
+    slot: u64,
+    producer: Arc<KProducer>,
+    /// The input batches whose records it holds, for writing them again after a failure.
+    rows: Vec<StreamBatch>,
+}
+
+/// The transactional id of slot `slot` of subtask `writer`.
+fn txn_id(prefix: &str, writer: usize, slot: u64) -> String {
+    format!("{prefix}-{writer}-{slot}")
+}
+
+/// The consumer group whose committed offset is the checkpoint id of the last transaction that
+/// subtask `writer` committed.
+pub fn commit_marker_group(prefix: &str, writer: usize) -> String {
+    format!("{prefix}-{writer}-committed")
 }
 
 /// Runs a blocking librdkafka call on the blocking pool.
@@ -311,59 +382,117 @@ impl KafkaSinkOp {
         RuntimeError::external(format!("{}: {what}: {e}", self.opts.describe()), true)
     }
 
+    /// A producer for the table's guarantee. exactly-once: on the next transactional id of
+    /// this subtask's pool (fencing the whole pool first, once per run), in a transaction.
     async fn new_producer(&mut self) -> RtResult<Arc<KProducer>> {
-        let mut defaults: Vec<(&str, &str)> = Vec::new();
-        if self.opts.partitioner == Partitioner::Default {
-            // Kafka's (Java) default partitioner for keyed records, so the same key lands in
-            // the same partition whoever writes it.
-            defaults.push(("partitioner", "murmur2_random"));
+        if self.opts.delivery != Delivery::ExactlyOnce {
+            return Ok(Arc::new(client(&self.opts, None)?));
         }
-        if self.opts.upsert || self.opts.delivery != Delivery::None {
-            // Retries must not reorder or duplicate records of one key.
-            defaults.push(("enable.idempotence", "true"));
+        if self.pool.is_empty() {
+            self.pool = self
+                .fence(self.subtask)
+                .await?
+                .into_iter()
+                .map(Some)
+                .collect();
         }
-        let mut cfg = self.opts.client_config(&defaults);
-        let txn_id = self
-            .opts
+        self.slot = self.txn_seq % TXN_POOL;
+        self.txn_seq += 1;
+        // Free: at most TXN_POOL - 1 transactions wait (checked at each barrier).
+        let p = self.pool[self.slot as usize].take().ok_or_else(|| {
+            RuntimeError::Internal(format!("transactional id slot {} is in use", self.slot))
+        })?;
+        begin(&self.opts, &p).await?;
+        Ok(p)
+    }
+
+    fn prefix(&self) -> &str {
+        self.opts
             .transactional_id_prefix
-            .as_ref()
-            .map(|p| format!("{p}-{}-{}", self.subtask, self.txn_seq));
-        if self.opts.delivery == Delivery::ExactlyOnce {
-            cfg.set(
-                "transactional.id",
-                txn_id.as_deref().expect("checked by the options"),
-            );
-            self.txn_seq += 1;
-        }
-        let p: KProducer = cfg
-            .create_with_context(SinkContext::default())
-            .map_err(|e| {
-                RuntimeError::Data(format!(
-                    "{}: bad producer configuration: {e}",
-                    self.opts.describe()
-                ))
+            .as_deref()
+            .expect("exactly-once requires a prefix (checked by the options)")
+    }
+
+    /// Fences every transactional id subtask `writer` may have used, all at once (each takes
+    /// a round trip to the transaction coordinator); returns their producers by slot.
+    async fn fence(&mut self, writer: usize) -> RtResult<Vec<Arc<KProducer>>> {
+        let ids: Vec<String> = (0..TXN_POOL)
+            .map(|slot| txn_id(self.prefix(), writer, slot))
+            .collect();
+        futures::future::try_join_all(ids.iter().map(|id| transactional_producer(&self.opts, id)))
+            .await
+    }
+
+    /// A consumer handle on `writer`'s commit-marker group. It never joins the group; it
+    /// reads the group's committed offset and gives the group metadata a transaction needs
+    /// to commit an offset.
+    fn marker_consumer(&self, writer: usize) -> RtResult<BaseConsumer> {
+        let mut cfg = self.opts.client_config(&[]);
+        cfg.set("group.id", commit_marker_group(self.prefix(), writer))
+            .set("enable.auto.commit", "false");
+        cfg.create().map_err(|e| {
+            RuntimeError::Data(format!(
+                "{}: bad consumer configuration: {e}",
+                self.opts.describe()
+            ))
+        })
+    }
+
+    /// The checkpoint id of the last transaction subtask `writer` committed, if any.
+    async fn committed_marker(&mut self, writer: usize, topic: &str) -> RtResult<Option<u64>> {
+        let c = self.marker_consumer(writer)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, 0);
+        let timeout = self.opts.request_timeout;
+        let got = blocking(move || {
+            c.committed_offsets(tpl, timeout)
+                .map_err(|e| RuntimeError::external(e.to_string(), true))
+        })
+        .await
+        .map_err(|e| {
+            self.err(
+                &format!(
+                    "cannot read the commit marker of group '{}'",
+                    commit_marker_group(self.prefix(), writer)
+                ),
+                e,
+            )
+        })?;
+        Ok(got.elements().first().and_then(|e| match e.offset() {
+            Offset::Offset(n) if n >= 0 => Some(n as u64),
+            _ => None,
+        }))
+    }
+
+    /// Adds `checkpoint` as `writer`'s commit marker to the open transaction of `p`.
+    async fn send_marker(
+        &mut self,
+        p: &Arc<KProducer>,
+        writer: usize,
+        topic: &str,
+        checkpoint: u64,
+    ) -> RtResult<()> {
+        let c = self.marker_consumer(writer)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, 0, Offset::Offset(checkpoint as i64))
+            .map_err(|e| RuntimeError::Internal(format!("commit marker: {e}")))?;
+        let (p2, timeout, opts) = (p.clone(), self.opts.request_timeout, self.opts.clone());
+        blocking(move || {
+            let cgm = c.group_metadata().ok_or_else(|| {
+                RuntimeError::Internal("a consumer with a group id has group metadata".into())
             })?;
-        let p = Arc::new(p);
-        if self.opts.delivery == Delivery::ExactlyOnce {
-            let (p2, timeout, opts) = (p.clone(), self.opts.request_timeout, self.opts.clone());
-            blocking(move || {
-                // Fences an earlier producer with the same id and aborts its transaction.
-                p2.init_transactions(timeout).map_err(|e| {
+            p2.send_offsets_to_transaction(&tpl, &cgm, timeout)
+                .map_err(|e| {
                     RuntimeError::external(
-                        format!("{}: cannot start transactions: {e}", opts.describe()),
-                        true,
-                    )
-                })?;
-                p2.begin_transaction().map_err(|e| {
-                    RuntimeError::external(
-                        format!("{}: cannot begin a transaction: {e}", opts.describe()),
+                        format!(
+                            "{}: cannot add the commit marker to the transaction: {e}",
+                            opts.describe()
+                        ),
                         true,
                     )
                 })
-            })
-            .await?;
-        }
-        Ok(p)
+        })
+        .await
     }
 
     async fn producer(&mut self) -> RtResult<Arc<KProducer>> {
@@ -402,6 +531,257 @@ impl KafkaSinkOp {
         Ok(md)
     }
 
+    /// Hands the records of `batch` to `producer`; returns how many.
+    async fn write_rows(
+        &mut self,
+        producer: &Arc<KProducer>,
+        batch: &StreamBatch,
+    ) -> RtResult<usize> {
+        self.check_deliveries(producer)?;
+        let b = &batch.batch;
+        let n = b.num_rows();
+        // Which rows become records, and which of those are tombstones.
+        let mut rows: Vec<(usize, bool)> = Vec::with_capacity(n);
+        let changelog = self.value.is_changelog();
+        for r in 0..n {
+            match batch.kind(r) {
+                // A changelog format writes every change as a record of its own.
+                _ if changelog => rows.push((r, false)),
+                RowKind::Insert | RowKind::UpdateAfter => rows.push((r, false)),
+                RowKind::Delete if self.opts.upsert => rows.push((r, true)),
+                RowKind::UpdateBefore if self.opts.upsert => {}
+                k => {
+                    return Err(RuntimeError::Data(format!(
+                        "{}: the kafka sink only writes insert-only (+I) rows, but got a {} row; use the upsert-kafka connector for an updating query",
+                        self.opts.describe(),
+                        k.short_string()
+                    )));
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let kinds: Option<Vec<RowKind>> =
+            changelog.then(|| (0..n).map(|r| batch.kind(r)).collect());
+        let values = self.value.encode(
+            self.value_cols
+                .iter()
+                .map(|c| b.column(*c).clone())
+                .collect(),
+            n,
+            kinds.as_deref(),
+        )?;
+        let keys = match self.key.as_mut() {
+            Some(k) => Some(k.encode(
+                self.key_cols.iter().map(|c| b.column(*c).clone()).collect(),
+                n,
+                None,
+            )?),
+            None => None,
+        };
+        let topics: Option<ArrayRef> = match self.topic_col {
+            Some(c) => Some(cast(b.column(c), &DataType::Utf8)?),
+            None => None,
+        };
+        let timestamps: Option<ArrayRef> = match self.timestamp_col {
+            Some(c) => Some(cast(
+                b.column(c),
+                &DataType::Timestamp(TimeUnit::Millisecond, None),
+            )?),
+            None => None,
+        };
+        let default_topic = self.opts.topics.first().cloned().unwrap_or_default();
+        let mut sent = 0;
+        for (r, tombstone) in rows {
+            let topic = match &topics {
+                Some(t) => {
+                    let t: &StringArray = t.as_string();
+                    if t.is_null(r) {
+                        default_topic.clone()
+                    } else {
+                        t.value(r).to_string()
+                    }
+                }
+                None => default_topic.clone(),
+            };
+            if topic.is_empty() {
+                return Err(RuntimeError::Data(format!(
+                    "{}: a row has no topic (its 'topic' metadata column is NULL and the table has no single 'topic')",
+                    self.opts.describe()
+                )));
+            }
+            if self.marker_topic.is_none() {
+                self.marker_topic = Some(topic.clone());
+            }
+            let partition = match self.opts.partitioner {
+                Partitioner::Default => None,
+                Partitioner::Fixed => {
+                    let count = self.partition_count(producer, &topic).await?;
+                    Some((self.subtask as i32) % count)
+                }
+                Partitioner::RoundRobin => {
+                    let count = self.partition_count(producer, &topic).await?;
+                    self.round_robin = self.round_robin.wrapping_add(1);
+                    Some((self.round_robin % count as usize) as i32)
+                }
+            };
+            let value = if tombstone {
+                None
+            } else {
+                values[r].as_deref()
+            };
+            let key = keys.as_ref().and_then(|k| k[r].as_deref());
+            let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic);
+            if let Some(v) = value {
+                rec = rec.payload(v);
+            }
+            if let Some(k) = key {
+                rec = rec.key(k);
+            }
+            if let Some(p) = partition {
+                rec = rec.partition(p);
+            }
+            if let Some(ts) = &timestamps {
+                let ts: &TimestampMillisecondArray = ts.as_primitive();
+                if !ts.is_null(r) {
+                    rec = rec.timestamp(ts.value(r));
+                }
+            }
+            if let Some(c) = self.headers_col
+                && let Some(h) = headers_of(b.column(c).as_ref(), r)?
+            {
+                rec = rec.headers(h);
+            }
+            loop {
+                match producer.send(rec) {
+                    Ok(()) => {
+                        sent += 1;
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        // librdkafka's queue is full: wait for deliveries (back-pressure).
+                        rec = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        self.check_deliveries(producer)?;
+                    }
+                    Err((e, _)) => {
+                        return Err(self.err(&format!("cannot write to topic '{topic}'"), e));
+                    }
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The checkpoint state of an exactly-once sink: this subtask's row of `writers`, and the
+    /// input rows of every transaction not yet committed.
+    fn pending_state(&self, checkpoint: u64) -> RtResult<OperatorState> {
+        let writers = RecordBatch::try_new(
+            writers_schema(),
+            vec![
+                Arc::new(UInt32Array::from(vec![self.subtask as u32])),
+                Arc::new(UInt64Array::from(vec![checkpoint])),
+                Arc::new(StringArray::from(vec![self.marker_topic.clone()])),
+            ],
+        )?;
+        let schema = pending_schema(&self.input_schema);
+        let mut parts = Vec::new();
+        for t in &self.pending {
+            for b in &t.rows {
+                let n = b.num_rows();
+                let mut cols: Vec<ArrayRef> = vec![
+                    Arc::new(UInt32Array::from_value(self.subtask as u32, n)),
+                    Arc::new(UInt64Array::from_value(t.checkpoint, n)),
+                    match &b.kinds {
+                        Some(k) => k.clone(),
+                        None => Arc::new(Int8Array::from_value(RowKind::Insert as i8, n)),
+                    },
+                ];
+                for (c, f) in b.batch.columns().iter().zip(self.input_schema.fields()) {
+                    cols.push(if c.data_type() == f.data_type() {
+                        c.clone()
+                    } else {
+                        cast(c, f.data_type())?
+                    });
+                }
+                parts.push(RecordBatch::try_new(schema.clone(), cols)?);
+            }
+        }
+        let rows = concat_batches(&schema, &parts)?;
+        Ok(OperatorState {
+            keyed: Vec::new(),
+            shared: vec![writers, rows],
+        })
+    }
+
+    /// Recovers old subtask `writer`'s transactions after a restore of `checkpoint` (see the
+    /// module docs): fences its transactional ids, writes again the rows of its transactions
+    /// later than its commit marker, and commits `checkpoint` as its marker with them, so the
+    /// marker belongs to this run's history from now on.
+    async fn recover(
+        &mut self,
+        writer: usize,
+        checkpoint: u64,
+        topic: Option<String>,
+        rows: RecordBatch,
+    ) -> RtResult<()> {
+        let producers = self.fence(writer).await?;
+        let res = self
+            .recover_with(&producers[0], writer, checkpoint, topic, rows)
+            .await;
+        if writer == self.subtask {
+            self.pool = producers.into_iter().map(Some).collect();
+        } else {
+            release(producers);
+        }
+        res
+    }
+
+    async fn recover_with(
+        &mut self,
+        p: &Arc<KProducer>,
+        writer: usize,
+        checkpoint: u64,
+        topic: Option<String>,
+        rows: RecordBatch,
+    ) -> RtResult<()> {
+        let Some(topic) = topic else {
+            // It never wrote a record: nothing to write again, no marker to keep.
+            return Ok(());
+        };
+        let marker = self.committed_marker(writer, &topic).await?;
+        let redo = match marker {
+            Some(m) => {
+                let keep = gt(rows.column(1), &UInt64Array::new_scalar(m))?;
+                filter_record_batch(&rows, &keep)?
+            }
+            None => rows,
+        };
+        if redo.num_rows() == 0 && marker == Some(checkpoint) {
+            return Ok(());
+        }
+        begin(&self.opts, p).await?;
+        let kinds = redo.column(2).as_primitive::<Int8Type>().clone();
+        let input = RecordBatch::try_new(
+            Arc::new(Schema::new(redo.schema().fields()[3..].to_vec())),
+            redo.columns()[3..].to_vec(),
+        )?;
+        let batch = StreamBatch {
+            batch: input,
+            kinds: Some(Arc::new(kinds)),
+        };
+        let written = self.write_rows(p, &batch).await?;
+        self.send_marker(p, writer, &topic, checkpoint).await?;
+        commit(&self.opts, p).await?;
+        tracing::info!(
+            "{}: restored subtask {writer}: wrote again {written} records of transactions after checkpoint {} that were not committed; commit marker is now checkpoint {checkpoint}",
+            self.opts.describe(),
+            marker.map_or("(none)".to_string(), |m| m.to_string()),
+        );
+        Ok(())
+    }
+
     fn check_deliveries(&self, p: &KProducer) -> RtResult<()> {
         check_deliveries(&self.opts, p)
     }
@@ -428,9 +808,106 @@ async fn flush(opts: &Arc<KafkaOptions>, p: &Arc<KProducer>) -> RtResult<()> {
     check_deliveries(opts, p)
 }
 
+/// A librdkafka producer with the table's settings.
+fn client(opts: &KafkaOptions, transactional_id: Option<&str>) -> RtResult<KProducer> {
+    let mut defaults: Vec<(&str, &str)> = Vec::new();
+    if opts.partitioner == Partitioner::Default {
+        // Kafka's (Java) default partitioner for keyed records, so the same key lands in
+        // the same partition whoever writes it.
+        defaults.push(("partitioner", "murmur2_random"));
+    }
+    if opts.upsert || opts.delivery != Delivery::None {
+        // Retries must not reorder or duplicate records of one key.
+        defaults.push(("enable.idempotence", "true"));
+    }
+    let mut cfg = opts.client_config(&defaults);
+    if let Some(id) = transactional_id {
+        cfg.set("transactional.id", id);
+    }
+    cfg.create_with_context(SinkContext::default())
+        .map_err(|e| {
+            RuntimeError::Data(format!(
+                "{}: bad producer configuration: {e}",
+                opts.describe()
+            ))
+        })
+}
+
+/// A producer with transactional id `id`, initialised. Initialising fences every earlier
+/// producer with that id: the broker aborts its open transaction, or first finishes a
+/// commit it had already asked for.
+async fn transactional_producer(opts: &Arc<KafkaOptions>, id: &str) -> RtResult<Arc<KProducer>> {
+    let p = Arc::new(client(opts, Some(id))?);
+    let (p2, timeout, opts) = (p.clone(), opts.request_timeout, opts.clone());
+    let id = id.to_string();
+    blocking(move || {
+        p2.init_transactions(timeout).map_err(|e| {
+            RuntimeError::external(
+                format!(
+                    "{}: cannot start transactions (transactional id '{id}'): {e}",
+                    opts.describe()
+                ),
+                true,
+            )
+        })
+    })
+    .await?;
+    Ok(p)
+}
+
+/// Drops producers on the blocking pool, all at once: dropping one joins its polling thread,
+/// which takes up to its 100 ms poll interval.
+fn release(producers: impl IntoIterator<Item = Arc<KProducer>>) {
+    for p in producers {
+        tokio::task::spawn_blocking(move || drop(p));
+    }
+}
+
+/// Begins a transaction on `p`.
+async fn begin(opts: &Arc<KafkaOptions>, p: &Arc<KProducer>) -> RtResult<()> {
+    let (p, opts) = (p.clone(), opts.clone());
+    blocking(move || {
+        p.begin_transaction().map_err(|e| {
+            RuntimeError::external(
+                format!("{}: cannot begin a transaction: {e}", opts.describe()),
+                true,
+            )
+        })
+    })
+    .await
+}
+
+/// The state table with one row per sink subtask: its index, the checkpoint of the snapshot,
+/// and the topic of its commit marker (NULL before its first record).
+fn writers_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("__writer", DataType::UInt32, false),
+        Field::new("__checkpoint", DataType::UInt64, false),
+        Field::new("__marker_topic", DataType::Utf8, true),
+    ]))
+}
+
+/// The state table of the input rows of transactions not yet committed: the subtask that
+/// wrote them, the checkpoint of their transaction, their row kind, then the input columns.
+fn pending_schema(input: &Schema) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("__writer", DataType::UInt32, false),
+        Field::new("__checkpoint", DataType::UInt64, false),
+        Field::new("__row_kind", DataType::Int8, false),
+    ];
+    fields.extend(
+        input
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
 /// Flushes and commits the transaction of `p`.
-async fn commit(opts: &Arc<KafkaOptions>, p: Arc<KProducer>) -> RtResult<()> {
-    flush(opts, &p).await?;
+async fn commit(opts: &Arc<KafkaOptions>, p: &Arc<KProducer>) -> RtResult<()> {
+    flush(opts, p).await?;
+    let p = p.clone();
     let (timeout, opts) = (opts.request_timeout, opts.clone());
     blocking(move || {
         p.commit_transaction(timeout).map_err(|e| {
@@ -477,132 +954,10 @@ impl Operator for KafkaSinkOp {
         ctx: &mut OperatorContext,
     ) -> RtResult<()> {
         let producer = self.producer().await?;
-        self.check_deliveries(&producer)?;
-        let b = &batch.batch;
-        let n = b.num_rows();
-        // Which rows become records, and which of those are tombstones.
-        let mut rows: Vec<(usize, bool)> = Vec::with_capacity(n);
-        let changelog = self.value.is_changelog();
-        for r in 0..n {
-            match batch.kind(r) {
-                // A changelog format writes every change as a record of its own.
-                _ if changelog => rows.push((r, false)),
-                RowKind::Insert | RowKind::UpdateAfter => rows.push((r, false)),
-                RowKind::Delete if self.opts.upsert => rows.push((r, true)),
-                RowKind::UpdateBefore if self.opts.upsert => {}
-                k => {
-                    return Err(RuntimeError::Data(format!(
-                        "{}: the kafka sink only writes insert-only (+I) rows, but got a {} row; use the upsert-kafka connector for an updating query",
-                        self.opts.describe(),
-                        k.short_string()
-                    )));
-                }
-            }
-        }
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let kinds: Option<Vec<RowKind>> =
-            changelog.then(|| (0..n).map(|r| batch.kind(r)).collect());
-        let values = self.value.encode(
-            self.value_cols
-                .iter()
-                .map(|c| b.column(*c).clone())
-                .collect(),
-            n,
-            kinds.as_deref(),
-        )?;
-        let keys = match self.key.as_mut() {
-            Some(k) => Some(k.encode(
-                self.key_cols.iter().map(|c| b.column(*c).clone()).collect(),
-                n,
-                None,
-            )?),
-            None => None,
-        };
-        let topics: Option<ArrayRef> = match self.topic_col {
-            Some(c) => Some(cast(b.column(c), &DataType::Utf8)?),
-            None => None,
-        };
-        let timestamps: Option<ArrayRef> = match self.timestamp_col {
-            Some(c) => Some(cast(
-                b.column(c),
-                &DataType::Timestamp(TimeUnit::Millisecond, None),
-            )?),
-            None => None,
-        };
-        let default_topic = self.opts.topics.first().cloned().unwrap_or_default();
-        for (r, tombstone) in rows {
-            let topic = match &topics {
-                Some(t) => {
-                    let t: &StringArray = t.as_string();
-                    if t.is_null(r) {
-                        default_topic.clone()
-                    } else {
-                        t.value(r).to_string()
-                    }
-                }
-                None => default_topic.clone(),
-            };
-            if topic.is_empty() {
-                return Err(RuntimeError::Data(format!(
-                    "{}: a row has no topic (its 'topic' metadata column is NULL and the table has no single 'topic')",
-                    self.opts.describe()
-                )));
-            }
-            let partition = match self.opts.partitioner {
-                Partitioner::Default => None,
-                Partitioner::Fixed => {
-                    let count = self.partition_count(&producer, &topic).await?;
-                    Some((self.subtask as i32) % count)
-                }
-                Partitioner::RoundRobin => {
-                    let count = self.partition_count(&producer, &topic).await?;
-                    self.round_robin = self.round_robin.wrapping_add(1);
-                    Some((self.round_robin % count as usize) as i32)
-                }
-            };
-            let value = if tombstone {
-                None
-            } else {
-                values[r].as_deref()
-            };
-            let key = keys.as_ref().and_then(|k| k[r].as_deref());
-            let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic);
-            if let Some(v) = value {
-                rec = rec.payload(v);
-            }
-            if let Some(k) = key {
-                rec = rec.key(k);
-            }
-            if let Some(p) = partition {
-                rec = rec.partition(p);
-            }
-            if let Some(ts) = &timestamps {
-                let ts: &TimestampMillisecondArray = ts.as_primitive();
-                if !ts.is_null(r) {
-                    rec = rec.timestamp(ts.value(r));
-                }
-            }
-            if let Some(c) = self.headers_col
-                && let Some(h) = headers_of(b.column(c).as_ref(), r)?
-            {
-                rec = rec.headers(h);
-            }
-            loop {
-                match producer.send(rec) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        // librdkafka's queue is full: wait for deliveries (back-pressure).
-                        rec = back;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        self.check_deliveries(&producer)?;
-                    }
-                    Err((e, _)) => {
-                        return Err(self.err(&format!("cannot write to topic '{topic}'"), e));
-                    }
-                }
-            }
+        let n = batch.num_rows();
+        let sent = self.write_rows(&producer, &batch).await?;
+        if sent > 0 && self.opts.delivery == Delivery::ExactlyOnce {
+            self.open_rows.push(batch);
         }
         ctx.metrics
             .records_written
@@ -616,20 +971,82 @@ impl Operator for KafkaSinkOp {
         _ctx: &mut OperatorContext,
     ) -> RtResult<Option<OperatorState>> {
         match self.opts.delivery {
-            Delivery::None => {}
+            Delivery::None => Ok(None),
             Delivery::AtLeastOnce => {
                 if let Some(p) = self.producer.clone() {
                     flush(&self.opts, &p).await?;
                 }
+                Ok(None)
             }
             Delivery::ExactlyOnce => {
                 if let Some(p) = self.producer.take() {
+                    let rows = std::mem::take(&mut self.open_rows);
+                    if !rows.is_empty() {
+                        let topic = self.marker_topic.clone().ok_or_else(|| {
+                            RuntimeError::Internal("records written without a topic".into())
+                        })?;
+                        self.send_marker(&p, self.subtask, &topic, barrier.id)
+                            .await?;
+                    }
                     flush(&self.opts, &p).await?;
-                    self.pending.push((barrier.id, p));
+                    self.pending.push(Txn {
+                        checkpoint: barrier.id,
+                        slot: self.slot,
+                        producer: p,
+                        rows,
+                    });
                 }
+                if self.pending.len() as u64 >= TXN_POOL {
+                    return Err(RuntimeError::external(
+                        format!(
+                            "{}: {} transactions are waiting for their checkpoints to complete, and each subtask has only {TXN_POOL} transactional ids; checkpoints are not completing",
+                            self.opts.describe(),
+                            self.pending.len()
+                        ),
+                        true,
+                    ));
+                }
+                Ok(Some(self.pending_state(barrier.id)?))
             }
         }
-        Ok(None)
+    }
+
+    async fn restore_state(&mut self, state: OperatorState) -> RtResult<()> {
+        let [writers, rows] = state.shared.as_slice() else {
+            return Err(RuntimeError::Internal(format!(
+                "{}: the checkpoint holds {} state tables for a kafka sink, not 2",
+                self.opts.describe(),
+                state.shared.len()
+            )));
+        };
+        if self.opts.delivery != Delivery::ExactlyOnce {
+            if rows.num_rows() > 0 {
+                return Err(RuntimeError::Data(format!(
+                    "{}: the checkpoint holds {} rows of Kafka transactions that may not have been committed; restore with 'sink.delivery-guarantee' = 'exactly-once' and the same 'sink.transactional-id-prefix' so they are written",
+                    self.opts.describe(),
+                    rows.num_rows()
+                )));
+            }
+            return Ok(());
+        }
+        let ids: &UInt32Array = writers.column(0).as_primitive();
+        let checkpoints: &UInt64Array = writers.column(1).as_primitive();
+        let topics: &StringArray = writers.column(2).as_string();
+        for i in 0..writers.num_rows() {
+            let w = ids.value(i) as usize;
+            if w % self.parallelism != self.subtask {
+                continue;
+            }
+            let topic = (!topics.is_null(i)).then(|| topics.value(i).to_string());
+            if w == self.subtask {
+                // Its markers stay on the topic they were on.
+                self.marker_topic = topic.clone();
+            }
+            let mine = eq(rows.column(0), &UInt32Array::new_scalar(w as u32))?;
+            let mine = filter_record_batch(rows, &mine)?;
+            self.recover(w, checkpoints.value(i), topic, mine).await?;
+        }
+        Ok(())
     }
 
     async fn notify_checkpoint_complete(
@@ -637,28 +1054,33 @@ impl Operator for KafkaSinkOp {
         id: u64,
         _ctx: &mut OperatorContext,
     ) -> RtResult<()> {
+        // Transactions are committed in checkpoint order, so the commit marker only grows.
         let (done, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|(cp, _)| *cp <= id);
+            .partition(|t| t.checkpoint <= id);
         self.pending = later;
-        for (_, p) in done {
-            commit(&self.opts, p).await?;
+        for t in done {
+            commit(&self.opts, &t.producer).await?;
+            self.pool[t.slot as usize] = Some(t.producer);
         }
         Ok(())
     }
 
     async fn finish(&mut self, _ctx: &mut OperatorContext) -> RtResult<()> {
         // The end of input commits everything written (Flink's final checkpoint).
-        for (_, p) in std::mem::take(&mut self.pending) {
-            commit(&self.opts, p).await?;
+        for t in std::mem::take(&mut self.pending) {
+            commit(&self.opts, &t.producer).await?;
+            release([t.producer]);
         }
         if let Some(p) = self.producer.take() {
             if self.opts.delivery == Delivery::ExactlyOnce {
-                commit(&self.opts, p).await?;
+                commit(&self.opts, &p).await?;
             } else {
                 flush(&self.opts, &p).await?;
             }
+            release([p]);
         }
+        release(std::mem::take(&mut self.pool).into_iter().flatten());
         Ok(())
     }
 }
