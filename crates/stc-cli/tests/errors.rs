@@ -553,3 +553,31 @@ INSERT INTO res SELECT e.uid, l.amount FROM events e JOIN latest FOR SYSTEM_TIME
         &["must compare its primary key column 'uid' with the probe side by equality in ON"],
     );
 }
+
+/// A PARTITIONED BY table written through a connector that cannot partition (here Kafka)
+/// fails at planning, as in Flink, instead of silently ignoring the partitioning; print
+/// accepts it (Flink's print sink supports partitioning too).
+#[test]
+fn partitioned_sink_of_a_connector_without_partitions_is_rejected() {
+    check_fails(
+        &format!(
+            "{EVENTS}CREATE TABLE k (uid STRING, total INT) PARTITIONED BY (uid)
+WITH ('connector' = 'kafka', 'topic' = 'x', 'properties.bootstrap.servers' = '127.0.0.1:1', 'format' = 'json');
+INSERT INTO k SELECT uid, amount FROM events;"
+        ),
+        &[("input/events.csv", GOOD)],
+        &["Table 'k' is a partitioned table, but the kafka connector does not support partitioned sinks (PARTITIONED BY)"],
+    );
+    let (out, _dir) = run(
+        &format!(
+            "{EVENTS}CREATE TABLE p (uid STRING, total INT) PARTITIONED BY (uid) WITH ('connector' = 'print');
+INSERT INTO p SELECT uid, amount FROM events;"
+        ),
+        &[("input/events.csv", GOOD)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

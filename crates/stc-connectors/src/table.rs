@@ -140,7 +140,17 @@ pub fn create_source(t: &ConnectorTable) -> Result<Arc<dyn SourceFactory>> {
 
 /// The sink side of a table.
 pub fn create_sink(t: &ConnectorTable) -> Result<Arc<dyn OperatorFactory>> {
-    match connector_name(t)? {
+    let connector = connector_name(t)?;
+    // Flink's DynamicSinkUtils: only sinks that implement SupportsPartitioning (of ours:
+    // filesystem, print, blackhole) may be written through a PARTITIONED BY table; any other
+    // would silently drop the partitioning.
+    if !t.partition_keys.is_empty() && !matches!(connector, "filesystem" | "print" | "blackhole") {
+        return Err(ConnectorError::Options(format!(
+            "Table '{}' is a partitioned table, but the {connector} connector does not support partitioned sinks (PARTITIONED BY); of the connectors here only filesystem, print and blackhole do",
+            t.name
+        )));
+    }
+    match connector {
         "filesystem" => Ok(Arc::new(crate::filesystem::FileSink::new(t)?)),
         "print" => Ok(Arc::new(crate::print::PrintSink::new(t)?)),
         "blackhole" => Ok(Arc::new(crate::print::BlackholeSink)),
