@@ -519,6 +519,11 @@ async fn finished(
         kind: BarrierKind::Checkpoint,
     };
     let (out, states, _) = chain.checkpoint(&final_barrier).await?;
+    // Kept in every later checkpoint: converted once, here.
+    let states = states
+        .into_iter()
+        .map(|(op, s)| Ok((op, s.into_state()?)))
+        .collect::<Result<Vec<_>>>()?;
     send_all(output, out, metrics).await?;
     let _ = ckp.reports.send(TaskReport::TaskFinished {
         node: ckp.node,

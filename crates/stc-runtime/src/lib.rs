@@ -41,7 +41,7 @@ pub mod restart;
 pub mod source;
 pub mod time;
 
-pub use checkpoint::{Barrier, BarrierKind, OperatorState, SplitPosition};
+pub use checkpoint::{Barrier, BarrierKind, OperatorState, SplitPosition, StateSnapshot};
 pub use error::{Result, RuntimeError};
 pub use graph::{EdgeSpec, JobGraph, NodeId, NodeSpec, Partitioning};
 pub use lookup::{LookupResult, LookupSource, LookupSourceFactory};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::checkpoint::{Barrier, OperatorState};
+use crate::checkpoint::{Barrier, OperatorState, StateSnapshot};
 use crate::error::Result;
 use crate::message::{Message, StreamBatch, Watermark};
 use crate::metrics::TaskMetrics;
@@ -113,6 +113,22 @@ pub trait Operator: Send {
         _ctx: &mut OperatorContext,
     ) -> Result<Option<OperatorState>> {
         Ok(None)
+    }
+
+    /// What the runtime calls at a barrier: [`snapshot_state`](Operator::snapshot_state)'s
+    /// tables by default. An operator with large state overrides it to return a
+    /// [`StateSnapshot::Deferred`] conversion of a frozen view of its state, which the
+    /// checkpoint writer runs off the data path; it then must not let later processing change
+    /// what that view sees (copy on write).
+    async fn snapshot(
+        &mut self,
+        barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<StateSnapshot>> {
+        Ok(self
+            .snapshot_state(barrier, ctx)
+            .await?
+            .map(StateSnapshot::Ready))
     }
 
     /// Restores state written by [`snapshot_state`](Operator::snapshot_state) of this operator
@@ -241,13 +257,13 @@ impl Chain {
     pub async fn checkpoint(
         &mut self,
         barrier: &Barrier,
-    ) -> Result<(Vec<Message>, Vec<(usize, OperatorState)>, Option<String>)> {
+    ) -> Result<(Vec<Message>, Vec<(usize, StateSnapshot)>, Option<String>)> {
         let mut out = Vec::new();
         let mut states = Vec::new();
         let mut declined = None;
         for i in 0..self.ops.len() {
             let (op, ctx) = (&mut self.ops[i], &mut self.ctxs[i]);
-            match op.snapshot_state(barrier, ctx).await {
+            match op.snapshot(barrier, ctx).await {
                 Ok(Some(state)) => states.push((i, state)),
                 Ok(None) => {}
                 Err(crate::RuntimeError::Checkpoint(reason)) => {

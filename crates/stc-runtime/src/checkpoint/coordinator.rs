@@ -23,7 +23,7 @@ use super::storage::{
     self, CheckpointConfig, FORMAT_NAME, FORMAT_VERSION, FileMeta, Location, Metadata, NodeMeta,
     Part, PendingDir, SourceMeta,
 };
-use super::{Barrier, BarrierKind, OperatorState, SplitPosition};
+use super::{Barrier, BarrierKind, OperatorState, SplitPosition, StateSnapshot};
 use crate::error::{Result, RuntimeError};
 use crate::metrics::JobMetrics;
 
@@ -38,8 +38,9 @@ pub enum TaskReport {
         id: u64,
         node: usize,
         subtask: usize,
-        /// (operator index in the chain, its state) for stateful operators.
-        states: Vec<(usize, OperatorState)>,
+        /// (operator index in the chain, its state) for stateful operators; deferred ones are
+        /// converted where they are written.
+        states: Vec<(usize, StateSnapshot)>,
         /// Source subtasks: the last emitted watermark and the split positions.
         source: Option<(Option<i64>, Vec<SplitPosition>)>,
         alignment: Duration,
@@ -105,8 +106,15 @@ impl Pending {
                 .as_ref()
                 .map(|d| d.tmp.clone())
                 .expect("dir until done");
-            self.files
-                .extend(write_states(&dir, node, subtask, task.states.clone())?);
+            self.files.extend(write_states(
+                &dir,
+                node,
+                subtask,
+                task.states
+                    .iter()
+                    .map(|(op, s)| (*op, StateSnapshot::Ready(s.clone())))
+                    .collect(),
+            )?);
         }
         Ok(())
     }
@@ -496,15 +504,17 @@ impl Coordinator {
     }
 }
 
-/// Writes one subtask's operator states into the checkpoint directory.
+/// Writes one subtask's operator states into the checkpoint directory (converting deferred
+/// snapshots first: this runs on a blocking thread, off the data path).
 fn write_states(
     dir: &Location,
     node: usize,
     subtask: usize,
-    states: Vec<(usize, OperatorState)>,
+    states: Vec<(usize, StateSnapshot)>,
 ) -> Result<Vec<FileMeta>> {
     let mut files = Vec::new();
-    for (op, state) in states {
+    for (op, snapshot) in states {
+        let state = snapshot.into_state()?;
         for (t, b) in state.keyed.iter().enumerate() {
             files.push(storage::write_table(
                 dir,

@@ -60,6 +60,34 @@ pub struct OperatorState {
     pub shared: Vec<RecordBatch>,
 }
 
+/// An operator's state as it leaves the data path at a barrier: tables built during the
+/// snapshot, or a conversion that builds them later from a frozen view of the state, on the
+/// checkpoint writer's thread, while the operator goes on processing (an asynchronous
+/// snapshot: the data path only pays for freezing the view).
+pub enum StateSnapshot {
+    Ready(OperatorState),
+    Deferred(Box<dyn FnOnce() -> crate::Result<OperatorState> + Send>),
+}
+
+impl StateSnapshot {
+    /// The state tables (running a deferred conversion now).
+    pub fn into_state(self) -> crate::Result<OperatorState> {
+        match self {
+            StateSnapshot::Ready(s) => Ok(s),
+            StateSnapshot::Deferred(f) => f(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StateSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateSnapshot::Ready(s) => f.debug_tuple("Ready").field(s).finish(),
+            StateSnapshot::Deferred(_) => f.write_str("Deferred"),
+        }
+    }
+}
+
 impl OperatorState {
     pub fn is_empty(&self) -> bool {
         self.keyed.iter().all(|b| b.num_rows() == 0)

@@ -33,7 +33,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use stc_common::RowKind;
 
-use crate::checkpoint::{Barrier, OperatorState};
+use crate::checkpoint::{Barrier, OperatorState, StateSnapshot};
 use crate::error::Result;
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
@@ -101,6 +101,30 @@ pub struct IntervalBounds {
     pub upper: Option<i64>,
 }
 
+impl StreamingJoin {
+    fn side_schema(&self, side: usize) -> &SchemaRef {
+        if side == 0 {
+            &self.left_schema
+        } else {
+            &self.right_schema
+        }
+    }
+
+    /// The join key columns of rows of side `side`.
+    fn eval_keys(&self, side: usize, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let key_exprs = if side == 0 {
+            &self.left_keys
+        } else {
+            &self.right_keys
+        };
+        let n = batch.num_rows();
+        Ok(key_exprs
+            .iter()
+            .map(|k| k.evaluate(batch).and_then(|v| v.into_array(n)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?)
+    }
+}
+
 impl OperatorFactory for StreamingJoin {
     fn name(&self) -> String {
         self.name.clone()
@@ -124,7 +148,7 @@ impl OperatorFactory for StreamingJoin {
                 .collect();
             let null_row = to_rows(&conv, &nulls)?.row(0).owned();
             sides.push(Side {
-                conv,
+                conv: Arc::new(conv),
                 null_row,
                 state: HashMap::new(),
                 hasher: Default::default(),
@@ -166,6 +190,7 @@ impl Pairs<'_> {
     }
 }
 
+#[derive(Clone)]
 struct Entry {
     row: OwnedRow,
     count: i64,
@@ -177,7 +202,7 @@ struct Entry {
 /// one occurrence finds its row without scanning them all: a hot key (every row of one window
 /// in Nexmark q5) holds very many rows, and a scan per row made such joins quadratic. (Flink
 /// keeps these rows in a `MapState<RowData, …>` for the same reason.)
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Rows {
     entries: Vec<Entry>,
     /// Hash of a row's bytes → positions in `entries` of the rows with that hash; built only
@@ -266,10 +291,15 @@ struct Side {
     /// Interval joins: when (watermark) each stored row stops being joinable, with its key
     /// and row, so state is cleaned without scanning it.
     expiry: BTreeMap<i64, Vec<(OwnedRow, OwnedRow)>>,
-    conv: RowConverter,
+    /// Shared with snapshot conversions: rows can only be read back by the converter that
+    /// made them.
+    conv: Arc<RowConverter>,
     /// A row of NULLs, for padding.
     null_row: OwnedRow,
-    state: HashMap<OwnedRow, Rows>,
+    /// The rows of each key. Shared with a snapshot being converted (see `snapshot`): every
+    /// change goes through `Arc::make_mut`, which copies a key's rows while a snapshot still
+    /// holds them.
+    state: HashMap<OwnedRow, Arc<Rows>>,
     /// Hashes rows for [`Rows`]' index.
     hasher: DefaultHashBuilder,
     /// Last write per key, kept only with a state TTL.
@@ -279,7 +309,7 @@ struct Side {
 impl Side {
     /// Adds one occurrence of `row` under `key`; a new row starts with `assoc` partners.
     fn add(&mut self, key: OwnedRow, row: Row<'_>, assoc: i64) {
-        let entries = self.state.entry(key).or_default();
+        let entries = Arc::make_mut(self.state.entry(key).or_default());
         match entries.position(&self.hasher, row) {
             Some(p) => entries.entries[p].count += 1,
             None => entries.push_new(
@@ -295,7 +325,7 @@ impl Side {
 
     /// Removes one occurrence of `row` under `key` (nothing if it is not there).
     fn remove(&mut self, key: &OwnedRow, row: Row<'_>) {
-        let Some(entries) = self.state.get_mut(key) else {
+        let Some(entries) = self.state.get_mut(key).map(Arc::make_mut) else {
             return;
         };
         if let Some(pos) = entries.position(&self.hasher, row) {
@@ -355,25 +385,12 @@ impl JoinOp {
 
 impl JoinOp {
     fn side_schema(&self, side: usize) -> &SchemaRef {
-        if side == 0 {
-            &self.spec.left_schema
-        } else {
-            &self.spec.right_schema
-        }
+        self.spec.side_schema(side)
     }
 
     /// The join key columns of rows of side `side`.
     fn eval_keys(&self, side: usize, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        let key_exprs = if side == 0 {
-            &self.spec.left_keys
-        } else {
-            &self.spec.right_keys
-        };
-        let n = batch.num_rows();
-        Ok(key_exprs
-            .iter()
-            .map(|k| k.evaluate(batch).and_then(|v| v.into_array(n)))
-            .collect::<datafusion::error::Result<Vec<_>>>()?)
+        self.spec.eval_keys(side, batch)
     }
 
     /// Interval joins: the watermark after which each row of side `side` can no longer
@@ -453,7 +470,7 @@ impl JoinOp {
         let Some(k) = &key else {
             return Ok(());
         };
-        let Some(lefts) = self.sides[0].state.get_mut(k) else {
+        let Some(lefts) = self.sides[0].state.get_mut(k).map(Arc::make_mut) else {
             return Ok(());
         };
         for &m in &matched {
@@ -594,7 +611,7 @@ impl JoinOp {
             }
             if let Some(k) = &key {
                 let this_null = self.sides[side].null_row.clone();
-                let other = self.sides[1 - side].state.get_mut(k);
+                let other = self.sides[1 - side].state.get_mut(k).map(Arc::make_mut);
                 if let Some(entries) = other {
                     for &m in &matched {
                         let e = &mut entries[m];
@@ -641,7 +658,7 @@ impl JoinOp {
             }
             let this_null = self.sides[side].null_row.clone();
             if let Some(k) = &key
-                && let Some(entries) = self.sides[1 - side].state.get_mut(k)
+                && let Some(entries) = self.sides[1 - side].state.get_mut(k).map(Arc::make_mut)
             {
                 for &m in &matched {
                     let e = &entries[m];
@@ -687,49 +704,33 @@ impl Operator for JoinOp {
     /// groups are recomputed from the row's join key, as the exchange computed them.
     async fn snapshot_state(
         &mut self,
-        _barrier: &Barrier,
+        barrier: &Barrier,
         ctx: &mut OperatorContext,
     ) -> Result<Option<OperatorState>> {
-        let mut tables = Vec::with_capacity(2);
-        for side in 0..2 {
-            let s = &self.sides[side];
-            let entries: Vec<&Entry> = s.state.values().flatten().collect();
-            let n = entries.len();
-            let cols = s.conv.convert_rows(entries.iter().map(|e| e.row.row()))?;
-            let schema = self.side_schema(side);
-            let rows = RecordBatch::try_new_with_options(
-                Arc::clone(schema),
-                cols.clone(),
-                &RecordBatchOptions::new().with_row_count(Some(n)),
-            )?;
-            let keys = self.eval_keys(side, &rows)?;
-            let mut table = vec![
-                (
-                    KG.to_string(),
-                    key_group_array(&keys, n, ctx.max_parallelism)?,
-                ),
-                (
-                    "__count".to_string(),
-                    i64_column(entries.iter().map(|e| e.count).collect()),
-                ),
-                (
-                    "__assoc".to_string(),
-                    i64_column(entries.iter().map(|e| e.assoc).collect()),
-                ),
-            ];
-            table.extend(
-                schema
-                    .fields()
-                    .iter()
-                    .zip(cols)
-                    .map(|(f, c)| (f.name().clone(), c)),
-            );
-            tables.push(state_table(table, n)?);
+        match self.snapshot(barrier, ctx).await? {
+            Some(s) => Ok(Some(s.into_state()?)),
+            None => Ok(None),
         }
-        Ok(Some(OperatorState {
-            keyed: tables,
-            shared: Vec::new(),
-        }))
+    }
+
+    /// Asynchronous: the data path only collects each key's rows (a reference count per key,
+    /// no row copied); the conversion into state tables runs on the checkpoint writer's thread
+    /// while the join goes on, copying a key's rows first when it changes them meanwhile.
+    async fn snapshot(
+        &mut self,
+        _barrier: &Barrier,
+        ctx: &mut OperatorContext,
+    ) -> Result<Option<StateSnapshot>> {
+        let frozen: Vec<(Arc<RowConverter>, Vec<Arc<Rows>>)> = self
+            .sides
+            .iter()
+            .map(|s| (Arc::clone(&s.conv), s.state.values().cloned().collect()))
+            .collect();
+        let spec = self.spec.clone();
+        let max_parallelism = ctx.max_parallelism;
+        Ok(Some(StateSnapshot::Deferred(Box::new(move || {
+            state_tables(&spec, &frozen, max_parallelism)
+        }))))
     }
 
     async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
@@ -780,7 +781,7 @@ impl Operator for JoinOp {
                     s.written.insert(k.clone(), now);
                 }
                 let state_key = key.unwrap_or_else(|| s.null_row.clone());
-                s.state.entry(state_key).or_default().push_new(
+                Arc::make_mut(s.state.entry(state_key).or_default()).push_new(
                     &s.hasher,
                     Entry {
                         row,
@@ -874,6 +875,53 @@ impl Operator for JoinOp {
     }
 }
 
+/// The join's state tables from a frozen view of each side's rows (see `JoinOp::snapshot`):
+/// per side, each stored row with its multiplicity (`__count`), its partner count (`__assoc`)
+/// and the row's columns, with key groups recomputed from the row's join key, as the exchange
+/// computed them.
+fn state_tables(
+    spec: &StreamingJoin,
+    frozen: &[(Arc<RowConverter>, Vec<Arc<Rows>>)],
+    max_parallelism: usize,
+) -> Result<OperatorState> {
+    let mut tables = Vec::with_capacity(2);
+    for (side, (conv, rows_of_keys)) in frozen.iter().enumerate() {
+        let entries: Vec<&Entry> = rows_of_keys.iter().flat_map(|r| r.iter()).collect();
+        let n = entries.len();
+        let schema = spec.side_schema(side);
+        let cols = conv.convert_rows(entries.iter().map(|e| e.row.row()))?;
+        let rows = RecordBatch::try_new_with_options(
+            Arc::clone(schema),
+            cols.clone(),
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?;
+        let keys = spec.eval_keys(side, &rows)?;
+        let mut table = vec![
+            (KG.to_string(), key_group_array(&keys, n, max_parallelism)?),
+            (
+                "__count".to_string(),
+                i64_column(entries.iter().map(|e| e.count).collect()),
+            ),
+            (
+                "__assoc".to_string(),
+                i64_column(entries.iter().map(|e| e.assoc).collect()),
+            ),
+        ];
+        table.extend(
+            schema
+                .fields()
+                .iter()
+                .zip(cols)
+                .map(|(f, c)| (f.name().clone(), c)),
+        );
+        tables.push(state_table(table, n)?);
+    }
+    Ok(OperatorState {
+        keyed: tables,
+        shared: Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -882,6 +930,63 @@ mod tests {
     use datafusion::arrow::datatypes::DataType;
 
     use super::*;
+
+    /// What a snapshot holds: every (row, count) of the frozen view, sorted.
+    fn contents(rows_of_keys: &[Arc<Rows>]) -> Vec<(Vec<u8>, i64)> {
+        let mut v: Vec<(Vec<u8>, i64)> = rows_of_keys
+            .iter()
+            .flat_map(|r| r.iter())
+            .map(|e| (e.row.row().as_ref().to_vec(), e.count))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// An asynchronous snapshot's frozen view stays as of the barrier while the join goes on:
+    /// rows added under a frozen key, retractions, count changes and removed keys after it
+    /// copy the key's rows first (`Arc::make_mut`), and leave the view alone.
+    #[test]
+    fn a_frozen_snapshot_view_does_not_see_later_changes() {
+        let conv = converter([DataType::Int64]).unwrap();
+        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
+        let rows = to_rows(&conv, &[values]).unwrap();
+        let (hot, small) = (rows.row(0).owned(), rows.row(1).owned());
+        let mut side = Side {
+            expiry: BTreeMap::new(),
+            conv: Arc::new(converter([DataType::Int64]).unwrap()),
+            null_row: rows.row(0).owned(),
+            state: HashMap::new(),
+            hasher: Default::default(),
+            written: HashMap::new(),
+        };
+        // The hot key holds enough rows for its hash index; the small one three.
+        for i in 0..40 {
+            side.add(hot.clone(), rows.row(i), 0);
+        }
+        for i in 50..53 {
+            side.add(small.clone(), rows.row(i), 0);
+        }
+        let frozen: Vec<Arc<Rows>> = side.state.values().cloned().collect();
+        let at_barrier = contents(&frozen);
+
+        side.add(hot.clone(), rows.row(90), 0); // a new row under a frozen key
+        side.add(hot.clone(), rows.row(3), 0); // a count goes up
+        side.remove(&hot, rows.row(7)); // a row goes
+        for i in 50..53 {
+            side.remove(&small, rows.row(i)); // the key goes
+        }
+        assert_eq!(contents(&frozen), at_barrier);
+        assert_eq!(at_barrier.len(), 43);
+        let live = contents(&side.state.values().cloned().collect::<Vec<_>>());
+        assert_eq!(live.len(), 40, "40 hot rows: one added, one removed");
+        assert!(live.contains(&(rows.row(3).as_ref().to_vec(), 2)));
+        assert!(!live.iter().any(|(r, _)| r == rows.row(7).as_ref()));
+        // Once the snapshot is done, changes are in place again (no copy).
+        drop(frozen);
+        let before = Arc::as_ptr(&side.state[&hot]);
+        side.add(hot.clone(), rows.row(91), 0);
+        assert_eq!(Arc::as_ptr(&side.state[&hot]), before);
+    }
 
     /// Adding and retracting rows under one hot key, past the size where the hash index is
     /// built, keeps every row's count right (the index follows `swap_remove`'s moves).
@@ -893,7 +998,7 @@ mod tests {
         let key = rows.row(0).owned();
         let mut side = Side {
             expiry: BTreeMap::new(),
-            conv: converter([DataType::Int64]).unwrap(),
+            conv: Arc::new(converter([DataType::Int64]).unwrap()),
             null_row: rows.row(0).owned(),
             state: HashMap::new(),
             hasher: Default::default(),
