@@ -2,16 +2,21 @@
 # Checkpoint benchmark (fault-tolerance issue):
 #  1. throughput of a keyed GROUP BY with 1-second checkpoints against none, in the same run
 #     (the ratio is the checkpointing overhead);
-#  2. snapshot and restore time of a large keyed state (a join's stored rows): the job is
+#  2. the same for a join whose state grows with every row (GROWING_ROWS rows of a
+#     100-character payload): each checkpoint snapshots all of it, asynchronously; `stc run`
+#     reports how long processing was paused for snapshots in all;
+#  3. snapshot and restore time of a large keyed state (a join's stored rows): the job is
 #     stopped with a savepoint once its sources are done, then restored.
-# Usage: benchmarks/checkpoint/run.sh [ROWS] [STATE_ROWS] [PAYLOAD]
-#   defaults: 5000000 rows; 1000000 state rows of a 1000-character payload (≈ 1 GB of state)
+# Usage: benchmarks/checkpoint/run.sh [ROWS] [STATE_ROWS] [PAYLOAD] [GROWING_ROWS]
+#   defaults: 5000000 rows; 1000000 state rows of a 1000-character payload (≈ 1 GB of state);
+#   4000000 growing rows
 # STC_BENCH_PROFILE=dev uses the debug build (figures then only mean something as ratios);
 # STC_BENCH_BIN=PATH runs that binary instead of building one.
 set -euo pipefail
 ROWS="${1:-5000000}"
 STATE_ROWS="${2:-1000000}"
 PAYLOAD="${3:-1000}"
+GROWING_ROWS="${4:-4000000}"
 # The `bench` profile (release code) is the one the Nexmark harness builds too: one optimised build.
 PROFILE="${STC_BENCH_PROFILE:-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
@@ -26,13 +31,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed "s/\${ROWS}/$ROWS/g" benchmarks/checkpoint/throughput.sql > "$work/throughput.sql"
 sed "s/\${ROWS}/$STATE_ROWS/g; s/\${PAYLOAD}/$PAYLOAD/g" benchmarks/checkpoint/big_state.sql > "$work/big_state.sql"
+sed "s/\${ROWS}/$GROWING_ROWS/g; s/\${PAYLOAD}/100/g" benchmarks/checkpoint/growing_join.sql > "$work/growing_join.sql"
 
-run() { # label, extra args...
-  local label=$1; shift
-  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$BIN" run "$work/throughput.sql" -p 2 "$@" \
+run() { # label, script, rows, extra args...
+  local label=$1 script=$2 rows=$3; shift 3
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$BIN" run "$work/$script" -p 2 "$@" \
     2>"$work/err" >/dev/null
   read -r wall user sys rss < "$work/time"
-  python3 - "$label" "$ROWS" "$wall" "$user" "$sys" "$rss" "$(tail -n1 "$work/err")" <<'PY'
+  python3 - "$label" "$rows" "$wall" "$user" "$sys" "$rss" "$(tail -n1 "$work/err")" <<'PY'
 import sys
 label, n, wall, user, sys_, rss, summary = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:6]), int(sys.argv[6]), sys.argv[7]
 cpu = user + sys_
@@ -41,10 +47,17 @@ print(f"{'':22s} {summary}")
 PY
 }
 echo "== throughput: GROUP BY over 100k keys, parallelism 2 ($PROFILE build)"
-run "no checkpoints"
-run "checkpoints every 1 s" --set "execution.checkpointing.interval=1 s" \
+run "no checkpoints" throughput.sql "$ROWS"
+run "checkpoints every 1 s" throughput.sql "$ROWS" --set "execution.checkpointing.interval=1 s" \
   --set "execution.checkpointing.dir=$work/ck1"
-run "no checkpoints (again)"
+run "no checkpoints (again)" throughput.sql "$ROWS"
+
+echo "== growing state: a join storing $GROWING_ROWS rows, parallelism 2"
+run "no checkpoints" growing_join.sql "$GROWING_ROWS"
+run "checkpoints every 1 s" growing_join.sql "$GROWING_ROWS" \
+  --set "execution.checkpointing.interval=1 s" --set "execution.checkpointing.dir=$work/ckg"
+rm -rf "$work/ckg"
+run "no checkpoints (again)" growing_join.sql "$GROWING_ROWS"
 
 echo "== large state: $STATE_ROWS rows x $PAYLOAD chars in a join's state, parallelism 2"
 "$BIN" run "$work/big_state.sql" -p 2 --set "execution.checkpointing.dir=$work/ck2" \

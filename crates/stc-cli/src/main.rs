@@ -508,10 +508,11 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     let failed = ck.failed.load(Ordering::Relaxed);
                     if completed + failed > 0 {
                         summary.push_str(&format!(
-                            ", {completed} checkpoints ({failed} failed; last {:.1} MB in {} ms)",
+                            ", {completed} checkpoints ({failed} failed; last {:.1} MB in {} ms; processing paused {} ms in all for snapshots)",
                             ck.last_size_bytes.load(Ordering::Relaxed) as f64
                                 / 1e6,
-                            ck.last_duration_ms.load(Ordering::Relaxed)
+                            ck.last_duration_ms.load(Ordering::Relaxed),
+                            ck.sync_ms_total.load(Ordering::Relaxed)
                         ));
                     }
                     if restarts.restarts() > 0 {

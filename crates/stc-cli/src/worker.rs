@@ -69,6 +69,7 @@ fn counters(m: &JobMetrics) -> serde_json::Value {
         "last_checkpoint_duration_ms": ck.last_duration_ms.load(Ordering::Relaxed),
         "last_checkpoint_bytes": ck.last_size_bytes.load(Ordering::Relaxed),
         "last_checkpoint_alignment_ms": ck.last_alignment_ms.load(Ordering::Relaxed),
+        "last_checkpoint_sync_ms": ck.last_sync_ms.load(Ordering::Relaxed),
         "restores": ck.restored.load(Ordering::Relaxed),
         // 0 until the restore in progress (if any) has given every subtask its state.
         "last_restore_ms": ck.last_restore_ms.load(Ordering::Relaxed),

@@ -564,7 +564,9 @@ async fn checkpoint_chain(
     source: Option<(Option<i64>, Vec<crate::checkpoint::SplitPosition>)>,
     alignment: Duration,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let (out, states, declined) = chain.checkpoint(&b).await?;
+    let sync = started.elapsed();
     send_all(output, out, metrics).await?;
     output.send(Message::Barrier(b)).await?;
     if let Some(reason) = declined {
@@ -578,6 +580,7 @@ async fn checkpoint_chain(
         states,
         source,
         alignment,
+        sync,
     });
     Ok(())
 }

@@ -77,6 +77,12 @@ pub struct CheckpointMetrics {
     pub last_size_bytes: AtomicU64,
     /// Longest barrier alignment of any subtask in the last completed checkpoint.
     pub last_alignment_ms: AtomicU64,
+    /// Longest time any subtask's operators took to snapshot in the last completed
+    /// checkpoint (Flink's "sync duration": the subtask processes nothing meanwhile; a
+    /// deferred conversion and the writes are not part of it).
+    pub last_sync_ms: AtomicU64,
+    /// The sum of that longest snapshot time over every completed checkpoint.
+    pub sync_ms_total: AtomicU64,
     /// Subtasks still loading the state of the restore in progress (0: none).
     pub restoring_subtasks: AtomicU64,
     /// The last restore, from the job's start until every subtask had its state back (state

@@ -44,6 +44,8 @@ pub enum TaskReport {
         /// Source subtasks: the last emitted watermark and the split positions.
         source: Option<(Option<i64>, Vec<SplitPosition>)>,
         alignment: Duration,
+        /// How long its operators took to snapshot (the data path's pause).
+        sync: Duration,
     },
     /// The subtask cannot take part in checkpoint `id` (a source without positions).
     Decline { id: u64, reason: String },
@@ -85,6 +87,8 @@ struct Pending {
     files: Vec<FileMeta>,
     sources: Vec<SourceMeta>,
     alignment: Duration,
+    /// Longest snapshot time of a subtask.
+    sync: Duration,
     started: Instant,
     reply: Option<oneshot::Sender<Result<Location>>>,
 }
@@ -187,9 +191,10 @@ impl Coordinator {
                 report = w.reports.recv() => {
                     let Some(report) = report else { return };
                     match report {
-                        TaskReport::Ack { id, node, subtask, states, source, alignment } => {
+                        TaskReport::Ack { id, node, subtask, states, source, alignment, sync } => {
                             let Some(p) = pending.get_mut(&id) else { continue };
                             p.alignment = p.alignment.max(alignment);
+                            p.sync = p.sync.max(sync);
                             if let Some((watermark, splits)) = source {
                                 p.sources.push(SourceMeta {
                                     node, subtask, watermark,
@@ -327,6 +332,7 @@ impl Coordinator {
                 files: Vec::new(),
                 sources: Vec::new(),
                 alignment: Duration::ZERO,
+                sync: Duration::ZERO,
                 started: Instant::now(),
                 reply,
             },
@@ -406,6 +412,10 @@ impl Coordinator {
         m.last_size_bytes.store(size, Ordering::Relaxed);
         m.last_alignment_ms
             .store(p.alignment.as_millis() as u64, Ordering::Relaxed);
+        m.last_sync_ms
+            .store(p.sync.as_millis() as u64, Ordering::Relaxed);
+        m.sync_ms_total
+            .fetch_add(p.sync.as_millis() as u64, Ordering::Relaxed);
         info!(
             id,
             bytes = size,
@@ -477,6 +487,7 @@ impl Coordinator {
             files: Vec::new(),
             sources: Vec::new(),
             alignment: Duration::ZERO,
+            sync: Duration::ZERO,
             started: Instant::now(),
             reply: None,
         };
