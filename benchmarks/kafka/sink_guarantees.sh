@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# What the Kafka sink's delivery guarantees cost: a file of Nexmark-like bids (JSON) written to
+# a Kafka topic as JSON, with checkpoints every second, once per guarantee (at-least-once,
+# exactly-once), alternating, RUNS rounds. Exactly-once writes a transaction per checkpoint and
+# also keeps the rows of uncommitted transactions in each checkpoint (see
+# crates/stc-connectors/src/kafka/sink.rs), which is what this measures against at-least-once.
+# The broker is tansu (tools/kafka-broker) on this machine; its CPU is not counted.
+# Usage: benchmarks/kafka/sink_guarantees.sh [ROWS] [RUNS]   (defaults 1000000 rows, 3 rounds)
+# STC_BENCH_BIN=PATH runs that binary instead of building one.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROWS="${1:-1000000}"
+RUNS="${2:-3}"
+PROFILE="${STC_BENCH_PROFILE:-bench}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
+if [ -n "${STC_BENCH_BIN:-}" ]; then
+  BIN="$STC_BENCH_BIN"
+else
+  cargo build --profile "$PROFILE" --bin stc -q
+  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
+fi
+bash tools/kafka-broker >/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 - "$ROWS" "$work/bids.json" <<'PY'
+import random, sys
+rows, path = int(sys.argv[1]), sys.argv[2]
+random.seed(7)
+ch = ["Google", "Facebook", "Baidu", "Apple", "channel-1234"]
+with open(path, "w") as f:
+    for i in range(rows):
+        ms = 1000 + i * 7
+        f.write('{"auction":%d,"bidder":%d,"price":%d,"channel":"%s","url":"https://www.nexmark.com/item.htm?query=1&channel_id=%d","dateTime":"2024-01-01 00:%02d:%02d.%03d"}\n'
+                % (1000 + random.randrange(10000), 2000 + random.randrange(100000), random.randrange(1, 100000000),
+                   ch[i % 5], random.randrange(1000000), (ms // 60000) % 60, (ms // 1000) % 60, ms % 1000))
+PY
+run() { # guarantee, round
+  local g=$1 r=$2 topic="bench-$1-$$-$2"
+  cat > "$work/job.sql" <<SQL
+CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, dateTime TIMESTAMP(3))
+  WITH ('connector' = 'filesystem', 'path' = '$work/bids.json', 'format' = 'json');
+CREATE TABLE out (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, dateTime TIMESTAMP(3))
+  WITH ('connector' = 'kafka', 'topic' = '$topic', 'properties.bootstrap.servers' = '127.0.0.1:9092',
+        'format' = 'json', 'sink.delivery-guarantee' = '$g', 'sink.transactional-id-prefix' = '$topic');
+INSERT INTO out SELECT * FROM bids;
+SQL
+  rm -rf "$work/ck"
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$BIN" run "$work/job.sql" -p 1 \
+    --set "execution.checkpointing.interval=1 s" --set "execution.checkpointing.dir=$work/ck" \
+    >/dev/null 2>"$work/err" || { tail -n 5 "$work/err" >&2; exit 1; }
+  read -r wall user sys rss < "$work/time"
+  python3 -c "
+n, w, cpu, rss = $ROWS, $wall, $user + $sys, $rss
+print(f'{\"$g\":14s} round $r: wall {w:.2f} s, cpu {cpu:.2f} s, {n / w / 1e3:.0f} K rows/s, {n / cpu / 1e3:.0f} K rows/s per core, peak RSS {rss / 1024:.0f} MB')"
+  tail -n 1 "$work/err"
+}
+echo "file (JSON) -> kafka (JSON), $ROWS rows, parallelism 1, checkpoints every 1 s, profile $PROFILE"
+for r in $(seq 1 "$RUNS"); do
+  run at-least-once "$r"
+  run exactly-once "$r"
+done
