@@ -889,6 +889,35 @@ fn barrier(id: u64) -> Barrier {
     }
 }
 
+/// A sink subtask of `t` that wrote `rows` (id, name) and snapshotted checkpoint 1: the
+/// operator (its transaction flushed, not committed) and the checkpoint's state.
+async fn checkpointed_sink(
+    t: &ConnectorTable,
+    subtask: usize,
+    parallelism: usize,
+    rows: (&[i64], &[&str]),
+) -> (Box<dyn stc_runtime::Operator>, stc_runtime::OperatorState) {
+    let mut c = ctx();
+    let mut op = stc_connectors::create_sink(t)
+        .unwrap()
+        .create(subtask, parallelism)
+        .unwrap();
+    let b = batch(&t.physical_schema, rows.0, rows.1);
+    op.process_batch(StreamBatch::inserts(b), &mut c)
+        .await
+        .unwrap();
+    let state = op.snapshot_state(&barrier(1), &mut c).await.unwrap();
+    (op, state.expect("an exactly-once sink has state"))
+}
+
+/// The values in `topic` (one partition): at least `n`, and any that follow.
+fn values_of(topic: &str, n: usize) -> Vec<String> {
+    consume_n(topic, 1, n)
+        .into_iter()
+        .filter_map(|(_, _, _, v)| v)
+        .collect()
+}
+
 /// Checkpoint 1 completed, then the process died before its transaction was committed. The
 /// restored sink writes that transaction's rows again, in a transaction that also commits
 /// checkpoint 1 as the marker; later transactions move the marker on.
@@ -901,44 +930,29 @@ async fn a_completed_checkpoints_transaction_lost_in_a_crash_is_written_again_on
     let topic = create_topic(1).await;
     let prefix = unique("tx");
     let t = exactly_once_table(&topic, &prefix, "exactly-once");
-    let s = t.physical_schema.clone();
-    let mut c = ctx();
-    let mut a = stc_connectors::create_sink(&t)
-        .unwrap()
-        .create(0, 1)
-        .unwrap();
-    a.process_batch(
-        StreamBatch::inserts(batch(&s, &[1, 2], &["a", "b"])),
-        &mut c,
-    )
-    .await
-    .unwrap();
-    let state = a
-        .snapshot_state(&barrier(1), &mut c)
-        .await
-        .unwrap()
-        .unwrap();
+    let (a, state) = checkpointed_sink(&t, 0, 1, (&[1, 2], &["a", "b"])).await;
     drop(a); // dies before notify_checkpoint_complete(1)
     assert_eq!(commit_marker(&prefix, 0, &topic), None);
 
+    let mut c = ctx();
     let mut b = stc_connectors::create_sink(&t)
         .unwrap()
         .create(0, 1)
         .unwrap();
     b.restore_state(state).await.unwrap();
     assert_eq!(commit_marker(&prefix, 0, &topic), Some(1));
-    b.process_batch(StreamBatch::inserts(batch(&s, &[3], &["c"])), &mut c)
+    let more = batch(&t.physical_schema, &[3], &["c"]);
+    b.process_batch(StreamBatch::inserts(more), &mut c)
         .await
         .unwrap();
     b.snapshot_state(&barrier(2), &mut c).await.unwrap();
     b.notify_checkpoint_complete(2, &mut c).await.unwrap();
     assert_eq!(commit_marker(&prefix, 0, &topic), Some(2));
     b.finish(&mut c).await.unwrap();
-    let values: Vec<String> = consume_n(&topic, 1, 5)
-        .into_iter()
-        .filter_map(|(_, _, _, v)| v)
-        .collect();
-    assert_eq!(values, vec!["1,a", "2,b", "1,a", "2,b", "3,c"]);
+    assert_eq!(
+        values_of(&topic, 5),
+        vec!["1,a", "2,b", "1,a", "2,b", "3,c"]
+    );
 }
 
 /// A transaction committed before the crash is not written again on restore.
@@ -947,23 +961,8 @@ async fn a_committed_transaction_is_not_written_again_on_restore() {
     let topic = create_topic(1).await;
     let prefix = unique("tx");
     let t = exactly_once_table(&topic, &prefix, "exactly-once");
-    let s = t.physical_schema.clone();
     let mut c = ctx();
-    let mut a = stc_connectors::create_sink(&t)
-        .unwrap()
-        .create(0, 1)
-        .unwrap();
-    a.process_batch(
-        StreamBatch::inserts(batch(&s, &[1, 2], &["a", "b"])),
-        &mut c,
-    )
-    .await
-    .unwrap();
-    let state = a
-        .snapshot_state(&barrier(1), &mut c)
-        .await
-        .unwrap()
-        .unwrap();
+    let (mut a, state) = checkpointed_sink(&t, 0, 1, (&[1, 2], &["a", "b"])).await;
     a.notify_checkpoint_complete(1, &mut c).await.unwrap();
     drop(a);
     let mut b = stc_connectors::create_sink(&t)
@@ -973,11 +972,7 @@ async fn a_committed_transaction_is_not_written_again_on_restore() {
     b.restore_state(state).await.unwrap();
     b.finish(&mut c).await.unwrap();
     assert_eq!(commit_marker(&prefix, 0, &topic), Some(1));
-    let values: Vec<String> = consume_n(&topic, 1, 2)
-        .into_iter()
-        .filter_map(|(_, _, _, v)| v)
-        .collect();
-    assert_eq!(values, vec!["1,a", "2,b"]);
+    assert_eq!(values_of(&topic, 2), vec!["1,a", "2,b"]);
 }
 
 /// Two subtasks checkpoint; subtask 0 commits, subtask 1 dies first. Restored at parallelism
@@ -988,21 +983,11 @@ async fn a_restore_at_another_parallelism_recovers_every_old_subtasks_transactio
     let topic = create_topic(1).await;
     let prefix = unique("tx");
     let t = exactly_once_table(&topic, &prefix, "exactly-once");
-    let s = t.physical_schema.clone();
     let mut c = ctx();
-    let factory = stc_connectors::create_sink(&t).unwrap();
     let mut states = Vec::new();
     for (subtask, id, name) in [(0, 1, "a"), (1, 2, "b")] {
-        let mut op = factory.create(subtask, 2).unwrap();
-        op.process_batch(StreamBatch::inserts(batch(&s, &[id], &[name])), &mut c)
-            .await
-            .unwrap();
-        states.push(
-            op.snapshot_state(&barrier(1), &mut c)
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        let (mut op, state) = checkpointed_sink(&t, subtask, 2, (&[id], &[name])).await;
+        states.push(state);
         if subtask == 0 {
             op.notify_checkpoint_complete(1, &mut c).await.unwrap();
         }
@@ -1014,7 +999,10 @@ async fn a_restore_at_another_parallelism_recovers_every_old_subtasks_transactio
             arrow::compute::concat_batches(&parts[0].schema(), &parts).unwrap()
         })
         .collect();
-    let mut b = factory.create(0, 1).unwrap();
+    let mut b = stc_connectors::create_sink(&t)
+        .unwrap()
+        .create(0, 1)
+        .unwrap();
     b.restore_state(stc_runtime::OperatorState {
         keyed: vec![],
         shared,
@@ -1024,10 +1012,7 @@ async fn a_restore_at_another_parallelism_recovers_every_old_subtasks_transactio
     b.finish(&mut c).await.unwrap();
     assert_eq!(commit_marker(&prefix, 0, &topic), Some(1));
     assert_eq!(commit_marker(&prefix, 1, &topic), Some(1));
-    let mut values: Vec<String> = consume_n(&topic, 1, 3)
-        .into_iter()
-        .filter_map(|(_, _, _, v)| v)
-        .collect();
+    let mut values = values_of(&topic, 3);
     values.sort();
     assert_eq!(values, vec!["1,a", "2,b", "2,b"]);
 }
@@ -1039,20 +1024,7 @@ async fn restoring_uncommitted_transactions_into_an_at_least_once_sink_fails() {
     let topic = create_topic(1).await;
     let prefix = unique("tx");
     let t = exactly_once_table(&topic, &prefix, "exactly-once");
-    let s = t.physical_schema.clone();
-    let mut c = ctx();
-    let mut a = stc_connectors::create_sink(&t)
-        .unwrap()
-        .create(0, 1)
-        .unwrap();
-    a.process_batch(StreamBatch::inserts(batch(&s, &[1], &["a"])), &mut c)
-        .await
-        .unwrap();
-    let state = a
-        .snapshot_state(&barrier(1), &mut c)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_a, state) = checkpointed_sink(&t, 0, 1, (&[1], &["a"])).await;
     let t2 = exactly_once_table(&topic, &prefix, "at-least-once");
     let mut b = stc_connectors::create_sink(&t2)
         .unwrap()
