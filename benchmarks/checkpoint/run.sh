@@ -30,8 +30,10 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed "s/\${ROWS}/$ROWS/g" benchmarks/checkpoint/throughput.sql > "$work/throughput.sql"
-sed "s/\${ROWS}/$STATE_ROWS/g; s/\${PAYLOAD}/$PAYLOAD/g" benchmarks/checkpoint/big_state.sql > "$work/big_state.sql"
-sed "s/\${ROWS}/$GROWING_ROWS/g; s/\${PAYLOAD}/100/g" benchmarks/checkpoint/growing_join.sql > "$work/growing_join.sql"
+sed "s/\${ROWS}/$STATE_ROWS/g; s/\${PAYLOAD}/$PAYLOAD/g; s/\${RIGHT}/'rows-per-second' = '1'/" \
+  benchmarks/checkpoint/big_state.sql > "$work/big_state.sql"
+sed "s/\${ROWS}/$GROWING_ROWS/g; s/\${PAYLOAD}/100/g; s/\${RIGHT}/'number-of-rows' = '1'/" \
+  benchmarks/checkpoint/big_state.sql > "$work/growing_join.sql"
 
 run() { # label, script, rows, extra args...
   local label=$1 script=$2 rows=$3; shift 3

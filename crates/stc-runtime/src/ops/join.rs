@@ -931,6 +931,22 @@ mod tests {
 
     use super::*;
 
+    /// An empty side of one BIGINT column, and the rows of the values 0..100.
+    fn int_side() -> (Side, datafusion::arrow::row::Rows) {
+        let conv = Arc::new(converter([DataType::Int64]).unwrap());
+        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
+        let rows = to_rows(&conv, &[values]).unwrap();
+        let side = Side {
+            expiry: BTreeMap::new(),
+            conv,
+            null_row: rows.row(0).owned(),
+            state: HashMap::new(),
+            hasher: Default::default(),
+            written: HashMap::new(),
+        };
+        (side, rows)
+    }
+
     /// What a snapshot holds: every (row, count) of the frozen view, sorted.
     fn contents(rows_of_keys: &[Arc<Rows>]) -> Vec<(Vec<u8>, i64)> {
         let mut v: Vec<(Vec<u8>, i64)> = rows_of_keys
@@ -947,18 +963,8 @@ mod tests {
     /// copy the key's rows first (`Arc::make_mut`), and leave the view alone.
     #[test]
     fn a_frozen_snapshot_view_does_not_see_later_changes() {
-        let conv = converter([DataType::Int64]).unwrap();
-        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
-        let rows = to_rows(&conv, &[values]).unwrap();
+        let (mut side, rows) = int_side();
         let (hot, small) = (rows.row(0).owned(), rows.row(1).owned());
-        let mut side = Side {
-            expiry: BTreeMap::new(),
-            conv: Arc::new(converter([DataType::Int64]).unwrap()),
-            null_row: rows.row(0).owned(),
-            state: HashMap::new(),
-            hasher: Default::default(),
-            written: HashMap::new(),
-        };
         // The hot key holds enough rows for its hash index; the small one three.
         for i in 0..40 {
             side.add(hot.clone(), rows.row(i), 0);
@@ -992,18 +998,8 @@ mod tests {
     /// built, keeps every row's count right (the index follows `swap_remove`'s moves).
     #[test]
     fn a_hot_key_keeps_exact_counts_through_the_index() {
-        let conv = converter([DataType::Int64]).unwrap();
-        let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
-        let rows = to_rows(&conv, &[values]).unwrap();
+        let (mut side, rows) = int_side();
         let key = rows.row(0).owned();
-        let mut side = Side {
-            expiry: BTreeMap::new(),
-            conv: Arc::new(converter([DataType::Int64]).unwrap()),
-            null_row: rows.row(0).owned(),
-            state: HashMap::new(),
-            hasher: Default::default(),
-            written: HashMap::new(),
-        };
         // Rows 0..100 once each, rows 0..50 a second time.
         for i in (0..100).chain(0..50) {
             side.add(key.clone(), rows.row(i), 0);
