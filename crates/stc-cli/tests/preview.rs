@@ -186,6 +186,29 @@ async fn a_nats_preview_names_the_malformed_message_and_leaves_the_durable_consu
             "subject and sequence: {v}"
         );
     }
+    // `--latest 2`: the stream's last two messages (the malformed one and id 3), read up to
+    // the end.
+    let d = dir.path().to_path_buf();
+    let v = tokio::task::spawn_blocking(move || {
+        json_preview(
+            &d,
+            &[
+                "src",
+                "-f",
+                "src.sql",
+                "--limit",
+                "2",
+                "--latest",
+                "--timeout",
+                "5s",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(ids(&v), [3], "{v}");
+    assert_eq!(v["malformed"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["from"], "latest", "{v}");
     let stream = js.get_stream(&stream).await.unwrap();
     assert!(
         stream.consumer_info("orders-job").await.is_err(),

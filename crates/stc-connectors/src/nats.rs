@@ -89,6 +89,9 @@ enum Startup {
     Latest,
     Sequence(u64),
     TimestampMs(i64),
+    /// The preview's `--latest N`: the stream's last N messages (those of the table's
+    /// subjects among them), read up to the stream's end at start.
+    LastOf(u64),
 }
 
 /// The table's options, checked.
@@ -223,6 +226,12 @@ impl NatsSource {
         }
         let format = message::format_of(t, CONNECTOR)?;
         let schema = MessageDecoder::new(t, &format)?.schema();
+        let mut config = config;
+        if let Some(n) = crate::preview::latest() {
+            config.startup = Startup::LastOf(n as u64);
+            config.bounded = true;
+            crate::preview::honour_latest();
+        }
         Ok(NatsSource {
             table: t.clone(),
             config,
@@ -419,6 +428,13 @@ impl NatsReader {
                 (None, Startup::Sequence(s)) => {
                     split.last_seq = Some(s - 1);
                     consumer::DeliverPolicy::ByStartSequence { start_sequence: s }
+                }
+                (None, Startup::LastOf(n)) => {
+                    let start = last.saturating_sub(n) + 1;
+                    split.last_seq = Some(start - 1);
+                    consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: start,
+                    }
                 }
                 (None, Startup::TimestampMs(ms)) => consumer::DeliverPolicy::ByStartTime {
                     start_time: async_nats::datetime::from_nanos(ms as i128 * 1_000_000).map_err(
