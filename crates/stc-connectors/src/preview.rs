@@ -11,7 +11,8 @@
 //!   even where the table names a durable one, `mqtt` connects with a fresh client id and a
 //!   clean session (a persistent session's queued messages stay queued). Kafka needs nothing:
 //!   without checkpoints its source commits no offsets;
-//! * with [`read_latest`], a `kafka` source reads the last records of each partition.
+//! * with [`read_latest`], a `kafka` source reads the last records of each partition, a `nats`
+//!   source the last messages of its stream.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
