@@ -421,6 +421,7 @@ async fn run_chain(
     ckp.restore(&mut chain).await?;
     let mut final_watermark_seen = false;
     let mut notified = *ckp.notify.borrow();
+    let mut notify_open = true;
     loop {
         // Processing-time timers (processing-time windows) fire between input events; a due
         // timer goes first so that a busy input cannot starve it.
@@ -445,7 +446,10 @@ async fn run_chain(
                     None => std::future::pending().await,
                 }
             } => continue,
-            changed = ckp.notify.changed() => {
+            // Only while the coordinator is there: without checkpointing (or once it is gone)
+            // `changed` fails at once, and polling it again would spin this loop.
+            changed = ckp.notify.changed(), if notify_open => {
+                notify_open = changed.is_ok();
                 if changed.is_ok() {
                     let id = *ckp.notify.borrow_and_update();
                     if id > notified {
