@@ -265,7 +265,9 @@ fn parse_error(at: String, reason: &str, record: &str, format: &str) -> RuntimeE
 /// A message value as one line: one message is one record, so a line break inside it (JSON
 /// may be pretty-printed) is whitespace.
 fn push_line(chunk: &mut Vec<u8>, v: &[u8]) {
-    if v.iter().any(|b| *b == b'\n' || *b == b'\r') {
+    // memchr: a byte loop with an early exit does not vectorise, and this runs over every
+    // message's bytes (6.5 % of a Kafka → TUMBLE job's CPU before).
+    if memchr::memchr2(b'\n', b'\r', v).is_some() {
         chunk.extend(v.iter().map(|b| match b {
             b'\n' | b'\r' => b' ',
             b => *b,
@@ -1349,6 +1351,17 @@ impl SourceReader for KafkaReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each message becomes exactly one line: line breaks inside a (pretty-printed) value turn
+    /// into spaces; values without any are copied as they are.
+    #[test]
+    fn a_message_is_one_line_whatever_its_line_breaks() {
+        let mut chunk = Vec::new();
+        push_line(&mut chunk, b"{\"a\": 1}");
+        push_line(&mut chunk, b"{\n  \"a\": 2\r\n}");
+        push_line(&mut chunk, b"\r");
+        assert_eq!(chunk, b"{\"a\": 1}\n{   \"a\": 2  }\n \n");
+    }
 
     #[test]
     fn positions_round_trip() {
