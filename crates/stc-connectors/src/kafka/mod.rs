@@ -722,6 +722,23 @@ mod tests {
         assert_eq!(o.value.options["json.ignore-parse-errors"], "true");
     }
 
+    /// Transactional producers wait a whole checkpoint interval and more: their timeout
+    /// defaults to the 15 min a broker allows by default, and the table can set another.
+    #[test]
+    fn transactional_producers_default_to_a_15_minute_timeout() {
+        let o = KafkaOptions::parse(&with(&[])).unwrap();
+        let cfg = sink::producer_config(&o, Some("p-0-0"));
+        assert_eq!(cfg.get("transaction.timeout.ms"), Some("900000"));
+        assert_eq!(
+            sink::producer_config(&o, None).get("transaction.timeout.ms"),
+            None
+        );
+        let o =
+            KafkaOptions::parse(&with(&[("properties.transaction.timeout.ms", "120000")])).unwrap();
+        let cfg = sink::producer_config(&o, Some("p-0-0"));
+        assert_eq!(cfg.get("transaction.timeout.ms"), Some("120000"));
+    }
+
     #[test]
     fn specific_offsets_in_flink_syntax() {
         let m = parse_specific_offsets("t", "k", "partition:0,offset:42;partition:1,offset:300")

@@ -57,7 +57,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use stc_common::RowKind;
 use stc_runtime::{
     Barrier, Operator, OperatorContext, OperatorFactory, OperatorState, Result as RtResult,
@@ -810,6 +810,18 @@ async fn flush(opts: &Arc<KafkaOptions>, p: &Arc<KProducer>) -> RtResult<()> {
 
 /// A librdkafka producer with the table's settings.
 fn client(opts: &KafkaOptions, transactional_id: Option<&str>) -> RtResult<KProducer> {
+    producer_config(opts, transactional_id)
+        .create_with_context(SinkContext::default())
+        .map_err(|e| {
+            RuntimeError::Data(format!(
+                "{}: bad producer configuration: {e}",
+                opts.describe()
+            ))
+        })
+}
+
+/// The librdkafka settings of a sink producer: our defaults, then the table's `properties.*`.
+pub(crate) fn producer_config(opts: &KafkaOptions, transactional_id: Option<&str>) -> ClientConfig {
     let mut defaults: Vec<(&str, &str)> = Vec::new();
     if opts.partitioner == Partitioner::Default {
         // Kafka's (Java) default partitioner for keyed records, so the same key lands in
@@ -820,17 +832,18 @@ fn client(opts: &KafkaOptions, transactional_id: Option<&str>) -> RtResult<KProd
         // Retries must not reorder or duplicate records of one key.
         defaults.push(("enable.idempotence", "true"));
     }
+    if transactional_id.is_some() {
+        // A transaction stays open for a whole checkpoint interval and then waits for the
+        // checkpoint to complete; librdkafka's default (60 s) would let the broker abort it
+        // under a longer interval. 15 min is the most a broker allows by default
+        // (`transaction.max.timeout.ms`); Flink's default of 1 h is refused by such brokers.
+        defaults.push(("transaction.timeout.ms", "900000"));
+    }
     let mut cfg = opts.client_config(&defaults);
     if let Some(id) = transactional_id {
         cfg.set("transactional.id", id);
     }
-    cfg.create_with_context(SinkContext::default())
-        .map_err(|e| {
-            RuntimeError::Data(format!(
-                "{}: bad producer configuration: {e}",
-                opts.describe()
-            ))
-        })
+    cfg
 }
 
 /// A producer with transactional id `id`, initialised. Initialising fences every earlier
