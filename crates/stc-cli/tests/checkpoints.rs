@@ -522,6 +522,16 @@ fn checkpoints_go_on_after_a_bounded_source_has_finished() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no failure-free checkpoint count in: {stderr}"));
     assert!(completed >= 3, "{stderr}");
+    // The summary also says how long processing paused for the snapshots (a duration, not
+    // checked: any value is right).
+    assert!(
+        stderr
+            .split("processing paused ")
+            .nth(1)
+            .and_then(|rest| rest.split(" ms in all for snapshots").next())
+            .is_some_and(|ms| ms.parse::<u64>().is_ok()),
+        "no snapshot pause in the summary: {stderr}"
+    );
 }
 
 #[test]
