@@ -975,6 +975,29 @@ async fn a_committed_transaction_is_not_written_again_on_restore() {
     assert_eq!(values_of(&topic, 2), vec!["1,a", "2,b"]);
 }
 
+/// The final snapshot after the end of input (barrier `u64::MAX`, taken once `finish` has
+/// committed everything) restores without writing anything or moving the marker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_of_the_final_snapshot_writes_nothing_and_keeps_the_marker() {
+    let topic = create_topic(1).await;
+    let prefix = unique("tx");
+    let t = exactly_once_table(&topic, &prefix, "exactly-once");
+    let mut c = ctx();
+    let (mut a, _) = checkpointed_sink(&t, 0, 1, (&[1], &["a"])).await;
+    a.notify_checkpoint_complete(1, &mut c).await.unwrap();
+    a.finish(&mut c).await.unwrap();
+    let last = a.snapshot_state(&barrier(u64::MAX), &mut c).await.unwrap();
+    drop(a);
+    let mut b = stc_connectors::create_sink(&t)
+        .unwrap()
+        .create(0, 1)
+        .unwrap();
+    b.restore_state(last.unwrap()).await.unwrap();
+    b.finish(&mut c).await.unwrap();
+    assert_eq!(commit_marker(&prefix, 0, &topic), Some(1));
+    assert_eq!(values_of(&topic, 1), vec!["1,a"]);
+}
+
 /// Two subtasks checkpoint; subtask 0 commits, subtask 1 dies first. Restored at parallelism
 /// 1, the one new subtask recovers both old ones: only subtask 1's rows are written again
 /// (tansu also shows its aborted first attempt, as above).

@@ -438,7 +438,9 @@ impl KafkaSinkOp {
         })
     }
 
-    /// The checkpoint id of the last transaction subtask `writer` committed, if any.
+    /// The checkpoint id of the last transaction subtask `writer` committed, if any. (This and
+    /// `send_marker` take `&mut self` only because the operator is not `Sync`: a future
+    /// holding `&self` across an await would not be `Send`.)
     async fn committed_marker(&mut self, writer: usize, topic: &str) -> RtResult<Option<u64>> {
         let c = self.marker_consumer(writer)?;
         let mut tpl = TopicPartitionList::new();
@@ -472,9 +474,12 @@ impl KafkaSinkOp {
         topic: &str,
         checkpoint: u64,
     ) -> RtResult<()> {
+        let offset = i64::try_from(checkpoint).map_err(|_| {
+            RuntimeError::Internal(format!("checkpoint {checkpoint} cannot be a commit marker"))
+        })?;
         let c = self.marker_consumer(writer)?;
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, 0, Offset::Offset(checkpoint as i64))
+        tpl.add_partition_offset(topic, 0, Offset::Offset(offset))
             .map_err(|e| RuntimeError::Internal(format!("commit marker: {e}")))?;
         let (p2, timeout, opts) = (p.clone(), self.opts.request_timeout, self.opts.clone());
         blocking(move || {
@@ -758,7 +763,12 @@ impl KafkaSinkOp {
             }
             None => rows,
         };
-        if redo.num_rows() == 0 && marker == Some(checkpoint) {
+        // With nothing to write again, the marker is rewritten only when it is ahead of the
+        // restored checkpoint (it comes from a later run that was abandoned for an older
+        // savepoint); left there, it would hide this run's uncommitted transactions at the
+        // next restore. The final snapshot after the end of input (`u64::MAX`) never has
+        // rows to write again, and never moves the marker.
+        if redo.num_rows() == 0 && marker.is_none_or(|m| m <= checkpoint) {
             return Ok(());
         }
         begin(&self.opts, p).await?;
@@ -1012,7 +1022,7 @@ impl Operator for KafkaSinkOp {
                 if self.pending.len() as u64 >= TXN_POOL {
                     return Err(RuntimeError::external(
                         format!(
-                            "{}: {} transactions are waiting for their checkpoints to complete, and each subtask has only {TXN_POOL} transactional ids; checkpoints are not completing",
+                            "{}: {} transactions are waiting for their checkpoints to complete, and each subtask has only {TXN_POOL} transactional ids; checkpoints are not completing (see why they fail or time out: execution.checkpointing.timeout)",
                             self.opts.describe(),
                             self.pending.len()
                         ),
