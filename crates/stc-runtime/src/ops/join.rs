@@ -384,15 +384,6 @@ impl JoinOp {
 }
 
 impl JoinOp {
-    fn side_schema(&self, side: usize) -> &SchemaRef {
-        self.spec.side_schema(side)
-    }
-
-    /// The join key columns of rows of side `side`.
-    fn eval_keys(&self, side: usize, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        self.spec.eval_keys(side, batch)
-    }
-
     /// Interval joins: the watermark after which each row of side `side` can no longer
     /// match (`None` per row without a time, or for a side without that bound).
     fn expiry_times(&self, side: usize, batch: &RecordBatch) -> Result<Option<Vec<Option<i64>>>> {
@@ -611,25 +602,27 @@ impl JoinOp {
             }
             if let Some(k) = &key {
                 let this_null = self.sides[side].null_row.clone();
-                let other = self.sides[1 - side].state.get_mut(k).map(Arc::make_mut);
-                if let Some(entries) = other {
+                let other = &mut self.sides[1 - side].state;
+                // Only an outer other side changes (its partner counts): an inner one is read,
+                // so a snapshot in flight does not make it copy the key's rows.
+                if other_outer && let Some(entries) = other.get_mut(k).map(Arc::make_mut) {
                     for &m in &matched {
                         let e = &mut entries[m];
-                        if other_outer {
-                            if e.assoc == 0 {
-                                for _ in 0..e.count {
-                                    Self::emit(
-                                        out,
-                                        1 - side,
-                                        RowKind::Delete,
-                                        e.row.row(),
-                                        this_null.row(),
-                                    );
-                                }
+                        if e.assoc == 0 {
+                            for _ in 0..e.count {
+                                Self::emit(
+                                    out,
+                                    1 - side,
+                                    RowKind::Delete,
+                                    e.row.row(),
+                                    this_null.row(),
+                                );
                             }
-                            e.assoc += 1;
                         }
+                        e.assoc += 1;
                     }
+                }
+                if let Some(entries) = other.get(k) {
                     for &m in &matched {
                         let e = &entries[m];
                         for _ in 0..e.count {
@@ -657,16 +650,18 @@ impl JoinOp {
                 return Ok(());
             }
             let this_null = self.sides[side].null_row.clone();
-            if let Some(k) = &key
-                && let Some(entries) = self.sides[1 - side].state.get_mut(k).map(Arc::make_mut)
-            {
-                for &m in &matched {
-                    let e = &entries[m];
-                    for _ in 0..e.count {
-                        Self::emit(out, side, out_kind, row, e.row.row());
+            if let Some(k) = &key {
+                let other = &mut self.sides[1 - side].state;
+                if let Some(entries) = other.get(k) {
+                    for &m in &matched {
+                        let e = &entries[m];
+                        for _ in 0..e.count {
+                            Self::emit(out, side, out_kind, row, e.row.row());
+                        }
                     }
                 }
-                if other_outer {
+                // As above: only an outer other side's partner counts change.
+                if other_outer && let Some(entries) = other.get_mut(k).map(Arc::make_mut) {
                     for &m in &matched {
                         let e = &mut entries[m];
                         if e.assoc == 1 {
@@ -739,7 +734,7 @@ impl Operator for JoinOp {
             if n == 0 {
                 continue;
             }
-            let schema = Arc::clone(self.side_schema(side));
+            let schema = Arc::clone(self.spec.side_schema(side));
             let rows = RecordBatch::try_new_with_options(
                 schema,
                 t.columns()[3..].to_vec(),
@@ -747,7 +742,7 @@ impl Operator for JoinOp {
             )?;
             let counts = i64_values(state_column(&t, "__count")?)?;
             let assocs = i64_values(state_column(&t, "__assoc")?)?;
-            let keys = self.eval_keys(side, &rows)?;
+            let keys = self.spec.eval_keys(side, &rows)?;
             let key_rows = to_rows(&self.key_conv, &keys)?;
             let expire = self.expiry_times(side, &rows)?;
             let now = Instant::now();
@@ -818,7 +813,7 @@ impl Operator for JoinOp {
     ) -> Result<()> {
         let side = input.min(1);
         let n = batch.num_rows();
-        let keys = self.eval_keys(side, &batch.batch)?;
+        let keys = self.spec.eval_keys(side, &batch.batch)?;
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let rows = to_rows(&self.sides[side].conv, batch.batch.columns())?;
         let expire = self.expiry_times(side, &batch.batch)?;
