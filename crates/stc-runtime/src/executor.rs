@@ -524,10 +524,7 @@ async fn finished(
     };
     let (out, states, _) = chain.checkpoint(&final_barrier).await?;
     // Kept in every later checkpoint: converted once, here.
-    let states = states
-        .into_iter()
-        .map(|(op, s)| Ok((op, s.into_state()?)))
-        .collect::<Result<Vec<_>>>()?;
+    let states = crate::checkpoint::into_states(states)?;
     send_all(output, out, metrics).await?;
     let _ = ckp.reports.send(TaskReport::TaskFinished {
         node: ckp.node,

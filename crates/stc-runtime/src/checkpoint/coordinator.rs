@@ -23,7 +23,7 @@ use super::storage::{
     self, CheckpointConfig, FORMAT_NAME, FORMAT_VERSION, FileMeta, Location, Metadata, NodeMeta,
     Part, PendingDir, SourceMeta,
 };
-use super::{Barrier, BarrierKind, OperatorState, SplitPosition, StateSnapshot};
+use super::{Barrier, BarrierKind, OperatorState, SplitPosition, StateSnapshot, into_states};
 use crate::error::{Result, RuntimeError};
 use crate::metrics::JobMetrics;
 
@@ -110,15 +110,8 @@ impl Pending {
                 .as_ref()
                 .map(|d| d.tmp.clone())
                 .expect("dir until done");
-            self.files.extend(write_states(
-                &dir,
-                node,
-                subtask,
-                task.states
-                    .iter()
-                    .map(|(op, s)| (*op, StateSnapshot::Ready(s.clone())))
-                    .collect(),
-            )?);
+            self.files
+                .extend(write_states(&dir, node, subtask, task.states.clone())?);
         }
         Ok(())
     }
@@ -202,7 +195,11 @@ impl Coordinator {
                                 });
                             }
                             let dir = p.dir.as_ref().map(|d| d.tmp.clone()).expect("dir until done");
-                            let written = tokio::task::spawn_blocking(move || write_states(&dir, node, subtask, states)).await;
+                            // Deferred snapshots are converted here, off the data path, then written.
+                            let written = tokio::task::spawn_blocking(move || {
+                                write_states(&dir, node, subtask, into_states(states)?)
+                            })
+                            .await;
                             match written {
                                 Ok(Ok(files)) => {
                                     let p = pending.get_mut(&id).expect("still pending");
@@ -515,17 +512,15 @@ impl Coordinator {
     }
 }
 
-/// Writes one subtask's operator states into the checkpoint directory (converting deferred
-/// snapshots first: this runs on a blocking thread, off the data path).
+/// Writes one subtask's operator states into the checkpoint directory.
 fn write_states(
     dir: &Location,
     node: usize,
     subtask: usize,
-    states: Vec<(usize, StateSnapshot)>,
+    states: Vec<(usize, OperatorState)>,
 ) -> Result<Vec<FileMeta>> {
     let mut files = Vec::new();
-    for (op, snapshot) in states {
-        let state = snapshot.into_state()?;
+    for (op, state) in states {
         for (t, b) in state.keyed.iter().enumerate() {
             files.push(storage::write_table(
                 dir,

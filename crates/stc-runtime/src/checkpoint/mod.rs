@@ -79,6 +79,16 @@ impl StateSnapshot {
     }
 }
 
+/// The tables of a chain's snapshots, by operator index (running deferred conversions now).
+pub fn into_states(
+    snapshots: Vec<(usize, StateSnapshot)>,
+) -> crate::Result<Vec<(usize, OperatorState)>> {
+    snapshots
+        .into_iter()
+        .map(|(op, s)| Ok((op, s.into_state()?)))
+        .collect()
+}
+
 impl std::fmt::Debug for StateSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
