@@ -18,15 +18,7 @@ STATE_ROWS="${2:-1000000}"
 PAYLOAD="${3:-1000}"
 GROWING_ROWS="${4:-4000000}"
 # The `bench` profile (release code) is the one the Nexmark harness builds too: one optimised build.
-PROFILE="${STC_BENCH_PROFILE:-bench}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-if [ -n "${STC_BENCH_BIN:-}" ]; then
-  BIN="$STC_BENCH_BIN"  # a prebuilt binary, e.g. to compare two commits in one run
-else
-  cargo build --profile "$PROFILE" --bin stc -q
-  # Cargo puts `bench` builds in release/ and `dev` builds in debug/.
-  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../stc-bin.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed "s/\${ROWS}/$ROWS/g" benchmarks/checkpoint/throughput.sql > "$work/throughput.sql"

@@ -11,14 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROWS="${1:-1000000}"
 RUNS="${2:-3}"
-PROFILE="${STC_BENCH_PROFILE:-bench}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-if [ -n "${STC_BENCH_BIN:-}" ]; then
-  BIN="$STC_BENCH_BIN"
-else
-  cargo build --profile "$PROFILE" --bin stc -q
-  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../stc-bin.sh"
 bash tools/kafka-broker >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -17,15 +17,7 @@ EVENTS="${1:-2000000}"
 [ $# -gt 0 ] && shift
 QUERIES=("$@")
 [ ${#QUERIES[@]} -gt 0 ] || QUERIES=(regular_join interval_join lookup_join top_n)
-PROFILE="${STC_BENCH_PROFILE:-bench}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/stc-target}"
-if [ -n "${STC_BENCH_BIN:-}" ]; then
-  BIN="$STC_BENCH_BIN"  # a prebuilt binary, e.g. to compare two commits in one run
-else
-  cargo build --profile "$PROFILE" --bin stc -q
-  # Cargo puts `bench` builds in release/ and `dev` builds in debug/.
-  case "$PROFILE" in dev) BIN="$CARGO_TARGET_DIR/debug/stc" ;; bench) BIN="$CARGO_TARGET_DIR/release/stc" ;; *) BIN="$CARGO_TARGET_DIR/$PROFILE/stc" ;; esac
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../stc-bin.sh"
 work=$(mktemp -d)
 DIM="stc_bench_users_$$"
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d test "$@"; }
