@@ -149,6 +149,7 @@ fn run_with_kills(
     kills: usize,
     seed: u64,
     ck: Option<&str>,
+    settings: &[&str],
 ) -> (tempfile::TempDir, String) {
     let dir = scratch(script);
     let ck = ck.map_or_else(
@@ -162,6 +163,7 @@ fn run_with_kills(
         cmd.current_dir(dir.path())
             .args(["run", "job.sql", "-p", &parallelism.to_string()])
             .args(checkpoints_in(&ck))
+            .args(settings.iter().flat_map(|kv| ["--set", kv]))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if attempt > 0 {
@@ -233,6 +235,7 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
         ("group_agg.sql", 2, 13),
         ("group_agg_mini_batch.sql", 2, 18),
         ("join.sql", 2, 14),
+        ("outer_join.sql", 2, 20),
         ("topn.sql", 2, 15),
         ("two_sources.sql", 2, 16),
         ("over.sql", 1, 17),
@@ -240,12 +243,90 @@ fn killed_and_resumed_jobs_commit_exactly_what_an_uninterrupted_run_commits() {
     for (script, p, seed) in cases {
         let expected = reference(script, p);
         assert!(!expected.is_empty(), "{script} produced no output");
-        let (dir, _) = run_with_kills(script, p, 3, seed, None);
+        let (dir, _) = run_with_kills(script, p, 3, seed, None, &[]);
         assert_same(
             script,
             &expected,
             &committed(dir.path()),
             "after 3 kills and resumes",
+        );
+    }
+}
+
+/// Whether the newest checkpoint in `ck` restores some operator subtask from a chain: a
+/// complete snapshot and changes after it (several keyed files of one table).
+fn newest_is_incremental(ck: &Path) -> bool {
+    use stc_runtime::checkpoint::storage::{Checkpoint, Part};
+    let Ok((Some(c), _)) = Checkpoint::latest_in(&ck.into()) else {
+        return false;
+    };
+    let mut tables = std::collections::HashMap::new();
+    for f in c.meta.files.iter().filter(|f| f.part == Part::Keyed) {
+        *tables
+            .entry((f.node, f.operator, f.subtask, f.table))
+            .or_insert(0) += 1;
+    }
+    tables.values().any(|n| *n > 1)
+}
+
+/// Incremental checkpoints (`execution.checkpointing.incremental`): joins write the changes
+/// since the previous checkpoint, and a restore adds them up on the snapshot they build on.
+/// A resume from such a chain, and resumes after kills at random points, commit exactly what
+/// an uninterrupted run commits, for an inner join (rows only added) and a full outer join
+/// (rows retracted, partner counts going up and down).
+#[test]
+fn incremental_checkpoints_of_joins_restore_exactly_what_was_committed() {
+    const INCREMENTAL: &[&str] = &["execution.checkpointing.incremental=true"];
+    for (script, seed) in [("join.sql", 31), ("outer_join.sql", 32)] {
+        let expected = reference(script, 2);
+        let dir = scratch(script);
+        let ck = dir.path().join("ck");
+        let mut child = stc()
+            .current_dir(dir.path())
+            .args(["run", "job.sql", "-p", "2"])
+            .args(checkpoint_args(dir.path()))
+            .args(INCREMENTAL.iter().flat_map(|kv| ["--set", kv]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !newest_is_incremental(&ck) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{script}: no incremental checkpoint within 60 s"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{script}: the job ended before an incremental checkpoint"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = stc()
+            .current_dir(dir.path())
+            .args(["run", "job.sql", "-p", "2", "--resume"])
+            .args(checkpoint_args(dir.path()))
+            .args(INCREMENTAL.iter().flat_map(|kv| ["--set", kv]))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{script}: {stderr}");
+        assert!(stderr.contains("restored from"), "{script}: {stderr}");
+        assert_same(
+            script,
+            &expected,
+            &committed(dir.path()),
+            "resumed from an incremental checkpoint",
+        );
+
+        let (dir, _) = run_with_kills(script, 2, 3, seed, None, INCREMENTAL);
+        assert_same(
+            script,
+            &expected,
+            &committed(dir.path()),
+            "after 3 kills and resumes with incremental checkpoints",
         );
     }
 }
@@ -316,7 +397,7 @@ fn a_killed_partitioned_sink_commits_every_partition_exactly_once() {
             .values()
             .all(|(_, success, left)| *success && left.is_empty())
     );
-    let (dir, log) = run_with_kills("partitioned.sql", 2, 3, 19, None);
+    let (dir, log) = run_with_kills("partitioned.sql", 2, 3, 19, None, &[]);
     let actual = partitions(dir.path());
     assert_eq!(
         actual.keys().collect::<Vec<_>>(),
@@ -342,7 +423,7 @@ fn checkpoints_and_savepoints_on_s3_survive_kills_and_a_rescale() {
     let script = "join.sql";
     let expected = reference(script, 2);
     let ck = format!("s3://stc-test/{}/ck", common::unique("kills"));
-    let (dir, log) = run_with_kills(script, 2, 3, 21, Some(&ck));
+    let (dir, log) = run_with_kills(script, 2, 3, 21, Some(&ck), &[]);
     assert!(
         log.contains(&format!("restored from {ck}/chk-")),
         "no run resumed from a checkpoint on S3:\n{log}"

@@ -48,6 +48,9 @@ pub const CHECKPOINTING_TIMEOUT: &str = "execution.checkpointing.timeout";
 pub const CHECKPOINTING_MAX_CONCURRENT: &str = "execution.checkpointing.max-concurrent-checkpoints";
 /// `execution.checkpointing.num-retained`: completed checkpoints kept. Default 1.
 pub const CHECKPOINTING_RETAINED: &str = "execution.checkpointing.num-retained";
+/// `execution.checkpointing.incremental`: operators that can (joins) write only what changed
+/// since the previous checkpoint. Default `false`, as in Flink.
+pub const CHECKPOINTING_INCREMENTAL: &str = "execution.checkpointing.incremental";
 /// `restart-strategy.type`: `none`, `fixed-delay`, `exponential-delay` or `failure-rate`.
 /// Default: `exponential-delay` when checkpointing is enabled, else `none` (Flink's).
 pub const RESTART_STRATEGY: &str = "restart-strategy.type";

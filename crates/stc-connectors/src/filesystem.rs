@@ -1105,6 +1105,7 @@ impl Operator for FileSinkOp {
             ])?);
         }
         Ok(Some(stc_runtime::OperatorState {
+            keyed_part: Default::default(),
             keyed: Vec::new(),
             shared,
         }))

@@ -700,6 +700,7 @@ async fn sink_writes_keys_and_values_at_least_once() {
         id: 1,
         timestamp_ms: 0,
         kind: BarrierKind::Checkpoint,
+        increment: Default::default(),
     };
     // At-least-once: the barrier waits for the acknowledgements.
     op.snapshot_state(&barrier, &mut c).await.unwrap();
@@ -833,6 +834,7 @@ async fn exactly_once_sink_commits_a_transaction_per_checkpoint() {
         id: 1,
         timestamp_ms: 0,
         kind: BarrierKind::Checkpoint,
+        increment: Default::default(),
     };
     op.snapshot_state(&barrier, &mut c).await.unwrap();
     op.process_batch(StreamBatch::inserts(batch(&s, &[3], &["d"])), &mut c)
@@ -886,6 +888,7 @@ fn barrier(id: u64) -> Barrier {
         id,
         timestamp_ms: 0,
         kind: BarrierKind::Checkpoint,
+        increment: Default::default(),
     }
 }
 
@@ -1027,6 +1030,7 @@ async fn a_restore_at_another_parallelism_recovers_every_old_subtasks_transactio
         .create(0, 1)
         .unwrap();
     b.restore_state(stc_runtime::OperatorState {
+        keyed_part: Default::default(),
         keyed: vec![],
         shared,
     })

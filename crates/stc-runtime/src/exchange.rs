@@ -423,6 +423,7 @@ mod tests {
             id,
             timestamp_ms: 0,
             kind: crate::checkpoint::BarrierKind::Checkpoint,
+            increment: Default::default(),
         }
     }
 

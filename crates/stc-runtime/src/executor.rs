@@ -366,6 +366,7 @@ pub fn spawn_job_with(graph: JobGraph, options: JobOptions) -> Result<RunningJob
                 max_parallelism: graph.max_parallelism,
                 next_id: restore.as_ref().map_or(1, |c| c.meta.id + 1),
                 metrics: Arc::clone(&metrics),
+                last_completed: None,
             };
             // Not in `tasks`: the job is over when its subtasks are, whatever the coordinator
             // is doing (it ends when every subtask has dropped its report sender).
@@ -521,6 +522,7 @@ async fn finished(
         id: u64::MAX,
         timestamp_ms: crate::time::now_ms(),
         kind: BarrierKind::Checkpoint,
+        increment: Default::default(),
     };
     let (out, states, _) = chain.checkpoint(&final_barrier).await?;
     // Kept in every later checkpoint: converted once, here.

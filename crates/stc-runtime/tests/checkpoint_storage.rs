@@ -12,8 +12,8 @@ use datafusion::arrow::array::{Int64Array, RecordBatch, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use stc_runtime::checkpoint::location::{Location, S3_ACCESS_KEY, S3_ENDPOINT, S3_SECRET_KEY};
 use stc_runtime::checkpoint::storage::{
-    Checkpoint, FORMAT_NAME, FORMAT_VERSION, Metadata, NodeMeta, Part, PendingDir, SourceMeta,
-    prune, split_meta, write_table,
+    Checkpoint, FORMAT_NAME, FORMAT_VERSION, FileMeta, Metadata, NodeMeta, Part, PendingDir,
+    SHARED_DIR, SourceMeta, prune, split_meta, write_table,
 };
 use stc_runtime::checkpoint::{KEY_GROUP_COLUMN, OperatorState, SplitPosition};
 
@@ -81,8 +81,24 @@ fn write(dir: &Location, id: u64, rows: &[(u32, i64)]) -> Location {
     let s0: Vec<_> = rows.iter().copied().filter(|r| r.0 < 4).collect();
     let s1: Vec<_> = rows.iter().copied().filter(|r| r.0 >= 4).collect();
     let files = vec![
-        write_table(&pending.tmp, (0, 0, 0), Part::Keyed, 0, &keyed_batch(&s0)).unwrap(),
-        write_table(&pending.tmp, (0, 0, 1), Part::Keyed, 0, &keyed_batch(&s1)).unwrap(),
+        write_table(
+            &pending.tmp,
+            (0, 0, 0),
+            Part::Keyed,
+            0,
+            &keyed_batch(&s0),
+            None,
+        )
+        .unwrap(),
+        write_table(
+            &pending.tmp,
+            (0, 0, 1),
+            Part::Keyed,
+            0,
+            &keyed_batch(&s1),
+            None,
+        )
+        .unwrap(),
     ];
     let meta = Metadata {
         format: FORMAT_NAME.into(),
@@ -215,6 +231,97 @@ fn prune_keeps_the_newest_and_removes_abandoned_ones(dir: &Location) {
         assert!(again.tmp.list().unwrap().is_empty());
         assert_eq!(Checkpoint::latest_in(dir).unwrap().0.unwrap().meta.id, 3);
     }
+}
+
+/// Publishes checkpoint `id` of one operator at parallelism 1 (8 key groups) listing `files`.
+fn publish(id: u64, pending: PendingDir, files: Vec<FileMeta>) -> Location {
+    let meta = Metadata {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        engine: "test".into(),
+        id,
+        kind: "checkpoint".into(),
+        timestamp_ms: 0,
+        max_parallelism: 8,
+        nodes: vec![NodeMeta {
+            name: "n".into(),
+            parallelism: 1,
+            operators: vec!["op".into()],
+            source: None,
+        }],
+        files,
+        sources: Vec::new(),
+    };
+    pending.complete(&meta).unwrap()
+}
+
+/// Incremental checkpoints: a checkpoint lists a base and the changes after it, both under
+/// `shared/`; a restore reads them together (also at another parallelism), a damaged shared
+/// file makes the checkpoint unusable, and pruning deletes shared files once no retained
+/// checkpoint lists them (but not those of a checkpoint newer than every retained one).
+fn shared_files_are_restored_together_and_pruned_once_unlisted(dir: &Location) {
+    let shared = dir.join(SHARED_DIR);
+    shared.create().unwrap();
+    let id = (0, 0, 0);
+    let table = |rows: &[(u32, i64)], tag: &str| {
+        write_table(&shared, id, Part::Keyed, 0, &keyed_batch(rows), Some(tag)).unwrap()
+    };
+    let base = table(&[(0, 10), (5, 50)], "1-aa");
+    let p1 = PendingDir::create(dir, "chk-1").unwrap();
+    publish(1, p1, vec![base.clone()]);
+    let delta = table(&[(1, 20)], "2-bb");
+    let p2 = PendingDir::create(dir, "chk-2").unwrap();
+    let c2 = publish(2, p2, vec![base.clone(), delta.clone()]);
+    // Written by a checkpoint that failed, and by one still being written.
+    table(&[(2, 0)], "2-cc");
+    table(&[(3, 0)], "9-dd");
+
+    let c = Checkpoint::open(&c2).unwrap();
+    assert_eq!(
+        values(&c.operator_state(0, 0, 0, 1).unwrap()),
+        vec![10, 20, 50]
+    );
+    assert_eq!(values(&c.operator_state(0, 0, 1, 2).unwrap()), vec![50]);
+
+    prune(dir, 1, &[]);
+    assert_eq!(sorted(dir.list().unwrap()), ["chk-2", SHARED_DIR]);
+    let kept = sorted(shared.list().unwrap());
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(
+        kept.contains(&base.path) && kept.contains(&delta.path),
+        "{kept:?}"
+    );
+    assert!(kept.iter().any(|n| n.starts_with("9-dd-")), "{kept:?}");
+
+    // A damaged shared file: the checkpoint is skipped, the file named.
+    let mut bytes = shared.get(&delta.path).unwrap().unwrap().to_vec();
+    bytes[0] ^= 0x55;
+    shared.put(&delta.path, bytes).unwrap();
+    let err = Checkpoint::open(&c2).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("{SHARED_DIR}/{}", delta.path)) && err.contains("checksum"),
+        "{err}"
+    );
+
+    // A complete checkpoint 3: once 2 is pruned, nothing lists the chain any more.
+    let p3 = PendingDir::create(dir, "chk-3").unwrap();
+    let own = write_table(&p3.tmp, id, Part::Keyed, 0, &keyed_batch(&[(0, 1)]), None).unwrap();
+    publish(3, p3, vec![own]);
+    prune(dir, 1, &[]);
+    let kept = sorted(shared.list().unwrap());
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].starts_with("9-dd-"), "{kept:?}");
+}
+
+#[test]
+fn local_shared_files_are_restored_together_and_pruned_once_unlisted() {
+    let tmp = tempfile::tempdir().unwrap();
+    shared_files_are_restored_together_and_pruned_once_unlisted(&tmp.path().into());
+}
+
+#[test]
+fn s3_shared_files_are_restored_together_and_pruned_once_unlisted() {
+    shared_files_are_restored_together_and_pruned_once_unlisted(&s3_location("shared"));
 }
 
 #[test]

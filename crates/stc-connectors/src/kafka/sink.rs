@@ -715,6 +715,7 @@ impl KafkaSinkOp {
         }
         let rows = concat_batches(&schema, &parts)?;
         Ok(OperatorState {
+            keyed_part: Default::default(),
             keyed: Vec::new(),
             shared: vec![writers, rows],
         })

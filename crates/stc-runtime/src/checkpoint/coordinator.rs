@@ -23,7 +23,10 @@ use super::storage::{
     self, CheckpointConfig, FORMAT_NAME, FORMAT_VERSION, FileMeta, Location, Metadata, NodeMeta,
     Part, PendingDir, SourceMeta,
 };
-use super::{Barrier, BarrierKind, OperatorState, SplitPosition, StateSnapshot, into_states};
+use super::{
+    Barrier, BarrierKind, Increment, KeyedPart, OperatorState, SplitPosition, StateSnapshot,
+    into_states,
+};
 use crate::error::{Result, RuntimeError};
 use crate::metrics::JobMetrics;
 
@@ -82,6 +85,8 @@ pub struct Wiring {
 struct Pending {
     barrier: Barrier,
     dir: Option<PendingDir>,
+    /// Names the files this checkpoint writes into `shared/` (its id and a nonce).
+    shared_tag: String,
     /// Subtasks that acknowledged (or had finished).
     acked: HashSet<(usize, usize)>,
     files: Vec<FileMeta>,
@@ -110,8 +115,12 @@ impl Pending {
                 .as_ref()
                 .map(|d| d.tmp.clone())
                 .expect("dir until done");
-            self.files
-                .extend(write_states(&dir, node, subtask, task.states.clone())?);
+            self.files.extend(write_states(
+                &StateFiles::new(&dir, &self.shared_tag, None),
+                node,
+                subtask,
+                task.states.clone(),
+            )?);
         }
         Ok(())
     }
@@ -123,6 +132,9 @@ pub struct Coordinator {
     pub max_parallelism: usize,
     pub next_id: u64,
     pub metrics: Arc<JobMetrics>,
+    /// The newest checkpoint completed by this run and its files: what incremental snapshots
+    /// build on (a restored checkpoint is not: the job may run at another parallelism).
+    pub last_completed: Option<(u64, Arc<Vec<FileMeta>>)>,
 }
 
 fn now_ms() -> i64 {
@@ -195,9 +207,10 @@ impl Coordinator {
                                 });
                             }
                             let dir = p.dir.as_ref().map(|d| d.tmp.clone()).expect("dir until done");
+                            let files = StateFiles::new(&dir, &p.shared_tag, self.last_completed.clone());
                             // Deferred snapshots are converted here, off the data path, then written.
                             let written = tokio::task::spawn_blocking(move || {
-                                write_states(&dir, node, subtask, into_states(states)?)
+                                write_states(&files, node, subtask, into_states(states)?)
                             })
                             .await;
                             match written {
@@ -246,7 +259,7 @@ impl Coordinator {
     /// Completes checkpoint `id` if every subtask has acknowledged it or has finished.
     #[allow(clippy::type_complexity)]
     fn maybe_complete(
-        &self,
+        &mut self,
         pending: &mut BTreeMap<u64, Pending>,
         id: u64,
         w: &Wiring,
@@ -287,10 +300,21 @@ impl Coordinator {
     ) {
         let id = self.next_id;
         self.next_id += 1;
+        // Incremental snapshots build on the newest completed checkpoint, which stays
+        // retained until a later one completes: with one checkpoint in flight at a time, that
+        // is still true when this one is written.
+        let increment = if !self.config.incremental || self.config.max_concurrent > 1 {
+            Increment::Off
+        } else {
+            self.last_completed
+                .as_ref()
+                .map_or(Increment::Start, |(id, _)| Increment::Since(*id))
+        };
         let barrier = Barrier {
             id,
             timestamp_ms: now_ms(),
             kind,
+            increment,
         };
         let (base, name) = match kind {
             BarrierKind::Checkpoint => (self.config.dir.clone(), format!("chk-{id}")),
@@ -325,6 +349,7 @@ impl Coordinator {
             Pending {
                 barrier,
                 dir: Some(dir),
+                shared_tag: shared_tag(id),
                 acked: HashSet::new(),
                 files: Vec::new(),
                 sources: Vec::new(),
@@ -362,7 +387,7 @@ impl Coordinator {
     /// wait for before the job may be stopped.
     #[allow(clippy::type_complexity)]
     fn complete(
-        &self,
+        &mut self,
         mut p: Pending,
         pending: &BTreeMap<u64, Pending>,
         w: &Wiring,
@@ -373,7 +398,12 @@ impl Coordinator {
         let size: u64 = p.files.iter().map(|f| f.bytes).sum();
         let meta = Metadata {
             format: FORMAT_NAME.into(),
-            version: FORMAT_VERSION,
+            // Version 1 readers can read a checkpoint without shared files.
+            version: if p.files.iter().any(|f| f.shared) {
+                FORMAT_VERSION
+            } else {
+                1
+            },
             engine: concat!("stc ", env!("CARGO_PKG_VERSION")).into(),
             id,
             kind: match p.barrier.kind {
@@ -400,6 +430,9 @@ impl Coordinator {
                 return Err(e);
             }
         };
+        if p.barrier.kind == BarrierKind::Checkpoint {
+            self.last_completed = Some((id, Arc::new(meta.files.clone())));
+        }
         let m = &self.metrics.checkpoints;
         m.completed.fetch_add(1, Ordering::Relaxed);
         m.last_completed_id.store(id, Ordering::Relaxed);
@@ -478,8 +511,10 @@ impl Coordinator {
                 id,
                 timestamp_ms: now_ms(),
                 kind: BarrierKind::Checkpoint,
+                increment: Default::default(),
             },
             dir: Some(dir),
+            shared_tag: shared_tag(id),
             acked: HashSet::new(),
             files: Vec::new(),
             sources: Vec::new(),
@@ -512,33 +547,102 @@ impl Coordinator {
     }
 }
 
-/// Writes one subtask's operator states into the checkpoint directory.
+/// A checkpoint's `shared/` file names start with its id and a nonce: a restore from an older
+/// checkpoint reuses ids, and must not overwrite files that newer ones list.
+fn shared_tag(id: u64) -> String {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+    format!("{id}-{nonce:08x}")
+}
+
+/// Where a checkpoint's state files go.
+struct StateFiles {
+    /// The checkpoint's own directory (in progress).
+    dir: Location,
+    /// The checkpoint directory's `shared/`, for keyed state later checkpoints may list.
+    shared: Location,
+    shared_tag: String,
+    /// The newest completed checkpoint, which incremental snapshots build on.
+    base: Option<(u64, Arc<Vec<FileMeta>>)>,
+}
+
+impl StateFiles {
+    fn new(dir: &Location, shared_tag: &str, base: Option<(u64, Arc<Vec<FileMeta>>)>) -> Self {
+        StateFiles {
+            dir: dir.clone(),
+            shared: dir.parent().join(storage::SHARED_DIR),
+            shared_tag: shared_tag.to_string(),
+            base,
+        }
+    }
+}
+
+/// Writes one subtask's operator states. Keyed tables of incremental snapshots go to
+/// `shared/`; a delta's checkpoint also lists the operator's keyed files of the checkpoint it
+/// builds on.
 fn write_states(
-    dir: &Location,
+    files: &StateFiles,
     node: usize,
     subtask: usize,
     states: Vec<(usize, OperatorState)>,
 ) -> Result<Vec<FileMeta>> {
-    let mut files = Vec::new();
+    let mut out = Vec::new();
     for (op, state) in states {
+        let shared = match state.keyed_part {
+            KeyedPart::Complete => None,
+            KeyedPart::Base => Some(files.shared_tag.as_str()),
+            KeyedPart::ChangesSince(base) => {
+                let built_on = match &files.base {
+                    Some((id, base_files)) if *id == base => base_files
+                        .iter()
+                        .filter(|f| {
+                            (f.node, f.operator, f.subtask, &f.part)
+                                == (node, op, subtask, &Part::Keyed)
+                        })
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                    _ => {
+                        return Err(RuntimeError::Internal(format!(
+                            "operator {op} of task {node} snapshotted changes since checkpoint {base}, which is not the newest completed one"
+                        )));
+                    }
+                };
+                if built_on.iter().any(|f| !f.shared) {
+                    return Err(RuntimeError::Internal(format!(
+                        "operator {op} of task {node} snapshotted changes since checkpoint {base}, whose snapshot of it was not incremental"
+                    )));
+                }
+                out.extend(built_on);
+                Some(files.shared_tag.as_str())
+            }
+        };
+        let keyed_dir = if shared.is_some() {
+            files.shared.create()?;
+            &files.shared
+        } else {
+            &files.dir
+        };
         for (t, b) in state.keyed.iter().enumerate() {
-            files.push(storage::write_table(
-                dir,
+            out.push(storage::write_table(
+                keyed_dir,
                 (node, op, subtask),
                 Part::Keyed,
                 t,
                 b,
+                shared,
             )?);
         }
         for (t, b) in state.shared.iter().enumerate() {
-            files.push(storage::write_table(
-                dir,
+            out.push(storage::write_table(
+                &files.dir,
                 (node, op, subtask),
                 Part::Shared,
                 t,
                 b,
+                None,
             )?);
         }
     }
-    Ok(files)
+    Ok(out)
 }

@@ -20,6 +20,7 @@
 //! to every subtask on restore, and the operator decides what to do with it.
 
 pub mod coordinator;
+pub mod incremental;
 pub mod location;
 pub mod storage;
 
@@ -46,6 +47,23 @@ pub struct Barrier {
     /// When the coordinator triggered it (epoch ms).
     pub timestamp_ms: i64,
     pub kind: BarrierKind,
+    /// Whether operators may snapshot only what changed (incremental checkpoints).
+    pub increment: Increment,
+}
+
+/// What a barrier allows an operator that can snapshot incrementally
+/// (`execution.checkpointing.incremental`; see [`incremental`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Increment {
+    /// Complete snapshots only: incremental checkpoints are off.
+    #[default]
+    Off,
+    /// A complete snapshot that later ones may build on: no checkpoint of this run has
+    /// completed yet.
+    Start,
+    /// The changes since completed checkpoint `base` may be written instead of the whole
+    /// state (savepoints are always complete).
+    Since(u64),
 }
 
 /// The state of one operator subtask at a barrier.
@@ -58,6 +76,23 @@ pub struct OperatorState {
     /// Non-keyed state tables, same ordering rule; on restore every subtask of the operator
     /// receives the concatenation of every old subtask's table `i`.
     pub shared: Vec<RecordBatch>,
+    /// What the keyed tables hold: the whole keyed state, or changes to an earlier one.
+    pub keyed_part: KeyedPart,
+}
+
+/// What an operator's keyed tables hold in one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyedPart {
+    /// The whole keyed state.
+    #[default]
+    Complete,
+    /// The whole keyed state, written where later checkpoints can refer to it (the start of
+    /// a chain of incremental checkpoints).
+    Base,
+    /// Changes since the operator's snapshot in completed checkpoint `.0`: its restore reads
+    /// that checkpoint's keyed tables of the operator and then these, so the operator must
+    /// restore rows that add up (see [`incremental`]).
+    ChangesSince(u64),
 }
 
 /// An operator's state as it leaves the data path at a barrier: tables built during the

@@ -6,6 +6,9 @@
 //!                              source positions and watermarks
 //!     n<node>-o<op>-s<subtask>-<keyed|shared><table>.arrow   Arrow IPC files, one per state table
 //! <dir>/.chk-<id>.inprogress-<nonce>/   being written; never read (local directories only)
+//! <dir>/shared/<id>-<nonce>-n<node>-o<op>-s<subtask>-keyed<table>.arrow
+//!                              keyed state that later checkpoints may list too (incremental
+//!                              checkpoints); deleted once no retained checkpoint lists it
 //! ```
 //!
 //! `<dir>` is a local directory or an S3 prefix ([`Location`]). On local disk a checkpoint
@@ -33,8 +36,12 @@ use crate::exchange::subtask_for_key_group;
 
 /// The `format` field of every metadata file.
 pub const FORMAT_NAME: &str = "stc-checkpoint";
-/// Bumped on any incompatible change of the layout or of a state table's meaning.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped on any incompatible change of the layout or of a state table's meaning. Version 2
+/// added files under `shared/` (incremental checkpoints); a checkpoint without any is written
+/// as version 1, so savepoints stay readable by older versions.
+pub const FORMAT_VERSION: u32 = 2;
+/// The directory of files shared between checkpoints, inside the checkpoint directory.
+pub const SHARED_DIR: &str = "shared";
 const METADATA: &str = "_metadata";
 
 /// Checkpoint settings of a job (Flink's `execution.checkpointing.*` keys).
@@ -52,6 +59,8 @@ pub struct CheckpointConfig {
     pub max_concurrent: usize,
     /// `execution.checkpointing.num-retained` (default 1).
     pub retained: usize,
+    /// `execution.checkpointing.incremental` (default false; see [`super::incremental`]).
+    pub incremental: bool,
 }
 
 impl CheckpointConfig {
@@ -103,6 +112,16 @@ impl CheckpointConfig {
             timeout: dur(CHECKPOINTING_TIMEOUT)?.unwrap_or(std::time::Duration::from_secs(600)),
             max_concurrent: num(CHECKPOINTING_MAX_CONCURRENT, 1)?,
             retained: num(CHECKPOINTING_RETAINED, 1)?,
+            incremental: match conf.get(CHECKPOINTING_INCREMENTAL).map(|v| v.trim()) {
+                None => false,
+                Some(v) if v.eq_ignore_ascii_case("true") => true,
+                Some(v) if v.eq_ignore_ascii_case("false") => false,
+                Some(v) => {
+                    return Err(format!(
+                        "'{CHECKPOINTING_INCREMENTAL}' = '{v}' is not a boolean (true or false)"
+                    ));
+                }
+            },
         }))
     }
 
@@ -114,6 +133,7 @@ impl CheckpointConfig {
             timeout: std::time::Duration::from_secs(600),
             max_concurrent: 1,
             retained: 1,
+            incremental: false,
         }
     }
 }
@@ -138,6 +158,31 @@ pub struct FileMeta {
     pub rows: u64,
     /// XXH3-64 of the file's bytes, hex.
     pub xxh3: String,
+    /// The file is in the checkpoint directory's `shared/` directory (written by this or an
+    /// earlier checkpoint), not in this checkpoint's own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+}
+
+impl FileMeta {
+    /// Where the file is, for the checkpoint at `checkpoint`.
+    pub fn dir(&self, checkpoint: &Location) -> Location {
+        if self.shared {
+            checkpoint.parent().join(SHARED_DIR)
+        } else {
+            checkpoint.clone()
+        }
+    }
+
+    /// The file's path relative to the checkpoint directory's parent when shared, else to
+    /// the checkpoint's own directory (unique within one checkpoint's files).
+    pub fn key(&self) -> String {
+        if self.shared {
+            format!("{SHARED_DIR}/{}", self.path)
+        } else {
+            self.path.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,19 +239,25 @@ fn hash_hex(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
-/// Writes one state table as an Arrow IPC file and describes it.
+/// Writes one state table as an Arrow IPC file and describes it. `shared`: `dir` is the
+/// checkpoint directory's `shared/` directory, and `Some(tag)` names the file uniquely there
+/// (the checkpoint id and a nonce).
 pub fn write_table(
     dir: &Location,
     (node, operator, subtask): (usize, usize, usize),
     part: Part,
     table: usize,
     batch: &RecordBatch,
+    shared: Option<&str>,
 ) -> Result<FileMeta> {
     let tag = match part {
         Part::Keyed => "keyed",
         Part::Shared => "shared",
     };
-    let name = format!("n{node}-o{operator}-s{subtask}-{tag}{table}.arrow");
+    let name = match shared {
+        None => format!("n{node}-o{operator}-s{subtask}-{tag}{table}.arrow"),
+        Some(prefix) => format!("{prefix}-n{node}-o{operator}-s{subtask}-{tag}{table}.arrow"),
+    };
     let (bytes, hash) = dir.put_with(&name, |out| {
         let mut w = FileWriter::try_new(out, batch.schema_ref())?;
         w.write(batch)?;
@@ -223,6 +274,7 @@ pub fn write_table(
         rows: batch.num_rows() as u64,
         xxh3: format!("{hash:016x}"),
         path: name,
+        shared: shared.is_some(),
     })
 }
 
@@ -316,8 +368,43 @@ pub fn prune(dir: &Location, retained: usize, keep: &[Location]) {
         }
     }
     let n = done.len().saturating_sub(retained.max(1));
-    for id in done.into_iter().take(n) {
+    for id in done.iter().take(n) {
         let _ = dir.join(&format!("chk-{id}")).remove_all();
+    }
+    prune_shared(dir, &done[n..]);
+}
+
+/// Deletes the shared files no retained checkpoint lists. Only files of checkpoints up to the
+/// newest retained one: a later one may be being written (its metadata does not exist yet).
+fn prune_shared(dir: &Location, retained: &[u64]) {
+    let shared = dir.join(SHARED_DIR);
+    let Ok(names) = shared.list() else {
+        return;
+    };
+    if names.is_empty() {
+        return;
+    }
+    let newest = retained.last().copied().unwrap_or(0);
+    let mut listed = std::collections::HashSet::new();
+    for id in retained {
+        let meta = dir.join(&format!("chk-{id}")).get(METADATA);
+        let Some(meta) = meta
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<Metadata>(&b).ok())
+        else {
+            // Unreadable: keep everything rather than guess what it lists.
+            return;
+        };
+        listed.extend(meta.files.into_iter().filter(|f| f.shared).map(|f| f.path));
+    }
+    for name in names {
+        let written_by = name
+            .split_once('-')
+            .and_then(|(id, _)| id.parse::<u64>().ok());
+        if written_by.is_some_and(|id| id <= newest) && !listed.contains(&name) {
+            let _ = shared.delete(&name);
+        }
     }
 }
 
@@ -354,32 +441,32 @@ impl Checkpoint {
                 meta.format
             )));
         }
-        if meta.version != FORMAT_VERSION {
+        if meta.version == 0 || meta.version > FORMAT_VERSION {
             return Err(ck_err(format!(
-                "'{dir}' has checkpoint format version {}, this stc reads version {FORMAT_VERSION}",
+                "'{dir}' has checkpoint format version {}, this stc reads versions 1 to {FORMAT_VERSION}",
                 meta.version
             )));
         }
         let mut verified = BTreeMap::new();
         for f in &meta.files {
-            let data = dir
+            let key = f.key();
+            let data = f
+                .dir(&dir)
                 .get(&f.path)?
-                .ok_or_else(|| ck_err(format!("'{dir}': state file {} is missing", f.path)))?;
+                .ok_or_else(|| ck_err(format!("'{dir}': state file {key} is missing")))?;
             if data.len() as u64 != f.bytes {
                 return Err(ck_err(format!(
-                    "'{dir}': state file {} has {} bytes, the metadata says {}",
-                    f.path,
+                    "'{dir}': state file {key} has {} bytes, the metadata says {}",
                     data.len(),
                     f.bytes
                 )));
             }
             if hash_hex(&data) != f.xxh3 {
                 return Err(ck_err(format!(
-                    "'{dir}': state file {} is corrupted (checksum mismatch)",
-                    f.path
+                    "'{dir}': state file {key} is corrupted (checksum mismatch)"
                 )));
             }
-            verified.insert(f.path.clone(), data);
+            verified.insert(key, data);
         }
         Ok(Checkpoint {
             path: dir,
@@ -421,21 +508,26 @@ impl Checkpoint {
                 .lock()
                 .map_err(|_| RuntimeError::Internal("checkpoint file cache poisoned".into()))?;
             if last {
-                cache.remove(&f.path)
+                cache.remove(&f.key())
             } else {
-                cache.get(&f.path).cloned()
+                cache.get(&f.key()).cloned()
             }
         };
         let bytes = match cached {
             Some(b) => b,
-            None => self.path.get(&f.path)?.ok_or_else(|| {
-                ck_err(format!("'{}': state file {} is missing", self.path, f.path))
+            None => f.dir(&self.path).get(&f.path)?.ok_or_else(|| {
+                ck_err(format!(
+                    "'{}': state file {} is missing",
+                    self.path,
+                    f.key()
+                ))
             })?,
         };
         decode_ipc_file(bytes).map_err(|e| {
             ck_err(format!(
                 "'{}': state file {} cannot be decoded: {e}",
-                self.path, f.path
+                self.path,
+                f.key()
             ))
         })
     }
@@ -505,6 +597,7 @@ impl Checkpoint {
             Ok(out)
         };
         Ok(OperatorState {
+            keyed_part: Default::default(),
             keyed: concat(keyed)?,
             shared: concat(shared)?,
         })

@@ -554,6 +554,7 @@ impl Operator for GroupAggregateOp {
             }
         }
         Ok(Some(OperatorState {
+            keyed_part: Default::default(),
             keyed: vec![state_table(cols, n)?],
             shared: Vec::new(),
         }))

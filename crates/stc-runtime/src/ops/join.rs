@@ -13,6 +13,11 @@
 //!
 //! Rows with a NULL in a join key never match (SQL's `=`), but an outer side still emits
 //! them padded.
+//!
+//! Snapshots are asynchronous (see `JoinOp::snapshot`) and, with incremental checkpoints,
+//! hold only the changes since the previous checkpoint: every change to a stored row's
+//! multiplicity or partner count is logged as signed amounts, and a restore sums them per row
+//! (`crate::checkpoint::incremental`).
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
@@ -33,7 +38,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use stc_common::RowKind;
 
-use crate::checkpoint::{Barrier, OperatorState, StateSnapshot};
+use crate::checkpoint::incremental::{ChangeLog, Plan};
+use crate::checkpoint::{Barrier, KeyedPart, OperatorState, StateSnapshot};
 use crate::error::Result;
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
@@ -148,6 +154,8 @@ impl OperatorFactory for StreamingJoin {
                 .collect();
             let null_row = to_rows(&conv, &nulls)?.row(0).owned();
             sides.push(Side {
+                index: sides.len(),
+                stored: 0,
                 conv: Arc::new(conv),
                 null_row,
                 state: HashMap::new(),
@@ -161,6 +169,7 @@ impl OperatorFactory for StreamingJoin {
             key_conv: converter(key_types)?,
             sides,
             last_sweep: Instant::now(),
+            log: ChangeLog::default(),
         }))
     }
 }
@@ -287,7 +296,31 @@ impl<'a> IntoIterator for &'a Rows {
     }
 }
 
+/// A logged change of one stored row (incremental checkpoints): its multiplicity and partner
+/// count change by these amounts.
+struct Change {
+    side: usize,
+    row: OwnedRow,
+    count: i64,
+    assoc: i64,
+}
+
+fn log_change(log: &mut ChangeLog<Change>, side: usize, row: Row<'_>, count: i64, assoc: i64) {
+    if log.recording() {
+        log.push(Change {
+            side,
+            row: row.owned(),
+            count,
+            assoc,
+        });
+    }
+}
+
 struct Side {
+    /// 0 left, 1 right.
+    index: usize,
+    /// Distinct rows stored (entries of every key).
+    stored: usize,
     /// Interval joins: when (watermark) each stored row stops being joinable, with its key
     /// and row, so state is cleaned without scanning it.
     expiry: BTreeMap<i64, Vec<(OwnedRow, OwnedRow)>>,
@@ -308,35 +341,100 @@ struct Side {
 
 impl Side {
     /// Adds one occurrence of `row` under `key`; a new row starts with `assoc` partners.
-    fn add(&mut self, key: OwnedRow, row: Row<'_>, assoc: i64) {
+    fn add(&mut self, key: OwnedRow, row: Row<'_>, assoc: i64, log: &mut ChangeLog<Change>) {
         let entries = Arc::make_mut(self.state.entry(key).or_default());
         match entries.position(&self.hasher, row) {
-            Some(p) => entries.entries[p].count += 1,
-            None => entries.push_new(
-                &self.hasher,
-                Entry {
-                    row: row.owned(),
-                    count: 1,
-                    assoc,
-                },
-            ),
+            Some(p) => {
+                entries.entries[p].count += 1;
+                log_change(log, self.index, row, 1, 0);
+            }
+            None => {
+                entries.push_new(
+                    &self.hasher,
+                    Entry {
+                        row: row.owned(),
+                        count: 1,
+                        assoc,
+                    },
+                );
+                self.stored += 1;
+                log_change(log, self.index, row, 1, assoc);
+            }
         }
     }
 
     /// Removes one occurrence of `row` under `key` (nothing if it is not there).
-    fn remove(&mut self, key: &OwnedRow, row: Row<'_>) {
+    fn remove(&mut self, key: &OwnedRow, row: Row<'_>, log: &mut ChangeLog<Change>) {
         let Some(entries) = self.state.get_mut(key).map(Arc::make_mut) else {
             return;
         };
         if let Some(pos) = entries.position(&self.hasher, row) {
-            entries.entries[pos].count -= 1;
-            if entries.entries[pos].count <= 0 {
+            let e = &mut entries.entries[pos];
+            e.count -= 1;
+            if e.count <= 0 {
+                // Gone with its partner count: a restore summing the log must not keep it.
+                log_change(log, self.index, row, -1, -e.assoc);
                 entries.swap_remove(&self.hasher, pos);
+                self.stored -= 1;
+            } else {
+                log_change(log, self.index, row, -1, 0);
             }
         }
         if entries.is_empty() {
             self.state.remove(key);
         }
+    }
+
+    /// Drops every row of `key` (state TTL).
+    fn drop_key(&mut self, key: &OwnedRow, log: &mut ChangeLog<Change>) {
+        if let Some(rows) = self.state.remove(key) {
+            self.stored -= rows.len();
+            for e in rows.iter() {
+                log_change(log, self.index, e.row.row(), -e.count, -e.assoc);
+            }
+        }
+    }
+
+    /// Restores a stored row from state tables, adding to what earlier tables restored for
+    /// it (incremental checkpoints hold signed changes). Returns false when the row's
+    /// multiplicity is not positive (yet): [`Side::drop_emptied`] must run after the restore.
+    fn restore_row(&mut self, key: OwnedRow, row: OwnedRow, count: i64, assoc: i64) -> bool {
+        let entries = Arc::make_mut(self.state.entry(key).or_default());
+        match entries.position(&self.hasher, row.row()) {
+            Some(p) => {
+                let e = &mut entries.entries[p];
+                e.count += count;
+                e.assoc += assoc;
+                e.count > 0
+            }
+            None => {
+                entries.push_new(&self.hasher, Entry { row, count, assoc });
+                self.stored += 1;
+                count > 0
+            }
+        }
+    }
+
+    /// Removes the rows whose restored changes added up to nothing.
+    fn drop_emptied(&mut self) {
+        let hasher = &self.hasher;
+        let mut stored = 0;
+        self.state.retain(|_, rows| {
+            if rows.iter().any(|e| e.count <= 0) {
+                let rows = Arc::make_mut(rows);
+                let mut i = 0;
+                while i < rows.len() {
+                    if rows[i].count <= 0 {
+                        rows.swap_remove(hasher, i);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            stored += rows.len();
+            !rows.is_empty()
+        });
+        self.stored = stored;
     }
 }
 
@@ -345,6 +443,8 @@ struct JoinOp {
     key_conv: RowConverter,
     sides: Vec<Side>,
     last_sweep: Instant,
+    /// Changes since the last checkpoint (incremental checkpoints only).
+    log: ChangeLog<Change>,
 }
 
 impl JoinOp {
@@ -356,6 +456,7 @@ impl JoinOp {
         }
         let ttl = Duration::from_millis(self.spec.state_ttl_ms);
         let sweep = now.duration_since(self.last_sweep) >= ttl;
+        let log = &mut self.log;
         for side in &mut self.sides {
             if let Some(k) = keys
                 && side
@@ -364,17 +465,20 @@ impl JoinOp {
                     .is_some_and(|w| now.duration_since(*w) >= ttl)
             {
                 side.written.remove(k);
-                side.state.remove(k);
+                side.drop_key(k, log);
             }
             if sweep {
-                let Side { written, state, .. } = side;
-                written.retain(|k, w| {
+                let mut expired = Vec::new();
+                side.written.retain(|k, w| {
                     let keep = now.duration_since(*w) < ttl;
                     if !keep {
-                        state.remove(k);
+                        expired.push(k.clone());
                     }
                     keep
                 });
+                for k in &expired {
+                    side.drop_key(k, log);
+                }
             }
         }
         if sweep {
@@ -445,18 +549,18 @@ impl JoinOp {
                 out.push(kind, &[row], &[]);
             }
             if kind.is_addition() {
-                self.sides[0].add(state_key, row, n);
+                self.sides[0].add(state_key, row, n, &mut self.log);
             } else {
-                self.sides[0].remove(&state_key, row);
+                self.sides[0].remove(&state_key, row, &mut self.log);
             }
             return Ok(());
         }
         // A right row: store it, then update the left rows it matches.
         let add = kind.is_addition();
         if add {
-            self.sides[1].add(state_key, row, 0);
+            self.sides[1].add(state_key, row, 0, &mut self.log);
         } else {
-            self.sides[1].remove(&state_key, row);
+            self.sides[1].remove(&state_key, row, &mut self.log);
         }
         let Some(k) = &key else {
             return Ok(());
@@ -464,10 +568,12 @@ impl JoinOp {
         let Some(lefts) = self.sides[0].state.get_mut(k).map(Arc::make_mut) else {
             return Ok(());
         };
+        let delta = if add { 1 } else { -1 };
         for &m in &matched {
             let e = &mut lefts[m];
             let before = e.assoc;
-            e.assoc += if add { 1 } else { -1 };
+            e.assoc += delta;
+            log_change(&mut self.log, 0, e.row.row(), 0, delta);
             let out_kind = match (before, e.assoc, semi) {
                 (0, 1, true) | (1, 0, false) => Some(RowKind::Insert),
                 (1, 0, true) | (0, 1, false) => Some(RowKind::Delete),
@@ -620,6 +726,7 @@ impl JoinOp {
                             }
                         }
                         e.assoc += 1;
+                        log_change(&mut self.log, 1 - side, e.row.row(), 0, 1);
                     }
                 }
                 if let Some(entries) = other.get(k) {
@@ -638,10 +745,10 @@ impl JoinOp {
                     .map_or(0, |es| matched.iter().map(|&m| es[m].count).sum()),
                 _ => 0,
             };
-            self.sides[side].add(state_key, row, assoc);
+            self.sides[side].add(state_key, row, assoc, &mut self.log);
         } else {
             // Retraction: remove one occurrence from state first.
-            self.sides[side].remove(&state_key, row);
+            self.sides[side].remove(&state_key, row, &mut self.log);
             let out_kind = if inner { kind } else { RowKind::Delete };
             if matched.is_empty() {
                 if this_outer {
@@ -676,6 +783,7 @@ impl JoinOp {
                             }
                         }
                         e.assoc -= 1;
+                        log_change(&mut self.log, 1 - side, e.row.row(), 0, -1);
                     }
                 }
             }
@@ -711,23 +819,67 @@ impl Operator for JoinOp {
     /// Asynchronous: the data path only collects each key's rows (a reference count per key,
     /// no row copied); the conversion into state tables runs on the checkpoint writer's thread
     /// while the join goes on, copying a key's rows first when it changes them meanwhile.
+    /// With incremental checkpoints most snapshots are the logged changes instead (see the
+    /// module docs), converted the same way.
     async fn snapshot(
         &mut self,
-        _barrier: &Barrier,
+        barrier: &Barrier,
         ctx: &mut OperatorContext,
     ) -> Result<Option<StateSnapshot>> {
-        let frozen: Vec<(Arc<RowConverter>, Vec<Arc<Rows>>)> = self
-            .sides
-            .iter()
-            .map(|s| (Arc::clone(&s.conv), s.state.values().cloned().collect()))
-            .collect();
+        let stored = self.sides.iter().map(|s| s.stored).sum();
+        let convs: Vec<Arc<RowConverter>> =
+            self.sides.iter().map(|s| Arc::clone(&s.conv)).collect();
         let spec = self.spec.clone();
         let max_parallelism = ctx.max_parallelism;
-        Ok(Some(StateSnapshot::Deferred(Box::new(move || {
-            state_tables(&spec, &frozen, max_parallelism)
-        }))))
+        Ok(Some(StateSnapshot::Deferred(
+            match self.log.plan(barrier, stored) {
+                Plan::Complete(part) => {
+                    let frozen: Vec<Vec<Arc<Rows>>> = self
+                        .sides
+                        .iter()
+                        .map(|s| s.state.values().cloned().collect())
+                        .collect();
+                    Box::new(move || {
+                        let tables = (0..frozen.len())
+                            .map(|side| {
+                                let rows = frozen[side]
+                                    .iter()
+                                    .flat_map(|r| r.iter())
+                                    .map(|e| (e.row.row(), e.count, e.assoc));
+                                side_table(&spec, side, &convs[side], rows, max_parallelism)
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        Ok(OperatorState {
+                            keyed: tables,
+                            shared: Vec::new(),
+                            keyed_part: part,
+                        })
+                    })
+                }
+                Plan::Changes { since, segments } => Box::new(move || {
+                    let tables = (0..convs.len())
+                        .map(|side| {
+                            let rows = segments
+                                .iter()
+                                .flat_map(|s| s.iter())
+                                .filter(|c| c.side == side)
+                                .map(|c| (c.row.row(), c.count, c.assoc));
+                            side_table(&spec, side, &convs[side], rows, max_parallelism)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(OperatorState {
+                        keyed: tables,
+                        shared: Vec::new(),
+                        keyed_part: KeyedPart::ChangesSince(since),
+                    })
+                }),
+            },
+        )))
     }
 
+    /// Restores the rows of every table given (a complete snapshot, or one and the changes
+    /// of incremental checkpoints after it), adding up each row's multiplicity and partner
+    /// count.
     async fn restore_state(&mut self, state: OperatorState) -> Result<()> {
         for (side, t) in state.keyed.into_iter().enumerate().take(2) {
             let n = t.num_rows();
@@ -749,6 +901,7 @@ impl Operator for JoinOp {
             let null_equals_null = self.spec.null_equals_null;
             let ttl = self.spec.state_ttl_ms > 0;
             let s = &mut self.sides[side];
+            let mut emptied = false;
             // Rows are converted a chunk at a time: converting the whole table first would
             // allocate a second copy of the state just to copy it again row by row.
             let mut row_conv = s.conv.empty_rows(0, 0);
@@ -776,14 +929,10 @@ impl Operator for JoinOp {
                     s.written.insert(k.clone(), now);
                 }
                 let state_key = key.unwrap_or_else(|| s.null_row.clone());
-                Arc::make_mut(s.state.entry(state_key).or_default()).push_new(
-                    &s.hasher,
-                    Entry {
-                        row,
-                        count: counts[i],
-                        assoc: assocs[i],
-                    },
-                );
+                emptied |= !s.restore_row(state_key, row, counts[i], assocs[i]);
+            }
+            if emptied {
+                s.drop_emptied();
             }
         }
         Ok(())
@@ -797,7 +946,7 @@ impl Operator for JoinOp {
                 let keep = side.expiry.split_off(&t.saturating_add(1));
                 let expired = std::mem::replace(&mut side.expiry, keep);
                 for (key, row) in expired.into_values().flatten() {
-                    side.remove(&key, row.row());
+                    side.remove(&key, row.row(), &mut self.log);
                 }
             }
         }
@@ -870,51 +1019,41 @@ impl Operator for JoinOp {
     }
 }
 
-/// The join's state tables from a frozen view of each side's rows (see `JoinOp::snapshot`):
-/// per side, each stored row with its multiplicity (`__count`), its partner count (`__assoc`)
-/// and the row's columns, with key groups recomputed from the row's join key, as the exchange
-/// computed them.
-fn state_tables(
+/// One side's state table (see `JoinOp::snapshot`): per stored row (or logged change of one),
+/// its multiplicity (`__count`), its partner count (`__assoc`) and the row's columns, with key
+/// groups recomputed from the row's join key, as the exchange computed them.
+fn side_table<'a>(
     spec: &StreamingJoin,
-    frozen: &[(Arc<RowConverter>, Vec<Arc<Rows>>)],
+    side: usize,
+    conv: &RowConverter,
+    rows: impl Iterator<Item = (Row<'a>, i64, i64)>,
     max_parallelism: usize,
-) -> Result<OperatorState> {
-    let mut tables = Vec::with_capacity(2);
-    for (side, (conv, rows_of_keys)) in frozen.iter().enumerate() {
-        let entries: Vec<&Entry> = rows_of_keys.iter().flat_map(|r| r.iter()).collect();
-        let n = entries.len();
-        let schema = spec.side_schema(side);
-        let cols = conv.convert_rows(entries.iter().map(|e| e.row.row()))?;
-        let rows = RecordBatch::try_new_with_options(
-            Arc::clone(schema),
-            cols.clone(),
-            &RecordBatchOptions::new().with_row_count(Some(n)),
-        )?;
-        let keys = spec.eval_keys(side, &rows)?;
-        let mut table = vec![
-            (KG.to_string(), key_group_array(&keys, n, max_parallelism)?),
-            (
-                "__count".to_string(),
-                i64_column(entries.iter().map(|e| e.count).collect()),
-            ),
-            (
-                "__assoc".to_string(),
-                i64_column(entries.iter().map(|e| e.assoc).collect()),
-            ),
-        ];
-        table.extend(
-            schema
-                .fields()
-                .iter()
-                .zip(cols)
-                .map(|(f, c)| (f.name().clone(), c)),
-        );
-        tables.push(state_table(table, n)?);
-    }
-    Ok(OperatorState {
-        keyed: tables,
-        shared: Vec::new(),
-    })
+) -> Result<RecordBatch> {
+    let rows: Vec<(Row<'a>, i64, i64)> = rows.collect();
+    let n = rows.len();
+    let cols = conv.convert_rows(rows.iter().map(|r| r.0))?;
+    let counts = rows.iter().map(|r| r.1).collect();
+    let assocs = rows.iter().map(|r| r.2).collect();
+    let schema = spec.side_schema(side);
+    let rows = RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        cols.clone(),
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?;
+    let keys = spec.eval_keys(side, &rows)?;
+    let mut table = vec![
+        (KG.to_string(), key_group_array(&keys, n, max_parallelism)?),
+        ("__count".to_string(), i64_column(counts)),
+        ("__assoc".to_string(), i64_column(assocs)),
+    ];
+    table.extend(
+        schema
+            .fields()
+            .iter()
+            .zip(cols)
+            .map(|(f, c)| (f.name().clone(), c)),
+    );
+    state_table(table, n)
 }
 
 #[cfg(test)]
@@ -932,6 +1071,8 @@ mod tests {
         let values: ArrayRef = Arc::new(Int64Array::from_iter_values(0..100));
         let rows = to_rows(&conv, &[values]).unwrap();
         let side = Side {
+            index: 0,
+            stored: 0,
             expiry: BTreeMap::new(),
             conv,
             null_row: rows.row(0).owned(),
@@ -959,22 +1100,23 @@ mod tests {
     #[test]
     fn a_frozen_snapshot_view_does_not_see_later_changes() {
         let (mut side, rows) = int_side();
+        let mut log = ChangeLog::default();
         let (hot, small) = (rows.row(0).owned(), rows.row(1).owned());
         // The hot key holds enough rows for its hash index; the small one three.
         for i in 0..40 {
-            side.add(hot.clone(), rows.row(i), 0);
+            side.add(hot.clone(), rows.row(i), 0, &mut log);
         }
         for i in 50..53 {
-            side.add(small.clone(), rows.row(i), 0);
+            side.add(small.clone(), rows.row(i), 0, &mut log);
         }
         let frozen: Vec<Arc<Rows>> = side.state.values().cloned().collect();
         let at_barrier = contents(&frozen);
 
-        side.add(hot.clone(), rows.row(90), 0); // a new row under a frozen key
-        side.add(hot.clone(), rows.row(3), 0); // a count goes up
-        side.remove(&hot, rows.row(7)); // a row goes
+        side.add(hot.clone(), rows.row(90), 0, &mut log); // a new row under a frozen key
+        side.add(hot.clone(), rows.row(3), 0, &mut log); // a count goes up
+        side.remove(&hot, rows.row(7), &mut log); // a row goes
         for i in 50..53 {
-            side.remove(&small, rows.row(i)); // the key goes
+            side.remove(&small, rows.row(i), &mut log); // the key goes
         }
         assert_eq!(contents(&frozen), at_barrier);
         assert_eq!(at_barrier.len(), 43);
@@ -985,7 +1127,7 @@ mod tests {
         // Once the snapshot is done, changes are in place again (no copy).
         drop(frozen);
         let before = Arc::as_ptr(&side.state[&hot]);
-        side.add(hot.clone(), rows.row(91), 0);
+        side.add(hot.clone(), rows.row(91), 0, &mut log);
         assert_eq!(Arc::as_ptr(&side.state[&hot]), before);
     }
 
@@ -994,14 +1136,15 @@ mod tests {
     #[test]
     fn a_hot_key_keeps_exact_counts_through_the_index() {
         let (mut side, rows) = int_side();
+        let mut log = ChangeLog::default();
         let key = rows.row(0).owned();
         // Rows 0..100 once each, rows 0..50 a second time.
         for i in (0..100).chain(0..50) {
-            side.add(key.clone(), rows.row(i), 0);
+            side.add(key.clone(), rows.row(i), 0, &mut log);
         }
         // Retract every odd row once: odd rows < 50 stay with count 1, odd rows >= 50 go.
         for i in (1..100).step_by(2) {
-            side.remove(&key, rows.row(i));
+            side.remove(&key, rows.row(i), &mut log);
         }
         let stored = &side.state[&key];
         assert!(stored.by_hash.is_some(), "a key this size is indexed");
@@ -1017,5 +1160,77 @@ mod tests {
             assert_eq!(got, expected, "row {i}");
         }
         assert_eq!(stored.len(), 75);
+    }
+
+    /// Incremental checkpoints: a snapshot of the state plus the changes logged after it,
+    /// restored by adding up each row's amounts, give the live state back — for added rows,
+    /// count changes, rows and keys removed, and keys dropped whole (state TTL).
+    #[test]
+    fn a_base_snapshot_plus_the_logged_changes_restores_the_live_state() {
+        use crate::checkpoint::{BarrierKind, Increment};
+        let barrier = |id, increment| Barrier {
+            id,
+            timestamp_ms: 0,
+            kind: BarrierKind::Checkpoint,
+            increment,
+        };
+        let (mut side, rows) = int_side();
+        let mut log = ChangeLog::default();
+        let keys: Vec<OwnedRow> = (0..5).map(|k| rows.row(k).owned()).collect();
+        for i in 0..60 {
+            side.add(keys[i % 5].clone(), rows.row(i), i as i64 % 3, &mut log);
+        }
+        assert!(matches!(
+            log.plan(&barrier(1, Increment::Start), side.stored),
+            Plan::Complete(KeyedPart::Base)
+        ));
+        let base: Vec<(OwnedRow, OwnedRow, i64, i64)> = side
+            .state
+            .iter()
+            .flat_map(|(k, r)| {
+                r.iter()
+                    .map(|e| (k.clone(), e.row.clone(), e.count, e.assoc))
+            })
+            .collect();
+        side.add(keys[0].clone(), rows.row(0), 0, &mut log); // a count goes up
+        side.add(keys[0].clone(), rows.row(70), 4, &mut log); // a new row
+        side.remove(&keys[1], rows.row(1), &mut log); // a row goes (with its partner count)
+        side.remove(&keys[2], rows.row(8), &mut log); // not under that key: nothing
+        side.drop_key(&keys[3], &mut log); // a whole key goes
+        side.add(keys[3].clone(), rows.row(3), 9, &mut log); // and one of its rows comes back
+        let Plan::Changes { since, segments } =
+            log.plan(&barrier(2, Increment::Since(1)), side.stored)
+        else {
+            panic!("a delta is expected")
+        };
+        assert_eq!(since, 1);
+        let (mut restored, _) = int_side();
+        let mut emptied = false;
+        for (k, r, c, a) in base {
+            emptied |= !restored.restore_row(k, r, c, a);
+        }
+        // As a restore does, the key is recomputed from the row (here: value % 5).
+        let value: HashMap<OwnedRow, usize> = (0..100).map(|i| (rows.row(i).owned(), i)).collect();
+        for c in segments.iter().flat_map(|s| s.iter()) {
+            let key = keys[value[&c.row] % 5].clone();
+            emptied |= !restored.restore_row(key, c.row.clone(), c.count, c.assoc);
+        }
+        assert!(emptied, "row 1 was removed");
+        restored.drop_emptied();
+        let dump = |s: &Side| {
+            let mut v: Vec<(OwnedRow, OwnedRow, i64, i64)> = s
+                .state
+                .iter()
+                .flat_map(|(k, r)| {
+                    r.iter()
+                        .map(|e| (k.clone(), e.row.clone(), e.count, e.assoc))
+                })
+                .collect();
+            v.sort_by(|a, b| (a.0.row(), a.1.row()).cmp(&(b.0.row(), b.1.row())));
+            v
+        };
+        assert_eq!(dump(&restored), dump(&side));
+        assert_eq!(restored.stored, side.stored);
+        assert_eq!(side.stored, 60 + 1 - 1 - 12 + 1);
     }
 }

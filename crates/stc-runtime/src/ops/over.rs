@@ -390,6 +390,7 @@ impl Operator for OverOp {
         }
         let frames = state_table(table, m)?;
         Ok(Some(crate::checkpoint::OperatorState {
+            keyed_part: Default::default(),
             keyed: vec![waiting, frames],
             shared: Vec::new(),
         }))

@@ -336,6 +336,7 @@ mod tests {
                         id: 1,
                         timestamp_ms: 0,
                         kind: crate::checkpoint::BarrierKind::Checkpoint,
+                        increment: Default::default(),
                     },
                     &mut ctx,
                 )

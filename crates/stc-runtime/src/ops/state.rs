@@ -99,6 +99,7 @@ pub(crate) fn rows_state(
             .map(|(f, c)| (f.name().clone(), Arc::clone(c))),
     );
     Ok(crate::checkpoint::OperatorState {
+        keyed_part: Default::default(),
         keyed: vec![state_table(table, n)?],
         shared: Vec::new(),
     })

@@ -455,6 +455,7 @@ impl Operator for TemporalJoinOp {
         .flatten()
         .collect();
         Ok(Some(OperatorState {
+            keyed_part: Default::default(),
             keyed,
             shared: vec![],
         }))
@@ -649,6 +650,7 @@ mod tests {
                 id: 1,
                 timestamp_ms: 0,
                 kind: crate::checkpoint::BarrierKind::Checkpoint,
+                increment: Default::default(),
             };
             let state = op.snapshot_state(&barrier, &mut c).await.unwrap().unwrap();
             op = spec(left_outer).create(0, 1).unwrap();

@@ -642,6 +642,7 @@ impl Operator for WindowAggregateOp {
         }
         let table = concat_batches(&parts[0].schema(), &parts)?;
         Ok(Some(OperatorState {
+            keyed_part: Default::default(),
             keyed: vec![table],
             shared: Vec::new(),
         }))
@@ -948,6 +949,7 @@ impl Operator for SessionOp {
         let mut cols = vec![kg];
         cols.extend(all.columns().iter().cloned());
         Ok(Some(OperatorState {
+            keyed_part: Default::default(),
             keyed: vec![RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?],
             shared: Vec::new(),
         }))

@@ -402,6 +402,7 @@ impl Operator for WindowJoinOp {
             }
         }
         Ok(Some(OperatorState {
+            keyed_part: Default::default(),
             keyed,
             shared: vec![],
         }))
@@ -564,6 +565,7 @@ mod tests {
                 id: 1,
                 timestamp_ms: 0,
                 kind: crate::checkpoint::BarrierKind::Checkpoint,
+                increment: Default::default(),
             };
             let state = op.snapshot_state(&barrier, &mut c).await.unwrap().unwrap();
             op = spec(kind).create(0, 1).unwrap();

@@ -306,6 +306,7 @@ impl Operator for WindowTopNOp {
             keyed.push(RecordBatch::try_new(self.snapshot_schema(), columns)?);
         }
         Ok(Some(OperatorState {
+            keyed_part: Default::default(),
             keyed,
             shared: vec![],
         }))
@@ -522,6 +523,7 @@ mod tests {
             id: 1,
             timestamp_ms: 0,
             kind: crate::checkpoint::BarrierKind::Checkpoint,
+            increment: Default::default(),
         };
         let state = first
             .snapshot_state(&barrier, &mut c)
@@ -564,6 +566,7 @@ mod tests {
             id: 1,
             timestamp_ms: 0,
             kind: crate::checkpoint::BarrierKind::Checkpoint,
+            increment: Default::default(),
         };
         let state = first
             .snapshot_state(&barrier, &mut c)
