@@ -4,7 +4,8 @@
 #     (the ratio is the checkpointing overhead);
 #  2. the same for a join whose state grows with every row (GROWING_ROWS rows of a
 #     100-character payload): each checkpoint snapshots all of it, asynchronously; `stc run`
-#     reports how long processing was paused for snapshots in all;
+#     reports how long processing was paused for snapshots in all; then with incremental
+#     checkpoints (`execution.checkpointing.incremental`), which write only the new rows;
 #  3. snapshot and restore time of a large keyed state (a join's stored rows): the job is
 #     stopped with a savepoint once its sources are done, then restored.
 # Usage: benchmarks/checkpoint/run.sh [ROWS] [STATE_ROWS] [PAYLOAD] [GROWING_ROWS]
@@ -51,6 +52,10 @@ run "no checkpoints" growing_join.sql "$GROWING_ROWS"
 run "checkpoints every 1 s" growing_join.sql "$GROWING_ROWS" \
   --set "execution.checkpointing.interval=1 s" --set "execution.checkpointing.dir=$work/ckg"
 rm -rf "$work/ckg"
+run "1 s, incremental" growing_join.sql "$GROWING_ROWS" \
+  --set "execution.checkpointing.interval=1 s" --set "execution.checkpointing.dir=$work/cki" \
+  --set "execution.checkpointing.incremental=true"
+rm -rf "$work/cki"
 run "no checkpoints (again)" growing_join.sql "$GROWING_ROWS"
 
 echo "== large state: $STATE_ROWS rows x $PAYLOAD chars in a join's state, parallelism 2"

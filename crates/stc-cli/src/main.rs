@@ -507,11 +507,15 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     let completed = ck.completed.load(Ordering::Relaxed);
                     let failed = ck.failed.load(Ordering::Relaxed);
                     if completed + failed > 0 {
+                        let mb = |b: &std::sync::atomic::AtomicU64| {
+                            b.load(Ordering::Relaxed) as f64 / 1e6
+                        };
                         summary.push_str(&format!(
-                            ", {completed} checkpoints ({failed} failed; last {:.1} MB in {} ms; processing paused {} ms in all for snapshots)",
-                            ck.last_size_bytes.load(Ordering::Relaxed) as f64
-                                / 1e6,
+                            ", {completed} checkpoints ({failed} failed; last {:.1} MB of {:.1} MB in {} ms; {:.1} MB written in all; processing paused {} ms in all for snapshots)",
+                            mb(&ck.last_size_bytes),
+                            mb(&ck.last_full_size_bytes),
                             ck.last_duration_ms.load(Ordering::Relaxed),
+                            mb(&ck.written_bytes_total),
                             ck.sync_ms_total.load(Ordering::Relaxed)
                         ));
                     }

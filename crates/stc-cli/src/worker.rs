@@ -68,6 +68,7 @@ fn counters(m: &JobMetrics) -> serde_json::Value {
         "last_checkpoint_at": ck.last_completed_ms.load(Ordering::Relaxed),
         "last_checkpoint_duration_ms": ck.last_duration_ms.load(Ordering::Relaxed),
         "last_checkpoint_bytes": ck.last_size_bytes.load(Ordering::Relaxed),
+        "last_checkpoint_full_bytes": ck.last_full_size_bytes.load(Ordering::Relaxed),
         "last_checkpoint_alignment_ms": ck.last_alignment_ms.load(Ordering::Relaxed),
         "last_checkpoint_sync_ms": ck.last_sync_ms.load(Ordering::Relaxed),
         "restores": ck.restored.load(Ordering::Relaxed),

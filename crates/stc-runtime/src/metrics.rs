@@ -73,8 +73,14 @@ pub struct CheckpointMetrics {
     pub last_completed_ms: AtomicI64,
     /// Trigger to completion of the last completed checkpoint.
     pub last_duration_ms: AtomicU64,
-    /// Bytes of state files of the last completed checkpoint.
+    /// Bytes of state files the last completed checkpoint wrote (Flink's "checkpointed data
+    /// size": with incremental checkpoints, less than the state).
     pub last_size_bytes: AtomicU64,
+    /// Bytes of every state file the last completed checkpoint lists, those written by the
+    /// checkpoints it builds on included (Flink's "full checkpoint data size").
+    pub last_full_size_bytes: AtomicU64,
+    /// Bytes of state files written by every completed checkpoint.
+    pub written_bytes_total: AtomicU64,
     /// Longest barrier alignment of any subtask in the last completed checkpoint.
     pub last_alignment_ms: AtomicU64,
     /// Longest time any subtask's operators took to snapshot in the last completed

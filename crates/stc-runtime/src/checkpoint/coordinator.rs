@@ -395,7 +395,14 @@ impl Coordinator {
         last: bool,
     ) -> Result<Option<(u64, usize, oneshot::Sender<Result<Location>>, Location)>> {
         let id = p.barrier.id;
-        let size: u64 = p.files.iter().map(|f| f.bytes).sum();
+        let full_size: u64 = p.files.iter().map(|f| f.bytes).sum();
+        let own = format!("{}-", p.shared_tag);
+        let size: u64 = p
+            .files
+            .iter()
+            .filter(|f| !f.shared || f.path.starts_with(&own))
+            .map(|f| f.bytes)
+            .sum();
         let meta = Metadata {
             format: FORMAT_NAME.into(),
             // Version 1 readers can read a checkpoint without shared files.
@@ -440,6 +447,8 @@ impl Coordinator {
         m.last_duration_ms
             .store(p.started.elapsed().as_millis() as u64, Ordering::Relaxed);
         m.last_size_bytes.store(size, Ordering::Relaxed);
+        m.last_full_size_bytes.store(full_size, Ordering::Relaxed);
+        m.written_bytes_total.fetch_add(size, Ordering::Relaxed);
         m.last_alignment_ms
             .store(p.alignment.as_millis() as u64, Ordering::Relaxed);
         m.last_sync_ms
