@@ -4,15 +4,18 @@
 //! A complete snapshot of a large, growing state at every checkpoint costs processing time in
 //! proportion to the state, not to what changed: a join holding 4 M rows snapshotted every
 //! second writes the same rows again and again. With incremental checkpoints an operator that
-//! supports them (regular and interval joins) writes, at most checkpoints, only the changes
+//! supports them (regular and interval joins, non-windowed GROUP BY) writes, at most
+//! checkpoints, only the changes
 //! since the previous completed checkpoint; the checkpoint's metadata lists that checkpoint's
 //! keyed files of the operator and the new ones, and a restore reads them all (Flink's
 //! incremental RocksDB checkpoints share SST files the same way).
 //!
-//! The operator logs its changes as rows that *add up*: a stored row's multiplicity (and any
-//! counter kept with it) changes by a signed amount, so the restore sums every file's rows per
-//! stored row, in any order, and keeps those whose multiplicity stays positive. A key removed
-//! entirely is logged as the removal of each of its rows.
+//! The log's entries are the operator's own, and so is the meaning of the tables it writes
+//! from them, as long as a restore of the chain's tables, concatenated in order, gives the
+//! state back. Joins log changes as rows that *add up*: a stored row's multiplicity (and its
+//! partner count) changes by a signed amount, and the restore sums every file's rows per
+//! stored row. GROUP BY logs changed keys and writes those groups as they are at the barrier
+//! (a row count of 0: gone); its restore lets a later row of a key replace an earlier one.
 //!
 //! [`ChangeLog`] keeps the log in segments, one per checkpoint barrier, until a barrier names a
 //! completed checkpoint that covers them ([`Increment::Since`]): a checkpoint may fail after

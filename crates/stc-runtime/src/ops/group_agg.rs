@@ -22,6 +22,12 @@
 //! input use the multiset accumulators below (Flink's `MaxWithRetractAggFunction` keeps a
 //! value → count map the same way), because DataFusion's sliding MIN/MAX only retract in
 //! arrival order.
+//!
+//! With incremental checkpoints (`crate::checkpoint::incremental`) the keys changed since the
+//! previous checkpoint are logged, and most snapshots hold only those groups: their state as
+//! now, or a row count of 0 for a group that is gone. A restore applies the tables in order
+//! (a chain's complete snapshot first, then each checkpoint's changes), so a later row of a
+//! key replaces an earlier one, and a count of 0 removes the group.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,12 +36,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
 use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use stc_common::RowKind;
 
-use crate::checkpoint::{Barrier, OperatorState};
+use crate::checkpoint::incremental::{ChangeLog, Plan};
+use crate::checkpoint::{Barrier, KeyedPart, OperatorState};
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
@@ -166,6 +174,9 @@ impl OperatorFactory for GroupAggregate {
             buffer: Vec::new(),
             buffered_rows: 0,
             flush_at: None,
+            log: ChangeLog::default(),
+            epoch: 1,
+            state_types: None,
             state_keeps: self
                 .agg
                 .aggregates
@@ -182,6 +193,9 @@ struct GroupState {
     prev: Option<Vec<ScalarValue>>,
     /// Last write, for `table.exec.state.ttl`.
     written: Instant,
+    /// The epoch (see [`GroupAggregateOp::epoch`]) in which the key was last logged as
+    /// changed.
+    logged: u64,
 }
 
 struct GroupAggregateOp {
@@ -196,6 +210,22 @@ struct GroupAggregateOp {
     buffer: Vec<StreamBatch>,
     buffered_rows: usize,
     flush_at: Option<i64>,
+    /// Keys changed since the last checkpoint (incremental checkpoints only), each logged
+    /// once per epoch: the epoch moves on at every barrier.
+    log: ChangeLog<Box<[u8]>>,
+    epoch: u64,
+    /// The data types of each accumulator's state values, once a group has shown them.
+    state_types: Option<Vec<Vec<DataType>>>,
+}
+
+/// Logs `key` as changed, once per epoch (incremental checkpoints).
+fn log_key(log: &mut ChangeLog<Box<[u8]>>, epoch: u64, key: &[u8], group: &mut GroupState) {
+    if group.logged != epoch {
+        group.logged = epoch;
+        if log.recording() {
+            log.push(key.into());
+        }
+    }
 }
 
 impl GroupAggregateOp {
@@ -235,6 +265,7 @@ impl GroupAggregateOp {
                         rows: 0,
                         prev: None,
                         written: now,
+                        logged: 0,
                     })
                 }
             };
@@ -251,6 +282,7 @@ impl GroupAggregateOp {
             }
             state.rows += if accumulate { 1 } else { -1 };
             state.written = now;
+            log_key(&mut self.log, self.epoch, key, state);
             if emit_change(state, key_part, &mut out, ttl.is_some())? {
                 self.groups.remove(key);
             }
@@ -267,8 +299,14 @@ impl GroupAggregateOp {
         if let Some(ttl) = ttl
             && now.duration_since(self.last_sweep) >= ttl
         {
-            self.groups
-                .retain(|_, g| now.duration_since(g.written) < ttl);
+            let log = &mut self.log;
+            self.groups.retain(|k, g| {
+                let keep = now.duration_since(g.written) < ttl;
+                if !keep && log.recording() {
+                    log.push(k.clone());
+                }
+                keep
+            });
             self.last_sweep = now;
         }
         (ttl, now)
@@ -283,6 +321,9 @@ impl GroupAggregateOp {
                 .is_some_and(|g| now.duration_since(g.written) >= ttl)
         {
             self.groups.remove(key);
+            if self.log.recording() {
+                self.log.push(key.into());
+            }
         }
     }
 
@@ -347,6 +388,7 @@ impl GroupAggregateOp {
                         rows: 0,
                         prev: None,
                         written: now,
+                        logged: 0,
                     },
                 );
             }
@@ -385,6 +427,7 @@ impl GroupAggregateOp {
                 state.rows += if accumulate { len } else { -len };
             }
             state.written = now;
+            log_key(&mut self.log, self.epoch, key, state);
             if emit_change(state, key_part, &mut out, ttl.is_some())? {
                 self.groups.remove(key);
             }
@@ -468,26 +511,18 @@ impl Operator for GroupAggregateOp {
 
     /// One keyed table, a row per group: key columns (`key<i>`), the row count, the last
     /// emitted result (`prev<i>`, NULL in `has_prev` when none) and each accumulator's state
-    /// (`acc<i>_<j>`). TTL clocks restart at restore.
+    /// (`acc<i>_<j>`). TTL clocks restart at restore. With incremental checkpoints, mostly
+    /// the groups changed since the previous checkpoint, a count of 0 for those gone.
     async fn snapshot_state(
         &mut self,
-        _barrier: &Barrier,
+        barrier: &Barrier,
         ctx: &mut OperatorContext,
     ) -> Result<Option<OperatorState>> {
         // A mini-batch is applied before the barrier: the snapshot holds no buffer.
         self.flush(ctx)?;
-        if self.groups.is_empty() {
-            return Ok(None);
-        }
-        let n = self.groups.len();
+        let plan = self.log.plan(barrier, self.groups.len());
+        self.epoch += 1;
         let keyed = !self.spec.agg.keys.is_empty();
-        let parser = self.key_conv.parser();
-        let mut key_rows = Vec::with_capacity(n);
-        let mut rows = Vec::with_capacity(n);
-        let mut has_prev = Vec::with_capacity(n);
-        let aggs = self.spec.agg.aggregates.len();
-        let mut prevs: Vec<Vec<ScalarValue>> = vec![Vec::with_capacity(n); aggs];
-        let mut states: Vec<Vec<Vec<ScalarValue>>> = vec![Vec::new(); aggs];
         let nulls: Vec<ScalarValue> = self
             .spec
             .agg
@@ -495,39 +530,67 @@ impl Operator for GroupAggregateOp {
             .iter()
             .map(|a| ScalarValue::try_from(a.expr.field().data_type()))
             .collect::<datafusion::error::Result<_>>()?;
-        for (key, g) in self.groups.iter_mut() {
-            if keyed {
-                key_rows.push(parser.parse(key));
+        // The logged keys outlive the table that borrows them.
+        let segments;
+        let mut table = StateTable::new(self.spec.agg.aggregates.len());
+        let parser = self.key_conv.parser();
+        let part = match plan {
+            Plan::Complete(part) => {
+                if self.groups.is_empty() {
+                    return Ok(None);
+                }
+                for (key, g) in self.groups.iter_mut() {
+                    table.push(&self.spec, &self.state_keeps, &nulls, key, Some(g))?;
+                }
+                part
             }
-            rows.push(g.rows);
-            has_prev.push(g.prev.is_some());
-            for i in 0..aggs {
-                prevs[i].push(match &g.prev {
-                    Some(p) => p[i].clone(),
-                    None => nulls[i].clone(),
-                });
-                let st = g.accs[i].state()?;
-                if !self.state_keeps[i] {
-                    // `state` emptied the accumulator: rebuild it from what it handed out.
-                    let arrays = st
-                        .iter()
-                        .map(|v| v.to_array())
-                        .collect::<datafusion::error::Result<Vec<_>>>()?;
-                    let mut fresh =
-                        create_accumulator(&self.spec.agg.aggregates[i], self.spec.input_updating)?;
-                    fresh.merge_batch(&arrays)?;
-                    g.accs[i] = fresh;
+            Plan::Changes {
+                since,
+                segments: logged,
+            } => {
+                segments = logged;
+                let mut seen = std::collections::HashSet::new();
+                let mut gone = Vec::new();
+                for key in segments.iter().flat_map(|s| s.iter()) {
+                    if seen.insert(&key[..]) {
+                        match self.groups.get_mut(key) {
+                            Some(g) => {
+                                table.push(&self.spec, &self.state_keeps, &nulls, key, Some(g))?
+                            }
+                            None => gone.push(&key[..]),
+                        }
+                    }
                 }
-                if states[i].len() < st.len() {
-                    states[i].resize_with(st.len(), || Vec::with_capacity(n));
-                }
-                for (j, v) in st.into_iter().enumerate() {
-                    states[i][j].push(v);
+                // A group that is gone is a count of 0, with NULLs of the accumulator state
+                // types, which only a live group shows (a fresh accumulator's empty list has
+                // no element type). Never seen one: a complete snapshot instead, which is
+                // always a valid answer to a plan of changes.
+                let types = self.state_types.clone().or_else(|| table.types.clone());
+                match types {
+                    Some(types) => {
+                        for key in gone {
+                            table.push_gone(key, &types, &nulls)?;
+                        }
+                        KeyedPart::ChangesSince(since)
+                    }
+                    None if gone.is_empty() => KeyedPart::ChangesSince(since),
+                    None => {
+                        table = StateTable::new(self.spec.agg.aggregates.len());
+                        for (key, g) in self.groups.iter_mut() {
+                            table.push(&self.spec, &self.state_keeps, &nulls, key, Some(g))?;
+                        }
+                        KeyedPart::Base
+                    }
                 }
             }
+        };
+        if self.state_types.is_none() {
+            self.state_types = table.types.clone();
         }
+        let n = table.rows.len();
         let keys = if keyed {
-            self.key_conv.convert_rows(key_rows)?
+            self.key_conv
+                .convert_rows(table.keys.iter().map(|k| parser.parse(k)))?
         } else {
             Vec::new()
         };
@@ -540,21 +603,21 @@ impl Operator for GroupAggregateOp {
                 .enumerate()
                 .map(|(i, k)| (format!("key{i}"), k)),
         );
-        cols.push(("rows".into(), i64_column(rows)));
+        cols.push(("rows".into(), i64_column(table.rows)));
         cols.push((
             "has_prev".into(),
-            Arc::new(BooleanArray::from(has_prev)) as ArrayRef,
+            Arc::new(BooleanArray::from(table.has_prev)) as ArrayRef,
         ));
-        for (i, p) in prevs.into_iter().enumerate() {
+        for (i, p) in table.prevs.into_iter().enumerate() {
             cols.push((format!("prev{i}"), Self::scalars(p)?));
         }
-        for (i, acc) in states.into_iter().enumerate() {
+        for (i, acc) in table.states.into_iter().enumerate() {
             for (j, col) in acc.into_iter().enumerate() {
                 cols.push((format!("acc{i}_{j}"), Self::scalars(col)?));
             }
         }
         Ok(Some(OperatorState {
-            keyed_part: Default::default(),
+            keyed_part: part,
             keyed: vec![state_table(cols, n)?],
             shared: Vec::new(),
         }))
@@ -584,12 +647,23 @@ impl Operator for GroupAggregateOp {
         let accs: Vec<Vec<ArrayRef>> = (0..aggs)
             .map(|i| state_columns(&t, &format!("acc{i}_")))
             .collect();
+        self.state_types = Some(
+            accs.iter()
+                .map(|cols| cols.iter().map(|c| c.data_type().clone()).collect())
+                .collect(),
+        );
         let now = Instant::now();
+        // In order: a later row of a key (changes of a later incremental checkpoint) replaces
+        // an earlier one, and a count of 0 is a group that is gone.
         for (r, &count) in rows.iter().enumerate().take(n) {
             let key: Box<[u8]> = match &key_rows {
                 Some(kr) => kr.row(r).as_ref().into(),
                 None => Box::default(),
             };
+            if count <= 0 {
+                self.groups.remove(&key);
+                continue;
+            }
             let mut group_accs = self.new_accumulators()?;
             for (acc, cols) in group_accs.iter_mut().zip(&accs) {
                 let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(r, 1)).collect();
@@ -612,8 +686,108 @@ impl Operator for GroupAggregateOp {
                     rows: count,
                     prev,
                     written: now,
+                    logged: 0,
                 },
             );
+        }
+        Ok(())
+    }
+}
+
+/// The columns of a GROUP BY state table being built, a row per group.
+struct StateTable<'k> {
+    /// The data types of each accumulator's state values, from the first group pushed.
+    types: Option<Vec<Vec<DataType>>>,
+    keys: Vec<&'k [u8]>,
+    rows: Vec<i64>,
+    has_prev: Vec<bool>,
+    prevs: Vec<Vec<ScalarValue>>,
+    states: Vec<Vec<Vec<ScalarValue>>>,
+}
+
+impl<'k> StateTable<'k> {
+    fn new(aggs: usize) -> Self {
+        StateTable {
+            types: None,
+            keys: Vec::new(),
+            rows: Vec::new(),
+            has_prev: Vec::new(),
+            prevs: vec![Vec::new(); aggs],
+            states: vec![Vec::new(); aggs],
+        }
+    }
+
+    /// Adds group `key` (`nulls`: a typed NULL per aggregate, for a group without a result).
+    fn push(
+        &mut self,
+        spec: &GroupAggregate,
+        state_keeps: &[bool],
+        nulls: &[ScalarValue],
+        key: &'k [u8],
+        g: Option<&mut GroupState>,
+    ) -> Result<()> {
+        let Some(g) = g else {
+            return Ok(());
+        };
+        self.keys.push(key);
+        self.rows.push(g.rows);
+        self.has_prev.push(g.prev.is_some());
+        for i in 0..nulls.len() {
+            self.prevs[i].push(match &g.prev {
+                Some(p) => p[i].clone(),
+                None => nulls[i].clone(),
+            });
+            let st = g.accs[i].state()?;
+            if !state_keeps[i] {
+                // `state` emptied the accumulator: rebuild it from what it handed out.
+                let arrays = st
+                    .iter()
+                    .map(|v| v.to_array())
+                    .collect::<datafusion::error::Result<Vec<_>>>()?;
+                let mut fresh = create_accumulator(&spec.agg.aggregates[i], spec.input_updating)?;
+                fresh.merge_batch(&arrays)?;
+                g.accs[i] = fresh;
+            }
+            if self.states[i].len() < st.len() {
+                self.states[i].resize_with(st.len(), Vec::new);
+            }
+            for (j, v) in st.into_iter().enumerate() {
+                self.states[i][j].push(v);
+            }
+        }
+        if self.types.is_none() {
+            self.types = Some(
+                self.states
+                    .iter()
+                    .map(|acc| {
+                        acc.iter()
+                            .map(|col| col[col.len() - 1].data_type())
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Adds group `key` as gone: a count of 0, NULL results and NULL states of `types`.
+    fn push_gone(
+        &mut self,
+        key: &'k [u8],
+        types: &[Vec<DataType>],
+        nulls: &[ScalarValue],
+    ) -> Result<()> {
+        self.keys.push(key);
+        self.rows.push(0);
+        self.has_prev.push(false);
+        for (i, acc) in types.iter().enumerate() {
+            self.prevs[i].push(nulls[i].clone());
+            if self.states[i].len() < acc.len() {
+                self.states[i].resize_with(acc.len(), Vec::new);
+            }
+            for (j, t) in acc.iter().enumerate() {
+                self.states[i][j].push(ScalarValue::try_from(t)?);
+            }
         }
         Ok(())
     }
