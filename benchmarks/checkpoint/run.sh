@@ -6,7 +6,10 @@
 #     100-character payload): each checkpoint snapshots all of it, asynchronously; `stc run`
 #     reports how long processing was paused for snapshots in all; then with incremental
 #     checkpoints (`execution.checkpointing.incremental`), which write only the new rows;
-#  3. snapshot and restore time of a large keyed state (a join's stored rows): the job is
+#  3. a long-running join holding 2 M rows and growing by 100 K rows/s, for STEADY_SECS
+#     seconds: the CPU time the process used, without checkpoints and with complete or
+#     incremental 1-second checkpoints (the input is the same: the source is rate-limited);
+#  4. snapshot and restore time of a large keyed state (a join's stored rows): the job is
 #     stopped with a savepoint once its sources are done, then restored.
 # Usage: benchmarks/checkpoint/run.sh [ROWS] [STATE_ROWS] [PAYLOAD] [GROWING_ROWS]
 #   defaults: 5000000 rows; 1000000 state rows of a 1000-character payload (≈ 1 GB of state);
@@ -57,6 +60,35 @@ run "1 s, incremental" growing_join.sql "$GROWING_ROWS" \
   --set "execution.checkpointing.incremental=true"
 rm -rf "$work/cki"
 run "no checkpoints (again)" growing_join.sql "$GROWING_ROWS"
+
+STEADY_SECS="${STEADY_SECS:-20}"
+sed "s/\${ROWS}/2000000/g; s/\${RATE}/100000/g; s/\${START}/2000001/g" \
+  benchmarks/checkpoint/steady_state.sql > "$work/steady.sql"
+steady() { # label, extra args...
+  local label=$1; shift
+  rm -rf "$work/cks"
+  "$BIN" run "$work/steady.sql" -p 2 "$@" >/dev/null 2>"$work/steady.err" &
+  local pid=$! ticks
+  sleep "$STEADY_SECS"
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  kill -TERM "$pid"
+  wait "$pid" || true
+  python3 - "$label" "$ticks" "$(getconf CLK_TCK)" "$STEADY_SECS" "$(grep -h 'Job stopped' "$work/steady.err")" <<'PY'
+import sys
+label, ticks, hz, secs, summary = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+print(f"{label:22s} cpu={ticks / hz:.2f}s in the first {secs}s")
+if summary:
+    print(f"{'':22s} {summary}")
+PY
+}
+echo "== steady state: a join holding 2000000 rows, +100000 rows/s, ${STEADY_SECS} s, parallelism 2"
+steady "no checkpoints"
+steady "checkpoints every 1 s" --set "execution.checkpointing.interval=1 s" \
+  --set "execution.checkpointing.dir=$work/cks"
+steady "1 s, incremental" --set "execution.checkpointing.interval=1 s" \
+  --set "execution.checkpointing.dir=$work/cks" --set "execution.checkpointing.incremental=true"
+steady "no checkpoints (again)"
+rm -rf "$work/cks"
 
 echo "== large state: $STATE_ROWS rows x $PAYLOAD chars in a join's state, parallelism 2"
 "$BIN" run "$work/big_state.sql" -p 2 --set "execution.checkpointing.dir=$work/ck2" \

@@ -447,6 +447,10 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     return match job.savepoint(true).await {
                         Ok(path) => {
                             println!("Savepoint completed. Path: {path}");
+                            eprintln!(
+                                "{}",
+                                job_summary("Job stopped", started, &metrics, restarts.restarts())
+                            );
                             Ok(ExitCode::SUCCESS)
                         }
                         Err(e) => {
@@ -483,51 +487,63 @@ fn run(job: JobArgs, restore: RestoreArgs, output: OutputFormat) -> anyhow::Resu
                     if let Some(p) = printer {
                         p.await.context("result printer failed")??;
                     }
-                    let s = metrics.summary();
-                    let secs = started.elapsed().as_secs_f64();
-                    let mut summary = format!(
-                        "Job finished in {secs:.2} s: {} records read, {} written ({:.0} records/s)",
-                        s.records_read,
-                        s.records_written,
-                        s.records_read as f64 / secs.max(1e-9)
+                    eprintln!(
+                        "{}",
+                        job_summary("Job finished", started, &metrics, restarts.restarts())
                     );
-                    if s.late_records_dropped > 0 {
-                        summary.push_str(&format!(
-                            ", {} late records dropped",
-                            s.late_records_dropped
-                        ));
-                    }
-                    if s.parse_errors_skipped > 0 {
-                        summary.push_str(&format!(
-                            ", {} malformed records skipped",
-                            s.parse_errors_skipped
-                        ));
-                    }
-                    let ck = &metrics.checkpoints;
-                    let completed = ck.completed.load(Ordering::Relaxed);
-                    let failed = ck.failed.load(Ordering::Relaxed);
-                    if completed + failed > 0 {
-                        let mb = |b: &std::sync::atomic::AtomicU64| {
-                            b.load(Ordering::Relaxed) as f64 / 1e6
-                        };
-                        summary.push_str(&format!(
-                            ", {completed} checkpoints ({failed} failed; last {:.1} MB of {:.1} MB in {} ms; {:.1} MB written in all; processing paused {} ms in all for snapshots)",
-                            mb(&ck.last_size_bytes),
-                            mb(&ck.last_full_size_bytes),
-                            ck.last_duration_ms.load(Ordering::Relaxed),
-                            mb(&ck.written_bytes_total),
-                            ck.sync_ms_total.load(Ordering::Relaxed)
-                        ));
-                    }
-                    if restarts.restarts() > 0 {
-                        summary.push_str(&format!(", {} restarts", restarts.restarts()));
-                    }
-                    eprintln!("{summary}");
                     return Ok(ExitCode::SUCCESS);
                 }
             }
         }
     })
+}
+
+/// `<head> in T s: N records read, …`: what `stc run` prints when a job ends or is stopped
+/// with a savepoint (records, checkpoints and their sizes, time paused for snapshots, restarts).
+fn job_summary(
+    head: &str,
+    started: std::time::Instant,
+    metrics: &JobMetrics,
+    restarts: usize,
+) -> String {
+    let s = metrics.summary();
+    let secs = started.elapsed().as_secs_f64();
+    let mut summary = format!(
+        "{head} in {secs:.2} s: {} records read, {} written ({:.0} records/s)",
+        s.records_read,
+        s.records_written,
+        s.records_read as f64 / secs.max(1e-9)
+    );
+    if s.late_records_dropped > 0 {
+        summary.push_str(&format!(
+            ", {} late records dropped",
+            s.late_records_dropped
+        ));
+    }
+    if s.parse_errors_skipped > 0 {
+        summary.push_str(&format!(
+            ", {} malformed records skipped",
+            s.parse_errors_skipped
+        ));
+    }
+    let ck = &metrics.checkpoints;
+    let completed = ck.completed.load(Ordering::Relaxed);
+    let failed = ck.failed.load(Ordering::Relaxed);
+    if completed + failed > 0 {
+        let mb = |b: &std::sync::atomic::AtomicU64| b.load(Ordering::Relaxed) as f64 / 1e6;
+        summary.push_str(&format!(
+            ", {completed} checkpoints ({failed} failed; last {:.1} MB of {:.1} MB in {} ms; {:.1} MB written in all; processing paused {} ms in all for snapshots)",
+            mb(&ck.last_size_bytes),
+            mb(&ck.last_full_size_bytes),
+            ck.last_duration_ms.load(Ordering::Relaxed),
+            mb(&ck.written_bytes_total),
+            ck.sync_ms_total.load(Ordering::Relaxed)
+        ));
+    }
+    if restarts > 0 {
+        summary.push_str(&format!(", {restarts} restarts"));
+    }
+    summary
 }
 
 /// Where a job starts: the newer of `explicit` (a checkpoint or savepoint path) and the
