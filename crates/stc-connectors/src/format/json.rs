@@ -168,7 +168,11 @@ impl JsonDecoder {
     }
 
     fn decode_line(&mut self, line: &[u8]) -> std::result::Result<(), String> {
-        let mut p = Parser::new(line)?;
+        self.decode_text(Parser::new(line)?)
+    }
+
+    /// Decodes the JSON object `p` holds into a new row (not committed).
+    fn decode_text(&mut self, mut p: Parser<'_>) -> std::result::Result<(), String> {
         p.ws();
         p.expect(b'{')?;
         self.seen.iter_mut().for_each(|s| *s = false);
@@ -334,11 +338,23 @@ impl RecordDecoder for JsonDecoder {
         first_line: u64,
         source: &str,
     ) -> Result<Option<RecordBatch>> {
+        // UTF-8 is validated for the whole chunk at once when it is valid (one long run is
+        // checked several times faster than many short ones); otherwise line by line, so
+        // that the error names the line.
+        let text = std::str::from_utf8(chunk).ok();
         for (line_no, line) in super::lines(chunk, first_line) {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match self.decode_line(line) {
+            let decoded = match text {
+                Some(text) => {
+                    // Lines are split at ASCII bytes: the slice is on character boundaries.
+                    let at = line.as_ptr() as usize - chunk.as_ptr() as usize;
+                    self.decode_text(Parser::from_str(&text[at..at + line.len()]))
+                }
+                None => self.decode_line(line),
+            };
+            match decoded {
                 Ok(()) => self.columns.commit_row(),
                 Err(reason) => {
                     self.columns.rollback_row();
@@ -395,6 +411,22 @@ struct Parser<'a> {
     i: usize,
 }
 
+/// A bit (the top one) set in each byte of `word` (little-endian) that may be a quote, a
+/// backslash or a control character: the lowest set bit is exactly the first such byte
+/// (the subtraction's borrow can only flag bytes above a real one). Bytes >= 0x80 (UTF-8
+/// sequences) are never flagged.
+#[inline]
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * b'"' as u64);
+    let backslash = word ^ (ONES * b'\\' as u64);
+    ((quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (word.wrapping_sub(ONES * 0x20) & !word))
+        & TOPS
+}
+
 /// A scalar token (strings already unescaped).
 enum Tok<'a> {
     Null,
@@ -409,6 +441,14 @@ impl<'a> Parser<'a> {
         match std::str::from_utf8(b) {
             Ok(s) => Ok(Parser { s, b, i: 0 }),
             Err(e) => Err(format!("invalid UTF-8 at column {}", e.valid_up_to() + 1)),
+        }
+    }
+
+    fn from_str(s: &'a str) -> Self {
+        Parser {
+            s,
+            b: s.as_bytes(),
+            i: 0,
         }
     }
 
@@ -431,13 +471,19 @@ impl<'a> Parser<'a> {
             self.i += 1;
         }
     }
+    #[inline]
     fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
         } else {
-            Err(self.err(&format!("expected '{}'", c as char)))
+            Err(self.expected(c))
         }
+    }
+
+    #[cold]
+    fn expected(&self, c: u8) -> String {
+        self.err(&format!("expected '{}'", c as char))
     }
 
     fn literal(&mut self, word: &[u8]) -> std::result::Result<(), String> {
@@ -516,6 +562,30 @@ impl<'a> Parser<'a> {
     /// characters in one (vectorisable) pass.
     #[inline]
     fn plain_span(&mut self) -> std::result::Result<usize, String> {
+        // Most strings (every key, most values) end within a few dozen bytes: they are scanned
+        // 8 bytes at a time in a register (memchr's vector search pays off only on longer
+        // ones), which finds quotes, backslashes and control characters in one pass.
+        let short = (self.i + 64).min(self.b.len());
+        while self.i + 8 <= short {
+            let word = u64::from_le_bytes(
+                self.b[self.i..self.i + 8]
+                    .try_into()
+                    .expect("an 8-byte slice"),
+            );
+            let hits = special_bytes(word);
+            if hits != 0 {
+                self.i += hits.trailing_zeros() as usize / 8;
+                return self.span_end();
+            }
+            self.i += 8;
+        }
+        while self.i < short {
+            match self.b[self.i] {
+                b'"' | b'\\' => return Ok(self.i),
+                c if c < 0x20 => return self.span_end(),
+                _ => self.i += 1,
+            }
+        }
         let start = self.i;
         let stop =
             memchr::memchr2(b'"', b'\\', &self.b[start..]).map_or(self.b.len(), |n| start + n);
@@ -525,6 +595,16 @@ impl<'a> Parser<'a> {
         }
         self.i = stop;
         Ok(stop)
+    }
+
+    /// The plain span ends at `self.i`: a quote or backslash, or a control character (an
+    /// error).
+    #[inline]
+    fn span_end(&self) -> std::result::Result<usize, String> {
+        if self.b[self.i] < 0x20 {
+            return Err(self.err("illegal unquoted control character in string"));
+        }
+        Ok(self.i)
     }
 
     fn hex4(&mut self) -> std::result::Result<u32, String> {
@@ -664,6 +744,32 @@ fn read_into(
         return Ok(());
     }
     let mut scratch = String::new();
+    // The common cases without a token or a `Val`: an integer literal in range for an INT or
+    // BIGINT column, a string for a TIMESTAMP column. Anything else (and every error) takes
+    // the general path below.
+    match dt {
+        DataType::Int64 | DataType::Int32 if matches!(p.peek(), Some(b'-' | b'0'..=b'9')) => {
+            let (text, integral) = p.number()?;
+            let (min, max) = if *dt == DataType::Int64 {
+                (i64::MIN, i64::MAX)
+            } else {
+                (i32::MIN as i64, i32::MAX as i64)
+            };
+            match text.parse::<i64>() {
+                Ok(v) if integral && (min..=max).contains(&v) => col.push_int(v),
+                _ => col.push(convert_scalar(&Tok::Num(text, integral), dt, cfg)?),
+            }
+            return Ok(());
+        }
+        DataType::Timestamp(unit, tz) if p.peek() == Some(b'"') => {
+            let text = p.string_raw(&mut scratch)?;
+            let sep = if cfg.ts == TsFormat::Sql { b' ' } else { b'T' };
+            let (days, nanos) = jf::parse_timestamp(&text, sep, tz.is_some())?;
+            col.push_int(jf::join_timestamp(days, nanos, *unit).ok_or("timestamp out of range")?);
+            return Ok(());
+        }
+        _ => {}
+    }
     match p.scalar(&mut scratch)? {
         None => {
             // Object or array into a scalar column.

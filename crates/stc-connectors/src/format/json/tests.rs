@@ -611,3 +611,66 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
     let err = d.decode(record.as_bytes(), 1, "f").unwrap_err().to_string();
     assert!(err.contains("Could not find field with name 'x'."), "{err}");
 }
+
+/// The word-at-a-time scan: the lowest flagged byte is the first quote, backslash or
+/// control character, for every position of one such byte among others of every kind
+/// (UTF-8 continuation bytes included).
+#[test]
+fn special_bytes_flags_exactly_the_first_quote_backslash_or_control_byte() {
+    let first = |w: [u8; 8]| w.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+    let fillers = [b'a', b'!', 0x21, 0x7f, 0x80, 0xc3, 0xff, b'#', b']'];
+    let specials = [b'"', b'\\', 0x00, 0x01, 0x1f, b'\n'];
+    for &f in &fillers {
+        for &sp in &specials {
+            for at in 0..8 {
+                for &after in specials.iter().chain(&fillers) {
+                    let mut w = [f; 8];
+                    w[at] = sp;
+                    if at + 1 < 8 {
+                        w[at + 1] = after;
+                    }
+                    let hits = super::special_bytes(u64::from_le_bytes(w));
+                    assert_eq!(Some(hits.trailing_zeros() as usize / 8), first(w), "{w:?}");
+                }
+            }
+        }
+        assert_eq!(super::special_bytes(u64::from_le_bytes([f; 8])), 0, "{f}");
+    }
+}
+
+/// Strings of every length up to past the word-at-a-time part, with an escape or a control
+/// character at every position: decoded (or refused) as by a plain byte scan.
+#[test]
+fn strings_of_every_length_and_escape_position_decode() {
+    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+    for len in 0..90 {
+        let plain: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        let mut d = JsonDecoder::new(schema.clone(), &HashMap::new()).unwrap();
+        let b = d
+            .decode(format!("{{\"s\":\"{plain}\"}}").as_bytes(), 1, "f")
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.column(0).as_string::<i32>().value(0), plain);
+        for at in 0..len {
+            let mut escaped = plain.clone();
+            escaped.replace_range(at..at + 1, "\\n");
+            let mut d = JsonDecoder::new(schema.clone(), &HashMap::new()).unwrap();
+            let b = d
+                .decode(format!("{{\"s\":\"{escaped}\"}}").as_bytes(), 1, "f")
+                .unwrap()
+                .unwrap();
+            let mut expected = plain.clone();
+            expected.replace_range(at..at + 1, "\n");
+            assert_eq!(b.column(0).as_string::<i32>().value(0), expected);
+            let mut raw = plain.clone().into_bytes();
+            raw[at] = 0x01;
+            let line = [b"{\"s\":\"".as_slice(), &raw, b"\"}"].concat();
+            let mut d = JsonDecoder::new(schema.clone(), &HashMap::new()).unwrap();
+            let err = d.decode(&line, 1, "f").unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("control character in string at column {}", at + 7)),
+                "{err}"
+            );
+        }
+    }
+}
