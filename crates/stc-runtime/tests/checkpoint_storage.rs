@@ -100,22 +100,12 @@ fn write(dir: &Location, id: u64, rows: &[(u32, i64)]) -> Location {
         )
         .unwrap(),
     ];
-    let meta = Metadata {
-        format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
-        engine: "test".into(),
+    publish(
         id,
-        kind: "checkpoint".into(),
-        timestamp_ms: 0,
-        max_parallelism: 8,
-        nodes: vec![NodeMeta {
-            name: "n".into(),
-            parallelism: 2,
-            operators: vec!["op".into()],
-            source: None,
-        }],
+        pending,
+        2,
         files,
-        sources: vec![SourceMeta {
+        vec![SourceMeta {
             node: 0,
             subtask: 0,
             watermark: Some(5),
@@ -124,8 +114,7 @@ fn write(dir: &Location, id: u64, rows: &[(u32, i64)]) -> Location {
                 position: vec![0xff, 0x00],
             })],
         }],
-    };
-    pending.complete(&meta).unwrap()
+    )
 }
 
 fn values(s: &OperatorState) -> Vec<i64> {
@@ -233,8 +222,14 @@ fn prune_keeps_the_newest_and_removes_abandoned_ones(dir: &Location) {
     }
 }
 
-/// Publishes checkpoint `id` of one operator at parallelism 1 (8 key groups) listing `files`.
-fn publish(id: u64, pending: PendingDir, files: Vec<FileMeta>) -> Location {
+/// Publishes checkpoint `id` of one operator at `parallelism` (8 key groups) listing `files`.
+fn publish(
+    id: u64,
+    pending: PendingDir,
+    parallelism: usize,
+    files: Vec<FileMeta>,
+    sources: Vec<SourceMeta>,
+) -> Location {
     let meta = Metadata {
         format: FORMAT_NAME.into(),
         version: FORMAT_VERSION,
@@ -245,12 +240,12 @@ fn publish(id: u64, pending: PendingDir, files: Vec<FileMeta>) -> Location {
         max_parallelism: 8,
         nodes: vec![NodeMeta {
             name: "n".into(),
-            parallelism: 1,
+            parallelism,
             operators: vec!["op".into()],
             source: None,
         }],
         files,
-        sources: Vec::new(),
+        sources,
     };
     pending.complete(&meta).unwrap()
 }
@@ -268,10 +263,10 @@ fn shared_files_are_restored_together_and_pruned_once_unlisted(dir: &Location) {
     };
     let base = table(&[(0, 10), (5, 50)], "1-aa");
     let p1 = PendingDir::create(dir, "chk-1").unwrap();
-    publish(1, p1, vec![base.clone()]);
+    publish(1, p1, 1, vec![base.clone()], Vec::new());
     let delta = table(&[(1, 20)], "2-bb");
     let p2 = PendingDir::create(dir, "chk-2").unwrap();
-    let c2 = publish(2, p2, vec![base.clone(), delta.clone()]);
+    let c2 = publish(2, p2, 1, vec![base.clone(), delta.clone()], Vec::new());
     // Written by a checkpoint that failed, and by one still being written.
     table(&[(2, 0)], "2-cc");
     table(&[(3, 0)], "9-dd");
@@ -306,7 +301,7 @@ fn shared_files_are_restored_together_and_pruned_once_unlisted(dir: &Location) {
     // A complete checkpoint 3: once 2 is pruned, nothing lists the chain any more.
     let p3 = PendingDir::create(dir, "chk-3").unwrap();
     let own = write_table(&p3.tmp, id, Part::Keyed, 0, &keyed_batch(&[(0, 1)]), None).unwrap();
-    publish(3, p3, vec![own]);
+    publish(3, p3, 1, vec![own], Vec::new());
     prune(dir, 1, &[]);
     let kept = sorted(shared.list().unwrap());
     assert_eq!(kept.len(), 1, "{kept:?}");

@@ -840,37 +840,22 @@ impl Operator for JoinOp {
                         .map(|s| s.state.values().cloned().collect())
                         .collect();
                     Box::new(move || {
-                        let tables = (0..frozen.len())
-                            .map(|side| {
-                                let rows = frozen[side]
-                                    .iter()
-                                    .flat_map(|r| r.iter())
-                                    .map(|e| (e.row.row(), e.count, e.assoc));
-                                side_table(&spec, side, &convs[side], rows, max_parallelism)
-                            })
-                            .collect::<Result<Vec<_>>>()?;
-                        Ok(OperatorState {
-                            keyed: tables,
-                            shared: Vec::new(),
-                            keyed_part: part,
+                        join_state(&spec, &convs, part, max_parallelism, |side| {
+                            frozen[side]
+                                .iter()
+                                .flat_map(|r| r.iter())
+                                .map(|e| (e.row.row(), e.count, e.assoc))
                         })
                     })
                 }
                 Plan::Changes { since, segments } => Box::new(move || {
-                    let tables = (0..convs.len())
-                        .map(|side| {
-                            let rows = segments
-                                .iter()
-                                .flat_map(|s| s.iter())
-                                .filter(|c| c.side == side)
-                                .map(|c| (c.row.row(), c.count, c.assoc));
-                            side_table(&spec, side, &convs[side], rows, max_parallelism)
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    Ok(OperatorState {
-                        keyed: tables,
-                        shared: Vec::new(),
-                        keyed_part: KeyedPart::ChangesSince(since),
+                    let part = KeyedPart::ChangesSince(since);
+                    join_state(&spec, &convs, part, max_parallelism, |side| {
+                        segments
+                            .iter()
+                            .flat_map(|s| s.iter())
+                            .filter(move |c| c.side == side)
+                            .map(|c| (c.row.row(), c.count, c.assoc))
                     })
                 }),
             },
@@ -1017,6 +1002,28 @@ impl Operator for JoinOp {
         }
         Ok(())
     }
+}
+
+/// The join's state: a table per side from the (row, count, partner count) triples of
+/// `rows_of(side)`.
+fn join_state<'a, I>(
+    spec: &StreamingJoin,
+    convs: &[Arc<RowConverter>],
+    keyed_part: KeyedPart,
+    max_parallelism: usize,
+    rows_of: impl Fn(usize) -> I,
+) -> Result<OperatorState>
+where
+    I: Iterator<Item = (Row<'a>, i64, i64)>,
+{
+    let keyed = (0..convs.len())
+        .map(|side| side_table(spec, side, &convs[side], rows_of(side), max_parallelism))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(OperatorState {
+        keyed,
+        shared: Vec::new(),
+        keyed_part,
+    })
 }
 
 /// One side's state table (see `JoinOp::snapshot`): per stored row (or logged change of one),
@@ -1184,14 +1191,20 @@ mod tests {
             log.plan(&barrier(1, Increment::Start), side.stored),
             Plan::Complete(KeyedPart::Base)
         ));
-        let base: Vec<(OwnedRow, OwnedRow, i64, i64)> = side
-            .state
-            .iter()
-            .flat_map(|(k, r)| {
-                r.iter()
-                    .map(|e| (k.clone(), e.row.clone(), e.count, e.assoc))
-            })
-            .collect();
+        // Every stored row with its key, sorted.
+        let dump = |s: &Side| {
+            let mut v: Vec<(OwnedRow, OwnedRow, i64, i64)> = s
+                .state
+                .iter()
+                .flat_map(|(k, r)| {
+                    r.iter()
+                        .map(|e| (k.clone(), e.row.clone(), e.count, e.assoc))
+                })
+                .collect();
+            v.sort_by(|a, b| (a.0.row(), a.1.row()).cmp(&(b.0.row(), b.1.row())));
+            v
+        };
+        let base = dump(&side);
         side.add(keys[0].clone(), rows.row(0), 0, &mut log); // a count goes up
         side.add(keys[0].clone(), rows.row(70), 4, &mut log); // a new row
         side.remove(&keys[1], rows.row(1), &mut log); // a row goes (with its partner count)
@@ -1217,18 +1230,6 @@ mod tests {
         }
         assert!(emptied, "row 1 was removed");
         restored.drop_emptied();
-        let dump = |s: &Side| {
-            let mut v: Vec<(OwnedRow, OwnedRow, i64, i64)> = s
-                .state
-                .iter()
-                .flat_map(|(k, r)| {
-                    r.iter()
-                        .map(|e| (k.clone(), e.row.clone(), e.count, e.assoc))
-                })
-                .collect();
-            v.sort_by(|a, b| (a.0.row(), a.1.row()).cmp(&(b.0.row(), b.1.row())));
-            v
-        };
         assert_eq!(dump(&restored), dump(&side));
         assert_eq!(restored.stored, side.stored);
         assert_eq!(side.stored, 60 + 1 - 1 - 12 + 1);
