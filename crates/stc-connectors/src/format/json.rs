@@ -745,7 +745,7 @@ fn read_into(
     }
     let mut scratch = String::new();
     // The common cases without a token or a `Val`: an integer literal in range for an INT or
-    // BIGINT column, a string for a TIMESTAMP column. Anything else (and every error) takes
+    // BIGINT column, a string for a STRING or TIMESTAMP column. Anything else (and every error) takes
     // the general path below.
     match dt {
         DataType::Int64 | DataType::Int32 if matches!(p.peek(), Some(b'-' | b'0'..=b'9')) => {
@@ -759,6 +759,10 @@ fn read_into(
                 Ok(v) if integral && (min..=max).contains(&v) => col.push_int(v),
                 _ => col.push(convert_scalar(&Tok::Num(text, integral), dt, cfg)?),
             }
+            return Ok(());
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if p.peek() == Some(b'"') => {
+            col.push_str(&p.string_raw(&mut scratch)?);
             return Ok(());
         }
         DataType::Timestamp(unit, tz) if p.peek() == Some(b'"') => {
