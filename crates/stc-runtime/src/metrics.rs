@@ -79,7 +79,7 @@ pub struct CheckpointMetrics {
     /// Bytes of every state file the last completed checkpoint lists, those written by the
     /// checkpoints it builds on included (Flink's "full checkpoint data size").
     pub last_full_size_bytes: AtomicU64,
-    /// Bytes of state files written by every completed checkpoint.
+    /// Bytes of state files written by every completed checkpoint and savepoint.
     pub written_bytes_total: AtomicU64,
     /// Longest barrier alignment of any subtask in the last completed checkpoint.
     pub last_alignment_ms: AtomicU64,

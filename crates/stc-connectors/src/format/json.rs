@@ -557,8 +557,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Moves to the next quote or backslash (or the end) and returns its position. The span
-    /// before it is found with memchr's vectorised search and then checked for control
+    /// Moves to the next quote or backslash (or the end) and returns its position; a control
+    /// character before it is an error. The first 64 bytes are scanned a word at a time; past
+    /// them, the span is found with memchr's vectorised search and then checked for control
     /// characters in one (vectorisable) pass.
     #[inline]
     fn plain_span(&mut self) -> std::result::Result<usize, String> {
@@ -755,8 +756,8 @@ fn read_into(
             } else {
                 (i32::MIN as i64, i32::MAX as i64)
             };
-            match text.parse::<i64>() {
-                Ok(v) if integral && (min..=max).contains(&v) => col.push_int(v),
+            match integral.then(|| text.parse::<i64>()) {
+                Some(Ok(v)) if (min..=max).contains(&v) => col.push_int(v),
                 _ => col.push(convert_scalar(&Tok::Num(text, integral), dt, cfg)?),
             }
             return Ok(());
@@ -767,9 +768,7 @@ fn read_into(
         }
         DataType::Timestamp(unit, tz) if p.peek() == Some(b'"') => {
             let text = p.string_raw(&mut scratch)?;
-            let sep = if cfg.ts == TsFormat::Sql { b' ' } else { b'T' };
-            let (days, nanos) = jf::parse_timestamp(&text, sep, tz.is_some())?;
-            col.push_int(jf::join_timestamp(days, nanos, *unit).ok_or("timestamp out of range")?);
+            col.push_int(json_timestamp(&text, *unit, tz.is_some(), cfg)?);
             return Ok(());
         }
         _ => {}
@@ -905,12 +904,22 @@ fn convert_scalar(
         DataType::Date32 => Val::Int(jf::parse_iso_date(&as_text(tok))?),
         DataType::Time32(_) => Val::Int(jf::parse_time(&as_text(tok), true)? / 1_000_000),
         DataType::Timestamp(unit, tz) => {
-            let sep = if cfg.ts == TsFormat::Sql { b' ' } else { b'T' };
-            let (days, nanos) = jf::parse_timestamp(&as_text(tok), sep, tz.is_some())?;
-            Val::Int(jf::join_timestamp(days, nanos, *unit).ok_or("timestamp out of range")?)
+            Val::Int(json_timestamp(&as_text(tok), *unit, tz.is_some(), cfg)?)
         }
         other => return Err(format!("unsupported type {other}")),
     })
+}
+
+/// A TIMESTAMP (`zulu`: TIMESTAMP_LTZ) from its text in the configured standard, in `unit`s.
+fn json_timestamp(
+    text: &str,
+    unit: TimeUnit,
+    zulu: bool,
+    cfg: &JsonConfig,
+) -> std::result::Result<i64, String> {
+    let sep = if cfg.ts == TsFormat::Sql { b' ' } else { b'T' };
+    let (days, nanos) = jf::parse_timestamp(text, sep, zulu)?;
+    Ok(jf::join_timestamp(days, nanos, unit).ok_or("timestamp out of range")?)
 }
 
 /// INT/BIGINT from a token: integers in range, floats truncated (Jackson `asInt`/`asLong`),

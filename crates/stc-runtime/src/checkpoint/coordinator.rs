@@ -133,7 +133,8 @@ pub struct Coordinator {
     pub next_id: u64,
     pub metrics: Arc<JobMetrics>,
     /// The newest checkpoint completed by this run and its files: what incremental snapshots
-    /// build on (a restored checkpoint is not: the job may run at another parallelism).
+    /// build on (a restored checkpoint is not: the job may run at another parallelism). Kept
+    /// only with incremental checkpoints.
     pub last_completed: Option<(u64, Arc<Vec<FileMeta>>)>,
 }
 
@@ -437,7 +438,7 @@ impl Coordinator {
                 return Err(e);
             }
         };
-        if p.barrier.kind == BarrierKind::Checkpoint {
+        if p.barrier.kind == BarrierKind::Checkpoint && self.config.incremental {
             self.last_completed = Some((id, Arc::new(meta.files.clone())));
         }
         let m = &self.metrics.checkpoints;

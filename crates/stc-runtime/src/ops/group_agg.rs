@@ -539,9 +539,7 @@ impl Operator for GroupAggregateOp {
                 if self.groups.is_empty() {
                     return Ok(None);
                 }
-                for (key, g) in self.groups.iter_mut() {
-                    table.push(&self.spec, &self.state_keeps, &nulls, key, Some(g))?;
-                }
+                table.push_all(&self.spec, &self.state_keeps, &nulls, &mut self.groups)?;
                 part
             }
             Plan::Changes {
@@ -554,9 +552,7 @@ impl Operator for GroupAggregateOp {
                 for key in segments.iter().flat_map(|s| s.iter()) {
                     if seen.insert(&key[..]) {
                         match self.groups.get_mut(key) {
-                            Some(g) => {
-                                table.push(&self.spec, &self.state_keeps, &nulls, key, Some(g))?
-                            }
+                            Some(g) => table.push(&self.spec, &self.state_keeps, &nulls, key, g)?,
                             None => gone.push(&key[..]),
                         }
                     }
@@ -576,9 +572,7 @@ impl Operator for GroupAggregateOp {
                     None if gone.is_empty() => KeyedPart::ChangesSince(since),
                     None => {
                         table = StateTable::new(self.spec.agg.aggregates.len());
-                        for (key, g) in self.groups.iter_mut() {
-                            table.push(&self.spec, &self.state_keeps, &nulls, key, Some(g))?;
-                        }
+                        table.push_all(&self.spec, &self.state_keeps, &nulls, &mut self.groups)?;
                         KeyedPart::Base
                     }
                 }
@@ -724,11 +718,8 @@ impl<'k> StateTable<'k> {
         state_keeps: &[bool],
         nulls: &[ScalarValue],
         key: &'k [u8],
-        g: Option<&mut GroupState>,
+        g: &mut GroupState,
     ) -> Result<()> {
-        let Some(g) = g else {
-            return Ok(());
-        };
         self.keys.push(key);
         self.rows.push(g.rows);
         self.has_prev.push(g.prev.is_some());
@@ -766,6 +757,20 @@ impl<'k> StateTable<'k> {
                     })
                     .collect(),
             );
+        }
+        Ok(())
+    }
+
+    /// Adds every group.
+    fn push_all(
+        &mut self,
+        spec: &GroupAggregate,
+        state_keeps: &[bool],
+        nulls: &[ScalarValue],
+        groups: &'k mut HashMap<Box<[u8]>, GroupState>,
+    ) -> Result<()> {
+        for (key, g) in groups.iter_mut() {
+            self.push(spec, state_keeps, nulls, key, g)?;
         }
         Ok(())
     }

@@ -712,22 +712,8 @@ impl JoinOp {
                 // Only an outer other side changes (its partner counts): an inner one is read,
                 // so a snapshot in flight does not make it copy the key's rows.
                 if other_outer && let Some(entries) = other.get_mut(k).map(Arc::make_mut) {
-                    for &m in &matched {
-                        let e = &mut entries[m];
-                        if e.assoc == 0 {
-                            for _ in 0..e.count {
-                                Self::emit(
-                                    out,
-                                    1 - side,
-                                    RowKind::Delete,
-                                    e.row.row(),
-                                    this_null.row(),
-                                );
-                            }
-                        }
-                        e.assoc += 1;
-                        log_change(&mut self.log, 1 - side, e.row.row(), 0, 1);
-                    }
+                    let null = this_null.row();
+                    bump_partners(out, 1 - side, entries, &matched, 1, null, &mut self.log);
                 }
                 if let Some(entries) = other.get(k) {
                     for &m in &matched {
@@ -769,22 +755,8 @@ impl JoinOp {
                 }
                 // As above: only an outer other side's partner counts change.
                 if other_outer && let Some(entries) = other.get_mut(k).map(Arc::make_mut) {
-                    for &m in &matched {
-                        let e = &mut entries[m];
-                        if e.assoc == 1 {
-                            for _ in 0..e.count {
-                                Self::emit(
-                                    out,
-                                    1 - side,
-                                    RowKind::Insert,
-                                    e.row.row(),
-                                    this_null.row(),
-                                );
-                            }
-                        }
-                        e.assoc -= 1;
-                        log_change(&mut self.log, 1 - side, e.row.row(), 0, -1);
-                    }
+                    let null = this_null.row();
+                    bump_partners(out, 1 - side, entries, &matched, -1, null, &mut self.log);
                 }
             }
         }
@@ -1001,6 +973,35 @@ impl Operator for JoinOp {
             ctx.emit(b);
         }
         Ok(())
+    }
+}
+
+/// The `matched` rows of outer side `side` gain (`delta` = 1) or lose (-1) a partner. A row
+/// getting its first partner retracts its NULL-padded output (`-D[row, NULL…]`), one losing its
+/// last emits it again (`+I`); `null` is the other side's row of NULLs.
+fn bump_partners(
+    out: &mut ChangeBuilder,
+    side: usize,
+    entries: &mut Rows,
+    matched: &[usize],
+    delta: i64,
+    null: Row<'_>,
+    log: &mut ChangeLog<Change>,
+) {
+    let (padded_at, kind) = if delta > 0 {
+        (0, RowKind::Delete)
+    } else {
+        (1, RowKind::Insert)
+    };
+    for &m in matched {
+        let e = &mut entries[m];
+        if e.assoc == padded_at {
+            for _ in 0..e.count {
+                JoinOp::emit(out, side, kind, e.row.row(), null);
+            }
+        }
+        e.assoc += delta;
+        log_change(log, side, e.row.row(), 0, delta);
     }
 }
 
