@@ -185,11 +185,12 @@ impl JsonDecoder {
             let mut hint = 0;
             loop {
                 p.ws();
-                let key = p.string_raw(&mut self.scratch)?;
-                let idx = if self.names.get(hint).is_some_and(|n| **n == *key.as_bytes()) {
-                    Some(hint)
-                } else {
-                    self.index.get(key.as_bytes()).copied()
+                let idx = match self.names.get(hint) {
+                    Some(name) if p.take_key(name) => Some(hint),
+                    _ => {
+                        let key = p.string_raw(&mut self.scratch)?;
+                        self.index.get(key.as_bytes()).copied()
+                    }
                 };
                 hint = idx.map_or(0, |i| i + 1);
                 p.ws();
@@ -486,6 +487,29 @@ impl<'a> Parser<'a> {
         self.err(&format!("expected '{}'", c as char))
     }
 
+    /// Consumes the next token if it is the string `name` written without escapes, as
+    /// producers write keys: one comparison instead of scanning and unescaping the key. A
+    /// name with a quote, backslash or control character never matches (its JSON text
+    /// differs from its bytes); such keys take the general path.
+    #[inline]
+    fn take_key(&mut self, name: &[u8]) -> bool {
+        let end = self.i + name.len() + 2;
+        if end <= self.b.len()
+            && self.b[self.i] == b'"'
+            && self.b[end - 1] == b'"'
+            // A byte loop: keys are short, and slice equality would call memcmp.
+            && self.b[self.i + 1..end - 1]
+                .iter()
+                .zip(name)
+                .all(|(&k, &c)| k == c && c != b'"' && c != b'\\' && c >= 0x20)
+        {
+            self.i = end;
+            true
+        } else {
+            false
+        }
+    }
+
     fn literal(&mut self, word: &[u8]) -> std::result::Result<(), String> {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
@@ -751,7 +775,7 @@ fn read_into(
     match dt {
         DataType::Int64 | DataType::Int32 if matches!(p.peek(), Some(b'-' | b'0'..=b'9')) => {
             let (text, integral) = p.number()?;
-            let (min, max) = if *dt == DataType::Int64 {
+            let (min, max) = if matches!(dt, DataType::Int64) {
                 (i64::MIN, i64::MAX)
             } else {
                 (i32::MIN as i64, i32::MAX as i64)
@@ -826,25 +850,40 @@ fn read_struct_into(
         .struct_children()
         .ok_or("internal: a ROW column without field columns")?;
     let mut seen = 0u64;
-    walk_object(p, depth, |p, key| {
-        let Some(i) = fields
-            .iter()
-            .position(|f| f.name().as_str() == key.as_ref())
-            .filter(|i| seen & (1 << i) == 0)
-        else {
-            return Ok(false);
-        };
-        seen |= 1 << i;
-        let child = &mut children[i];
-        match fields[i].data_type() {
-            DataType::Struct(inner) if inner.len() <= 64 => {
-                read_struct_into(p, inner, child, cfg, depth + 1)?
+    // As at the top level: the field after the last one matched is tried first.
+    let mut hint = 0;
+    walk_members(
+        p,
+        depth,
+        |p, scratch| {
+            let i = if fields
+                .get(hint)
+                .is_some_and(|f| p.take_key(f.name().as_bytes()))
+            {
+                Some(hint)
+            } else {
+                let key = p.string_raw(scratch)?;
+                fields.iter().position(|f| f.name().as_str() == key)
+            };
+            hint = i.map_or(0, |i| i + 1);
+            Ok(i)
+        },
+        |p, i| {
+            let Some(i) = i.filter(|i| seen & (1 << i) == 0) else {
+                return Ok(false);
+            };
+            seen |= 1 << i;
+            let child = &mut children[i];
+            match fields[i].data_type() {
+                DataType::Struct(inner) if inner.len() <= 64 => {
+                    read_struct_into(p, inner, child, cfg, depth + 1)?
+                }
+                dt if is_nested(dt) => child.push(read_val(p, dt, cfg, depth + 1)?),
+                dt => read_into(p, dt, child, cfg)?,
             }
-            dt if is_nested(dt) => child.push(read_val(p, dt, cfg, depth + 1)?),
-            dt => read_into(p, dt, child, cfg)?,
-        }
-        Ok(true)
-    })?;
+            Ok(true)
+        },
+    )?;
     for (i, f) in fields.iter().enumerate() {
         if seen & (1 << i) == 0 {
             if cfg.fail_on_missing {
@@ -949,7 +988,18 @@ fn json_int(tok: &Tok<'_>, min: i64, max: i64) -> std::result::Result<i64, Strin
 fn walk_object<'a>(
     p: &mut Parser<'a>,
     depth: usize,
-    mut on: impl FnMut(&mut Parser<'a>, std::borrow::Cow<'a, str>) -> std::result::Result<bool, String>,
+    on: impl FnMut(&mut Parser<'a>, std::borrow::Cow<'a, str>) -> std::result::Result<bool, String>,
+) -> std::result::Result<(), String> {
+    walk_members(p, depth, |p, scratch| p.string_raw(scratch), on)
+}
+
+/// [`walk_object`] with the key read by `key` (given a scratch string for unescaping), which
+/// may turn it into something else, e.g. the index of a known field.
+fn walk_members<'a, K>(
+    p: &mut Parser<'a>,
+    depth: usize,
+    mut key: impl FnMut(&mut Parser<'a>, &mut String) -> std::result::Result<K, String>,
+    mut on: impl FnMut(&mut Parser<'a>, K) -> std::result::Result<bool, String>,
 ) -> std::result::Result<(), String> {
     p.expect(b'{')?;
     p.ws();
@@ -960,11 +1010,11 @@ fn walk_object<'a>(
     let mut scratch = String::new();
     loop {
         p.ws();
-        let key = p.string_raw(&mut scratch)?;
+        let k = key(p, &mut scratch)?;
         p.ws();
         p.expect(b':')?;
         p.ws();
-        if !on(p, key)? {
+        if !on(p, k)? {
             p.skip_value(depth + 1)?;
         }
         p.ws();

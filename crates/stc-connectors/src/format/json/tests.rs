@@ -477,7 +477,10 @@ fn decode_throughput() {
 /// present in the input, so NULL): the first 5 fields must be equal, errors the same error,
 /// skip counts the same. The records mix nulls, missing and repeated keys, unknown keys with
 /// nested values, wrong types (an error, or a NULL under `ignore-parse-errors`), objects into
-/// strings and truncated records.
+/// strings and truncated records; keys are sometimes written with an escape (the same key as
+/// JSON, different bytes). Each decoder is reused for every chunk (buffers sized by the last
+/// batch, ROW fields padded lazily across rows), and each batch of the direct path must also
+/// equal its records decoded one at a time.
 #[test]
 fn rows_decoded_into_field_columns_agree_with_the_val_path() {
     use arrow::array::{Array, StructArray};
@@ -528,6 +531,17 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
     let names = ["id", "name", "inner", "tags", "ts"];
     let mut rng = SmallRng::seed_from_u64(11);
     let (mut batches_compared, mut errors_compared) = (0, 0);
+    let mut decoders: Vec<_> = [&[][..], &[("json.ignore-parse-errors", "true")][..]]
+        .into_iter()
+        .map(|options| {
+            let o = opts(options);
+            (
+                options,
+                JsonDecoder::new(direct_schema.clone(), &o).unwrap(),
+                JsonDecoder::new(val_schema.clone(), &o).unwrap(),
+            )
+        })
+        .collect();
     for _ in 0..300 {
         let mut chunk = String::new();
         for line in 0..rng.random_range(1..6) {
@@ -549,7 +563,17 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
                         } else {
                             pool[0]
                         };
-                        parts.push(format!("\"{}\":{v}", names[f]));
+                        let name = names[f];
+                        if rng.random_range(0..10) == 0 {
+                            // `\u0069d` is "id": matched as JSON, not as bytes.
+                            parts.push(format!(
+                                "\"\\u{:04x}{}\":{v}",
+                                name.as_bytes()[0],
+                                &name[1..]
+                            ));
+                        } else {
+                            parts.push(format!("\"{name}\":{v}"));
+                        }
                     }
                     if rng.random_range(0..5) == 0 {
                         parts.push("\"zz\":{\"deep\":[{\"a\":null}]}".into());
@@ -567,21 +591,29 @@ fn rows_decoded_into_field_columns_agree_with_the_val_path() {
             chunk.push_str(&record);
             chunk.push('\n');
         }
-        for options in [&[][..], &[("json.ignore-parse-errors", "true")][..]] {
-            let o = opts(options);
-            let mut direct = JsonDecoder::new(direct_schema.clone(), &o).unwrap();
-            let mut reference = JsonDecoder::new(val_schema.clone(), &o).unwrap();
+        for (options, direct, reference) in decoders.iter_mut() {
+            let options = *options;
+            let skipped = (direct.skipped_records(), reference.skipped_records());
             let got = direct.decode(chunk.as_bytes(), 1, "f");
             let want = reference.decode(chunk.as_bytes(), 1, "f");
             assert_eq!(
-                direct.skipped_records(),
-                reference.skipped_records(),
+                direct.skipped_records() - skipped.0,
+                reference.skipped_records() - skipped.1,
                 "{chunk}"
             );
             match (got, want) {
                 (Ok(None), Ok(None)) => {}
                 (Ok(Some(g)), Ok(Some(w))) => {
                     batches_compared += 1;
+                    let mut single =
+                        JsonDecoder::new(direct_schema.clone(), &opts(options)).unwrap();
+                    let one_by_one: Vec<RecordBatch> = chunk
+                        .lines()
+                        .filter_map(|line| single.decode(line.as_bytes(), 1, "f").unwrap())
+                        .collect();
+                    let one_by_one =
+                        arrow::compute::concat_batches(&direct_schema, &one_by_one).unwrap();
+                    assert_eq!(g, one_by_one, "{chunk} {options:?}");
                     assert_eq!(g.column(0), w.column(0), "{chunk}");
                     let w = w.column(1).as_any().downcast_ref::<StructArray>().unwrap();
                     let g = g.column(1).as_any().downcast_ref::<StructArray>().unwrap();
@@ -673,4 +705,47 @@ fn strings_of_every_length_and_escape_position_decode() {
             );
         }
     }
+}
+
+/// Keys are compared as JSON strings, whichever path matches them: a field whose name holds a
+/// quote or a backslash is found through its escaped key, a key spelled with escapes finds its
+/// field, and bytes that merely look like a field name (a longer key, or an escape that means
+/// something else) do not.
+#[test]
+fn keys_are_matched_as_json_strings() {
+    let inner = row_type(vec![
+        field("a\"b", DataType::Int32),
+        field("c\\d", DataType::Int32),
+    ]);
+    let schema = vec![
+        field("id", DataType::Int32),
+        field("a\"b", DataType::Int32),
+        field("r", inner),
+    ];
+    json_round_trip(
+        &schema,
+        &[],
+        concat!(
+            r#"{"id":1,"a\"b":2,"r":{"a\"b":3,"c\\d":4}}"#,
+            "\n",
+            r#"{"\u0069d":5,"id2":9,"r":{"c\u005cd":6}}"#,
+            "\n",
+            r#"{"idx":9,"r":{"a\u0022b":7,"c\\dd":9}}"#,
+            "\n",
+        ),
+        &[],
+        concat!(
+            r#"{"id":1,"a\"b":2,"r":{"a\"b":3,"c\\d":4}}"#,
+            "\n",
+            r#"{"id":5,"a\"b":null,"r":{"a\"b":null,"c\\d":6}}"#,
+            "\n",
+            r#"{"id":null,"a\"b":null,"r":{"a\"b":7,"c\\d":null}}"#,
+            "\n",
+        ),
+    );
+    let mut d = JsonDecoder::new(Arc::new(Schema::new(schema)), &opts(&[])).unwrap();
+    // `\d` is no escape: the record is refused, not read as the field "c\d".
+    let bad = r#"{"r":{"c\d":1}}"#;
+    let err = d.decode(bad.as_bytes(), 1, "f").unwrap_err().to_string();
+    assert!(err.contains("unrecognized character escape"), "{err}");
 }
