@@ -457,6 +457,67 @@ fn debezium_json_changelog_through_kafka() {
     );
 }
 
+/// Metadata columns as in Flink: the record's timestamp (here set by the producer: CreateTime)
+/// and its type, partition and offset; the reader fetches the timestamp of each message only
+/// when the table declares one of the two, so a table with only `offset` is checked as well.
+#[test]
+fn kafka_metadata_columns_carry_the_record_timestamp() {
+    broker();
+    let topic = unique("meta");
+    rt_create_topic(&topic);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let p: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", SERVERS)
+            .create()
+            .unwrap();
+        for (i, ts) in [(1, 1_700_000_000_123_i64), (2, 1_700_000_060_000)] {
+            let v = format!(r#"{{"id":{i}}}"#);
+            let r: FutureRecord<'_, str, str> = FutureRecord::to(&topic)
+                .partition(0)
+                .payload(v.as_str())
+                .timestamp(ts);
+            p.send(r, Duration::from_secs(10)).await.unwrap();
+        }
+    });
+    let table = |metadata: &str| {
+        format!(
+            "CREATE TABLE t (
+                id INT, {metadata}
+            ) WITH (
+                'connector' = 'kafka',
+                'topic' = '{topic}',
+                'properties.bootstrap.servers' = '{SERVERS}',
+                'format' = 'json',
+                'scan.startup.mode' = 'earliest-offset',
+                'scan.bounded.mode' = 'latest-offset'
+            );"
+        )
+    };
+    let out = run_script(&format!(
+        "{} SELECT id, CAST(ts AS STRING), tt, part, off FROM t;",
+        table(
+            "ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+             tt STRING METADATA FROM 'timestamp-type' VIRTUAL,
+             part INT METADATA FROM 'partition' VIRTUAL,
+             off BIGINT METADATA FROM 'offset' VIRTUAL"
+        )
+    ))
+    .unwrap();
+    assert_eq!(
+        changelog(&out),
+        [
+            r#"+I [1, "2023-11-14 22:13:20.123", "CreateTime", 0, 0]"#,
+            r#"+I [2, "2023-11-14 22:14:20.000", "CreateTime", 0, 1]"#,
+        ]
+    );
+    let out = run_script(&format!(
+        "{} SELECT id, off FROM t;",
+        table("off BIGINT METADATA FROM 'offset' VIRTUAL")
+    ))
+    .unwrap();
+    assert_eq!(changelog(&out), ["+I [1, 0]", "+I [2, 1]"]);
+}
+
 fn rt_create_topic(topic: &str) {
     tokio::runtime::Runtime::new()
         .unwrap()

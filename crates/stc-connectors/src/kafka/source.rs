@@ -108,6 +108,7 @@ impl KafkaSource {
             skipped_keyless: 0,
             last_snapshot: None,
             failing_since: None,
+            last_poll: (0, 0),
             last_splits: None,
         }))
     }
@@ -526,6 +527,8 @@ struct KafkaReader {
     last_snapshot: Option<Vec<(String, i32, i64)>>,
     /// Since when every poll has failed (the job fails once this exceeds the request timeout).
     failing_since: Option<Instant>,
+    /// Bytes and messages of the last poll (capacities for the next one).
+    last_poll: (usize, usize),
     /// The partition (index in `splits`) of each row of the last batch: per-partition
     /// watermarks.
     last_splits: Option<Vec<u32>>,
@@ -743,6 +746,12 @@ impl KafkaReader {
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("enable.partition.eof", eof),
+                // librdkafka (since 2.4) stops fetching a partition for this long whenever
+                // its local queue has passed `queued.min.messages`; its default of 1 s made a
+                // consumer catching up on a backlog wait most of the time (1 M messages from
+                // one partition: 5 s instead of 1 s, at the same CPU time). A Java consumer
+                // has no such pause. Tables may still set `properties.fetch.queue.backoff.ms`.
+                ("fetch.queue.backoff.ms", "20"),
             ])
             .set("group.id", &group)
             .create()
@@ -1139,10 +1148,15 @@ impl SourceReader for KafkaReader {
             .clone()
             .expect("discover created the consumer");
         let want_headers = self.metadata.iter().any(|(k, _)| k == "headers");
+        let want_timestamp = self
+            .metadata
+            .iter()
+            .any(|(k, _)| k == "timestamp" || k == "timestamp-type");
         let want_key = self.key.is_some();
         let upsert = self.opts.upsert;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut msgs: Vec<Msg> = Vec::new();
+        // Sized like the last poll's, which the next one most likely matches.
+        let mut buf: Vec<u8> = Vec::with_capacity(self.last_poll.0);
+        let mut msgs: Vec<Msg> = Vec::with_capacity(self.last_poll.1);
         let mut finished_split = false;
         let mut error: Option<KafkaError> = None;
         {
@@ -1223,10 +1237,10 @@ impl SourceReader for KafkaReader {
                 } else {
                     None
                 };
-                let (timestamp, timestamp_type) = match m.timestamp() {
-                    rdkafka::Timestamp::NotAvailable => (None, "NoTimestampType"),
-                    rdkafka::Timestamp::CreateTime(t) => (Some(t), "CreateTime"),
-                    rdkafka::Timestamp::LogAppendTime(t) => (Some(t), "LogAppendTime"),
+                let (timestamp, timestamp_type) = match want_timestamp.then(|| m.timestamp()) {
+                    None | Some(rdkafka::Timestamp::NotAvailable) => (None, "NoTimestampType"),
+                    Some(rdkafka::Timestamp::CreateTime(t)) => (Some(t), "CreateTime"),
+                    Some(rdkafka::Timestamp::LogAppendTime(t)) => (Some(t), "LogAppendTime"),
                 };
                 let headers = match (want_headers, m.headers()) {
                     (true, Some(h)) => h
@@ -1269,6 +1283,7 @@ impl SourceReader for KafkaReader {
             self.last_splits = Some(Vec::new());
             return Ok(Some(RecordBatch::new_empty(self.schema.clone())));
         }
+        self.last_poll = (buf.len(), msgs.len());
         self.build(msgs, &buf).map(Some)
     }
 
