@@ -148,6 +148,66 @@ fn temporal_golden_and_iso() {
     );
 }
 
+/// The decoder remembers the last date it converted: records of the same day, of another
+/// day, and back again decode to the same instants as when each is decoded alone, and a bad
+/// time of day after a remembered date is still the same error.
+#[test]
+fn timestamps_across_days_match_decoding_each_alone() {
+    let schema = Arc::new(Schema::new(vec![field(
+        "ts",
+        DataType::Timestamp(TimeUnit::Millisecond, None),
+    )]));
+    let texts = [
+        "2024-01-01 00:00:01",
+        "2024-01-01 23:59:59.5",
+        "2024-01-02 00:00:00",
+        "2024-01-01 12:00:00.001",
+        "2023-12-31 23:59:59.999",
+        "2024-01-01 00:00:00",
+    ];
+    let lines: String = texts
+        .iter()
+        .map(|t| format!("{{\"ts\":\"{t}\"}}\n"))
+        .collect();
+    let mut d = JsonDecoder::new(schema.clone(), &opts(&[])).unwrap();
+    let all = d.decode(lines.as_bytes(), 1, "f").unwrap().unwrap();
+    let all = all.column(0).as_primitive::<TimestampMillisecondType>();
+    for (i, t) in texts.iter().enumerate() {
+        let mut alone = JsonDecoder::new(schema.clone(), &opts(&[])).unwrap();
+        let one = alone
+            .decode(format!("{{\"ts\":\"{t}\"}}").as_bytes(), 1, "f")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            all.value(i),
+            one.column(0)
+                .as_primitive::<TimestampMillisecondType>()
+                .value(0),
+            "{t}"
+        );
+    }
+    assert_eq!(all.value(0), 1_704_067_201_000);
+    assert_eq!(all.value(3), 1_704_110_400_001);
+    // "2024-01-01" is remembered; the time of day is refused as before.
+    for bad in [
+        "2024-01-01 24:00:00",
+        "2024-01-01 10:00:00.",
+        "2024-01-01 10",
+    ] {
+        let err = d
+            .decode(format!("{{\"ts\":\"{bad}\"}}").as_bytes(), 1, "f")
+            .unwrap_err()
+            .to_string();
+        let fresh = JsonDecoder::new(schema.clone(), &opts(&[]))
+            .unwrap()
+            .decode(format!("{{\"ts\":\"{bad}\"}}").as_bytes(), 1, "f")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, fresh);
+        assert!(err.contains("could not be parsed as a timestamp"), "{err}");
+    }
+}
+
 #[test]
 fn collections_golden() {
     let r = DataType::Struct(vec![field("a", DataType::Int32), field("b", DataType::Utf8)].into());
