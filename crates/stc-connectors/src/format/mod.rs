@@ -310,14 +310,20 @@ pub(crate) fn truncate_record(line: &[u8]) -> String {
 pub(crate) fn lines(chunk: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
     let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
     let empty = chunk.is_empty();
-    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', body).map(|n| n + 1));
-    let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
-    starts
-        .zip(ends)
-        .filter(move |_| !empty)
-        .map(|(start, end)| &body[start..end])
-        .enumerate()
-        .map(move |(i, l)| (first_line + i as u64, l.strip_suffix(b"\r").unwrap_or(l)))
+    // One scan for line breaks: each line starts after the previous one's end.
+    let mut ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if empty {
+            return None;
+        }
+        let end = ends.next()?;
+        let line = &body[start..end];
+        start = end + 1;
+        Some(line)
+    })
+    .enumerate()
+    .map(move |(i, l)| (first_line + i as u64, l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
 pub(crate) fn check_insert_only(format: &str, kinds: Option<&[RowKind]>) -> Result<()> {
@@ -343,6 +349,10 @@ mod tests {
         assert_eq!(got, vec![(5, &b"a"[..]), (6, b"b"), (7, b""), (8, b"c")]);
         assert_eq!(lines(b"", 1).count(), 0);
         assert_eq!(lines(b"x", 1).count(), 1);
+        let got: Vec<(u64, &[u8])> = lines(b"\n", 1).collect();
+        assert_eq!(got, vec![(1, &b""[..])]);
+        let got: Vec<(u64, &[u8])> = lines(b"\nab\n\ncd", 1).collect();
+        assert_eq!(got, vec![(1, &b""[..]), (2, b"ab"), (3, b""), (4, b"cd")]);
     }
 
     #[test]
