@@ -83,16 +83,7 @@ pub(crate) fn is_nested(dt: &DataType) -> bool {
 
 impl Column {
     pub(crate) fn new(dt: &DataType) -> Result<Self> {
-        let data = Self::empty_data(dt)?;
-        Ok(Column {
-            dt: dt.clone(),
-            data,
-            valid: vec![],
-        })
-    }
-
-    fn empty_data(dt: &DataType) -> Result<Data> {
-        Ok(match dt {
+        let data = match dt {
             DataType::Boolean => Data::Bool(vec![]),
             DataType::Int8 => Data::I8(vec![]),
             DataType::Int16 => Data::I16(vec![]),
@@ -121,6 +112,11 @@ impl Column {
                     "unsupported column type {other}"
                 )));
             }
+        };
+        Ok(Column {
+            dt: dt.clone(),
+            data,
+            valid: vec![],
         })
     }
 
@@ -129,6 +125,11 @@ impl Column {
     fn empty_like(&self) -> Column {
         fn vec_like<T>(v: &[T]) -> Vec<T> {
             Vec::with_capacity(v.len())
+        }
+        fn offsets_like(v: &[i32]) -> Vec<i32> {
+            let mut o = vec_like(v);
+            o.push(0);
+            o
         }
         let data = match &self.data {
             Data::Bool(v) => Data::Bool(vec_like(v)),
@@ -139,16 +140,14 @@ impl Column {
             Data::F32(v) => Data::F32(vec_like(v)),
             Data::F64(v) => Data::F64(vec_like(v)),
             Data::Dec(v) => Data::Dec(vec_like(v)),
-            Data::Str { bytes, offsets } | Data::Bin { bytes, offsets } => {
-                let mut o = vec_like(offsets);
-                o.push(0);
-                let (bytes, offsets) = (vec_like(bytes), o);
-                if matches!(self.data, Data::Str { .. }) {
-                    Data::Str { bytes, offsets }
-                } else {
-                    Data::Bin { bytes, offsets }
-                }
-            }
+            Data::Str { bytes, offsets } => Data::Str {
+                bytes: vec_like(bytes),
+                offsets: offsets_like(offsets),
+            },
+            Data::Bin { bytes, offsets } => Data::Bin {
+                bytes: vec_like(bytes),
+                offsets: offsets_like(offsets),
+            },
             Data::Struct(children) => {
                 Data::Struct(children.iter().map(Column::empty_like).collect())
             }

@@ -186,19 +186,16 @@ impl JsonDecoder {
         if p.peek() == Some(b'}') {
             p.i += 1;
         } else {
-            // Producers almost always write the fields in one order, mostly the table's: try
-            // the field after the last one matched before hashing the key.
             let mut hint = 0;
             loop {
                 p.ws();
-                let idx = match self.names.get(hint) {
-                    Some(name) if p.take_key(name) => Some(hint),
-                    _ => {
-                        let key = p.string_raw(&mut self.scratch)?;
-                        self.index.get(key.as_bytes()).copied()
-                    }
-                };
-                hint = idx.map_or(0, |i| i + 1);
+                let idx = field_key(
+                    &mut p,
+                    &mut self.scratch,
+                    &mut hint,
+                    |h| self.names.get(h).map(|n| &**n),
+                    |key| self.index.get(key.as_bytes()).copied(),
+                )?;
                 p.ws();
                 p.expect(b':')?;
                 p.ws();
@@ -856,23 +853,18 @@ fn read_struct_into(
         .struct_children()
         .ok_or("internal: a ROW column without field columns")?;
     let mut seen = 0u64;
-    // As at the top level: the field after the last one matched is tried first.
     let mut hint = 0;
     walk_members(
         p,
         depth,
         |p, scratch| {
-            let i = if fields
-                .get(hint)
-                .is_some_and(|f| p.take_key(f.name().as_bytes()))
-            {
-                Some(hint)
-            } else {
-                let key = p.string_raw(scratch)?;
-                fields.iter().position(|f| f.name().as_str() == key)
-            };
-            hint = i.map_or(0, |i| i + 1);
-            Ok(i)
+            field_key(
+                p,
+                scratch,
+                &mut hint,
+                |h| fields.get(h).map(|f| f.name().as_bytes()),
+                |key| fields.iter().position(|f| f.name().as_str() == key),
+            )
         },
         |p, i| {
             let Some(i) = i.filter(|i| seen & (1 << i) == 0) else {
@@ -1004,6 +996,25 @@ fn json_int(tok: &Tok<'_>, min: i64, max: i64) -> std::result::Result<i64, Strin
         return Err(format!("Numeric value ({v}) out of range"));
     }
     Ok(v)
+}
+
+/// The field (by index) that the key at `p` names. Producers almost always write the fields
+/// in one order, mostly the table's: the field after the last one matched (`hint`, moved on
+/// here) is tried first with one comparison ([`Parser::take_key`]); otherwise the key is read
+/// (unescaped into `scratch` if need be) and `lookup` names its field.
+fn field_key<'n>(
+    p: &mut Parser<'_>,
+    scratch: &mut String,
+    hint: &mut usize,
+    expected: impl FnOnce(usize) -> Option<&'n [u8]>,
+    lookup: impl FnOnce(&str) -> Option<usize>,
+) -> std::result::Result<Option<usize>, String> {
+    let i = match expected(*hint) {
+        Some(name) if p.take_key(name) => Some(*hint),
+        _ => lookup(&p.string_raw(scratch)?),
+    };
+    *hint = i.map_or(0, |i| i + 1);
+    Ok(i)
 }
 
 /// Walk the members of the JSON object at `p`, braces included: `on` gets each key with the
