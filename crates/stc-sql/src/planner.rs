@@ -800,7 +800,7 @@ impl Translator {
                     "ORDER BY inside the aggregate call {e}"
                 )));
             }
-            aggregates.push(AggregateSpec { expr, filter });
+            aggregates.push(AggregateSpec::new(expr, filter, &input_arrow).map_err(df)?);
             output.push(OutputColumn::Aggregate(i));
         }
         let keys = key_exprs
@@ -1614,7 +1614,7 @@ impl Translator {
                 self.state.execution_props(),
             )
             .map_err(df)?;
-            aggregates.push(AggregateSpec { expr, filter });
+            aggregates.push(AggregateSpec::new(expr, filter, &input_arrow).map_err(df)?);
         }
         let Some((partition_by, order_by, frame)) = spec else {
             return Err(SqlError::internal("window without expressions"));

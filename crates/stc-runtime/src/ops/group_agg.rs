@@ -1,6 +1,8 @@
 //! Non-windowed `GROUP BY`: an updating aggregation (Flink's `GroupAggFunction`).
 //!
-//! State per key: one DataFusion [`Accumulator`] per aggregate call, the number of rows
+//! State per key: one accumulator per aggregate call ([`GroupAcc`]: plain values for the
+//! common aggregates, else DataFusion's
+//! [`Accumulator`](datafusion::logical_expr::Accumulator)), the number of rows
 //! accumulated, and the last emitted result. Each input row is applied in arrival order and
 //! produces at most one change, as in Flink without mini-batch:
 //!
@@ -17,11 +19,9 @@
 //! Leading retractions of a key without state are dropped, and a key whose count falls to
 //! zero within the buffer emits `-D` of its last emitted result (nothing if it had none).
 //!
-//! Retractions (`-U`/`-D` input rows) are applied with `retract_batch`. DataFusion's
-//! sliding accumulators retract SUM/COUNT/AVG; MIN/MAX and COUNT(DISTINCT) over an updating
-//! input use the multiset accumulators below (Flink's `MaxWithRetractAggFunction` keeps a
-//! value → count map the same way), because DataFusion's sliding MIN/MAX only retract in
-//! arrival order.
+//! Retractions (`-U`/`-D` input rows) are applied to the accumulators that retract: COUNT,
+//! SUM, AVG and DataFusion's sliding accumulators; MIN/MAX and COUNT(DISTINCT) over an
+//! updating input keep a value → count multiset (`group_acc`).
 //!
 //! With incremental checkpoints (`crate::checkpoint::incremental`) the keys changed since the
 //! previous checkpoint are logged, and most snapshots hold only those groups: their state as
@@ -29,17 +29,15 @@
 //! (a chain's complete snapshot first, then each checkpoint's changes), so a later row of a
 //! key replaces an earlier one, and a count of 0 removes the group.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
-use datafusion::arrow::compute::take;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::Accumulator;
+use hashbrown::HashMap;
 use stc_common::RowKind;
 
 use crate::checkpoint::incremental::{ChangeLog, Plan};
@@ -48,11 +46,12 @@ use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};
 use crate::operator::{Operator, OperatorContext, OperatorFactory};
 use crate::ops::changelog::{ChangeBuilder, converter, to_rows};
+use crate::ops::group_acc::{AccKind, GroupAcc, create_accumulator};
 use crate::ops::state::{
     KG, i64_column, i64_values, key_group_array, single_table, state_column, state_columns,
     state_table,
 };
-use crate::ops::window::{AggregateSpec, AggregationSpec, OutputColumn};
+use crate::ops::window::{AggregationSpec, OutputColumn};
 
 /// The operator factory; see the module docs.
 #[derive(Clone)]
@@ -98,61 +97,6 @@ impl GroupAggregate {
     }
 }
 
-fn create_accumulator(a: &AggregateSpec, updating: bool) -> Result<Box<dyn Accumulator>> {
-    if !updating {
-        return Ok(a.expr.create_accumulator()?);
-    }
-    let name = a.expr.fun().name().to_ascii_lowercase();
-    let not_retractable = || {
-        RuntimeError::Data(format!(
-            "not supported yet: the aggregate {} over an updating input (rows that are updated or deleted, e.g. the result of another GROUP BY or an outer join)",
-            a.expr.name()
-        ))
-    };
-    if a.expr.is_distinct() {
-        return match name.as_str() {
-            "count" => Ok(Box::new(RetractMultiset::new(
-                MultisetResult::CountDistinct,
-            ))),
-            _ => Err(not_retractable()),
-        };
-    }
-    match name.as_str() {
-        "min" => Ok(Box::new(RetractMultiset::new(MultisetResult::Min))),
-        "max" => Ok(Box::new(RetractMultiset::new(MultisetResult::Max))),
-        _ => {
-            let acc = a
-                .expr
-                .create_sliding_accumulator()
-                .map_err(|_| not_retractable())?;
-            if acc.supports_retract_batch() {
-                Ok(acc)
-            } else {
-                Err(not_retractable())
-            }
-        }
-    }
-}
-
-/// Whether `Accumulator::state` leaves the accumulator of `a` as it was. Most do; some hand
-/// their contents out and reset (DataFusion's distinct counts of strings, the AVG of
-/// `stc-functions`, which emits its groups accumulator), and must be rebuilt from the state
-/// they gave after a snapshot. Rebuilding costs an accumulator and a merge per group, the
-/// bulk of a snapshot's time, so only the accumulators known to keep their contents skip it.
-fn state_keeps_accumulator(a: &AggregateSpec, updating: bool) -> bool {
-    let name = a.expr.fun().name().to_ascii_lowercase();
-    if a.expr.is_distinct() {
-        // Over updating input: our own multiset (cloned by `state`).
-        return updating && name == "count";
-    }
-    match name.as_str() {
-        // DataFusion's (sliding) count and sum and their min/max hold plain scalars; over
-        // updating input min/max are our multisets.
-        "count" | "sum" | "min" | "max" => true,
-        _ => false,
-    }
-}
-
 impl OperatorFactory for GroupAggregate {
     fn name(&self) -> String {
         self.name.clone()
@@ -181,14 +125,20 @@ impl OperatorFactory for GroupAggregate {
                 .agg
                 .aggregates
                 .iter()
-                .map(|a| state_keeps_accumulator(a, self.input_updating))
+                .map(|a| AccKind::of(a, self.input_updating).state_keeps(a, self.input_updating))
+                .collect(),
+            kinds: self
+                .agg
+                .aggregates
+                .iter()
+                .map(|a| AccKind::of(a, self.input_updating))
                 .collect(),
         }))
     }
 }
 
 struct GroupState {
-    accs: Vec<Box<dyn Accumulator>>,
+    accs: Vec<GroupAcc>,
     rows: i64,
     prev: Option<Vec<ScalarValue>>,
     /// Last write, for `table.exec.state.ttl`.
@@ -204,7 +154,8 @@ struct GroupAggregateOp {
     /// Keyed by the key's bytes in Arrow's row format.
     groups: HashMap<Box<[u8]>, GroupState>,
     last_sweep: Instant,
-    /// Per aggregate: [`state_keeps_accumulator`].
+    /// Per aggregate: its kind of accumulator, and [`AccKind::state_keeps`].
+    kinds: Vec<AccKind>,
     state_keeps: Vec<bool>,
     /// Mini-batch: the rows waiting, their count, and when they must be applied (epoch ms).
     buffer: Vec<StreamBatch>,
@@ -253,13 +204,7 @@ impl GroupAggregateOp {
                         // Flink: a retraction for a key without state (e.g. expired) is ignored.
                         continue;
                     }
-                    let accs = self
-                        .spec
-                        .agg
-                        .aggregates
-                        .iter()
-                        .map(|a| create_accumulator(a, self.spec.input_updating))
-                        .collect::<Result<Vec<_>>>()?;
+                    let accs = new_accumulators(&self.spec, &self.kinds)?;
                     self.groups.entry(key.into()).or_insert(GroupState {
                         accs,
                         rows: 0,
@@ -273,12 +218,7 @@ impl GroupAggregateOp {
                 if filter.as_ref().is_some_and(|f| !passes(f, i)) {
                     continue;
                 }
-                let one: Vec<ArrayRef> = values.iter().map(|v| v.slice(i, 1)).collect();
-                if accumulate {
-                    acc.update_batch(&one)?;
-                } else {
-                    acc.retract_batch(&one)?;
-                }
+                acc.update_row(values, i, accumulate)?;
             }
             state.rows += if accumulate { 1 } else { -1 };
             state.written = now;
@@ -380,7 +320,7 @@ impl GroupAggregateOp {
                 if rows.is_empty() {
                     continue;
                 }
-                let accs = self.new_accumulators()?;
+                let accs = new_accumulators(&self.spec, &self.kinds)?;
                 self.groups.insert(
                     key.into(),
                     GroupState {
@@ -402,25 +342,20 @@ impl GroupAggregateOp {
             }) {
                 let accumulate = batch.kind(run[0] as usize).is_addition();
                 for (acc, (values, filter)) in state.accs.iter_mut().zip(&args) {
-                    let picked: UInt32Array = match filter {
-                        Some(f) => run
-                            .iter()
-                            .copied()
-                            .filter(|&r| passes(f, r as usize))
-                            .collect(),
-                        None => run.iter().copied().collect(),
+                    let picked: Vec<u32>;
+                    let rows = match filter {
+                        Some(f) => {
+                            picked = run
+                                .iter()
+                                .copied()
+                                .filter(|&r| passes(f, r as usize))
+                                .collect();
+                            &picked[..]
+                        }
+                        None => run,
                     };
-                    if picked.is_empty() {
-                        continue;
-                    }
-                    let taken = values
-                        .iter()
-                        .map(|v| take(v.as_ref(), &picked, None))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    if accumulate {
-                        acc.update_batch(&taken)?;
-                    } else {
-                        acc.retract_batch(&taken)?;
+                    if !rows.is_empty() {
+                        acc.update_rows(values, rows, accumulate)?;
                     }
                 }
                 let len = run.len() as i64;
@@ -443,10 +378,8 @@ impl GroupAggregateOp {
         )
     }
 
-    fn evaluate(accs: &mut [Box<dyn Accumulator>]) -> Result<Vec<ScalarValue>> {
-        accs.iter_mut()
-            .map(|a| a.evaluate().map_err(RuntimeError::from))
-            .collect()
+    fn evaluate(accs: &mut [GroupAcc]) -> Result<Vec<ScalarValue>> {
+        accs.iter_mut().map(GroupAcc::evaluate).collect()
     }
 }
 
@@ -658,7 +591,7 @@ impl Operator for GroupAggregateOp {
                 self.groups.remove(&key);
                 continue;
             }
-            let mut group_accs = self.new_accumulators()?;
+            let mut group_accs = new_accumulators(&self.spec, &self.kinds)?;
             for (acc, cols) in group_accs.iter_mut().zip(&accs) {
                 let one: Vec<ArrayRef> = cols.iter().map(|c| c.slice(r, 1)).collect();
                 acc.merge_batch(&one)?;
@@ -735,7 +668,9 @@ impl<'k> StateTable<'k> {
                     .iter()
                     .map(|v| v.to_array())
                     .collect::<datafusion::error::Result<Vec<_>>>()?;
-                let mut fresh = create_accumulator(&spec.agg.aggregates[i], spec.input_updating)?;
+                let a = &spec.agg.aggregates[i];
+                let mut fresh =
+                    AccKind::of(a, spec.input_updating).create(a, spec.input_updating)?;
                 fresh.merge_batch(&arrays)?;
                 g.accs[i] = fresh;
             }
@@ -798,16 +733,17 @@ impl<'k> StateTable<'k> {
     }
 }
 
-impl GroupAggregateOp {
-    fn new_accumulators(&self) -> Result<Vec<Box<dyn Accumulator>>> {
-        self.spec
-            .agg
-            .aggregates
-            .iter()
-            .map(|a| create_accumulator(a, self.spec.input_updating))
-            .collect()
-    }
+/// A group's accumulators, one per aggregate call, of the kinds given.
+fn new_accumulators(spec: &GroupAggregate, kinds: &[AccKind]) -> Result<Vec<GroupAcc>> {
+    spec.agg
+        .aggregates
+        .iter()
+        .zip(kinds)
+        .map(|(a, k)| k.create(a, spec.input_updating))
+        .collect()
+}
 
+impl GroupAggregateOp {
     /// A column from one scalar per group (NULLs of `data_type` when there is no group).
     fn scalars(values: Vec<ScalarValue>) -> Result<ArrayRef> {
         Ok(ScalarValue::iter_to_array(values)?)
@@ -845,139 +781,4 @@ fn emit_change(
 
 fn passes(filter: &BooleanArray, i: usize) -> bool {
     filter.is_valid(i) && filter.value(i)
-}
-
-/// What a [`RetractMultiset`] computes from its value → count map.
-#[derive(Debug, Clone, Copy)]
-enum MultisetResult {
-    Min,
-    Max,
-    CountDistinct,
-}
-
-/// An accumulator over a multiset of non-NULL values that supports arbitrary retraction.
-#[derive(Debug)]
-struct RetractMultiset {
-    result: MultisetResult,
-    counts: HashMap<ScalarValue, i64>,
-    /// The data type of the values (for a NULL MIN/MAX of the right type).
-    data_type: Option<datafusion::arrow::datatypes::DataType>,
-}
-
-impl RetractMultiset {
-    fn new(result: MultisetResult) -> Self {
-        RetractMultiset {
-            result,
-            counts: HashMap::new(),
-            data_type: None,
-        }
-    }
-
-    fn apply(&mut self, values: &[ArrayRef], delta: i64) -> datafusion::error::Result<()> {
-        let arr = &values[0];
-        self.data_type
-            .get_or_insert_with(|| arr.data_type().clone());
-        for i in 0..arr.len() {
-            if arr.is_null(i) {
-                continue;
-            }
-            let v = ScalarValue::try_from_array(arr, i)?;
-            let c = self.counts.entry(v.clone()).or_insert(0);
-            *c += delta;
-            if *c <= 0 {
-                self.counts.remove(&v);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Accumulator for RetractMultiset {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> datafusion::error::Result<()> {
-        self.apply(values, 1)
-    }
-
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> datafusion::error::Result<()> {
-        self.apply(values, -1)
-    }
-
-    fn supports_retract_batch(&self) -> bool {
-        true
-    }
-
-    fn evaluate(&mut self) -> datafusion::error::Result<ScalarValue> {
-        let pick = |want: std::cmp::Ordering| {
-            let mut best: Option<&ScalarValue> = None;
-            for v in self.counts.keys() {
-                if best.is_none_or(|b| v.partial_cmp(b) == Some(want)) {
-                    best = Some(v);
-                }
-            }
-            best.cloned()
-        };
-        Ok(match self.result {
-            MultisetResult::CountDistinct => ScalarValue::Int64(Some(self.counts.len() as i64)),
-            MultisetResult::Min | MultisetResult::Max => {
-                let want = if matches!(self.result, MultisetResult::Min) {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                };
-                match pick(want) {
-                    Some(v) => v,
-                    None => match &self.data_type {
-                        Some(t) => ScalarValue::try_from(t)?,
-                        None => ScalarValue::Null,
-                    },
-                }
-            }
-        })
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.counts.len() * 64
-    }
-
-    /// The multiset as two lists: the distinct values and their counts (used by checkpoints).
-    fn state(&mut self) -> datafusion::error::Result<Vec<ScalarValue>> {
-        let data_type = self
-            .data_type
-            .clone()
-            .unwrap_or(datafusion::arrow::datatypes::DataType::Null);
-        let (values, counts): (Vec<ScalarValue>, Vec<ScalarValue>) = self
-            .counts
-            .iter()
-            .map(|(v, c)| (v.clone(), ScalarValue::Int64(Some(*c))))
-            .unzip();
-        Ok(vec![
-            ScalarValue::List(ScalarValue::new_list_nullable(&values, &data_type)),
-            ScalarValue::List(ScalarValue::new_list_nullable(
-                &counts,
-                &datafusion::arrow::datatypes::DataType::Int64,
-            )),
-        ])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> datafusion::error::Result<()> {
-        use datafusion::arrow::array::{AsArray, Int64Array};
-        let values = states[0].as_list::<i32>();
-        let counts = states[1].as_list::<i32>();
-        for row in 0..values.len() {
-            let v = values.value(row);
-            let c = counts.value(row);
-            let c = c.as_any().downcast_ref::<Int64Array>().ok_or_else(|| {
-                datafusion::error::DataFusionError::Internal("multiset counts".into())
-            })?;
-            if v.data_type() != &datafusion::arrow::datatypes::DataType::Null {
-                self.data_type.get_or_insert_with(|| v.data_type().clone());
-            }
-            for i in 0..v.len() {
-                *self
-                    .counts
-                    .entry(ScalarValue::try_from_array(&v, i)?)
-                    .or_insert(0) += c.value(i);
-            }
-        }
-        Ok(())
-    }
 }

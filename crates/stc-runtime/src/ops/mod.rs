@@ -4,6 +4,7 @@
 pub mod calc;
 pub mod changelog;
 pub mod collect;
+pub(crate) mod group_acc;
 pub mod group_agg;
 pub mod join;
 pub mod lookup_join;

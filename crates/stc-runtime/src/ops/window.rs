@@ -187,9 +187,29 @@ pub struct AggregateSpec {
     pub expr: Arc<AggregateFunctionExpr>,
     /// `FILTER (WHERE …)`.
     pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// The types of the call's arguments (`expr.expressions()` over the input).
+    pub arg_types: Vec<DataType>,
 }
 
 impl AggregateSpec {
+    /// The call `expr` (with its `FILTER`) over rows of `input`.
+    pub fn new(
+        expr: Arc<AggregateFunctionExpr>,
+        filter: Option<Arc<dyn PhysicalExpr>>,
+        input: &Schema,
+    ) -> datafusion::error::Result<Self> {
+        let arg_types = expr
+            .expressions()
+            .iter()
+            .map(|e| e.data_type(input))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        Ok(AggregateSpec {
+            expr,
+            filter,
+            arg_types,
+        })
+    }
+
     fn accumulator(&self) -> Result<Box<dyn GroupsAccumulator>> {
         if self.expr.groups_accumulator_supported() {
             Ok(self.expr.create_groups_accumulator()?)
