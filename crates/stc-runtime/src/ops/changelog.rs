@@ -1,14 +1,14 @@
 //! Building blocks of the updating (changelog) operators: rows kept in state in Arrow's
 //! row format, and the builder of output batches with row kinds.
 //!
-//! State holds rows as [`OwnedRow`]s (Arrow's row format): one allocation per row, hashable
+//! State holds rows as [`OwnedRow`](datafusion::arrow::row::OwnedRow)s (Arrow's row format): one allocation per row, hashable
 //! and comparable byte-wise, and converted back to columns in bulk when emitted.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int8Array, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::row::{OwnedRow, Row, RowConverter, Rows, SortField};
+use datafusion::arrow::row::{Row, RowConverter, Rows, SortField};
 use datafusion::common::ScalarValue;
 use stc_common::RowKind;
 
@@ -52,12 +52,14 @@ pub fn null_as_false(
 /// Output rows collected during one call, emitted as one batch.
 ///
 /// Rows must be turned back into columns by the converter that produced them (Arrow checks
-/// it), so converters are passed to [`ChangeBuilder::take`] rather than owned here.
+/// it), so converters are passed to [`ChangeBuilder::take`] rather than owned here. Each
+/// row-shaped part is one [`Rows`] buffer the pushed rows are copied into (an `OwnedRow`
+/// per output row was an allocation and a reference count each, a large part of emitting).
 pub struct ChangeBuilder {
     schema: SchemaRef,
     kinds: Vec<i8>,
     /// Row-shaped column groups, in output order.
-    row_parts: Vec<Vec<OwnedRow>>,
+    row_parts: Vec<Rows>,
     /// Output columns given as scalars, one vector per column.
     scalar_parts: Vec<Vec<ScalarValue>>,
 }
@@ -65,11 +67,11 @@ pub struct ChangeBuilder {
 impl ChangeBuilder {
     /// `row_parts`: converters of the row-shaped column groups, in output order, followed
     /// by `scalar_columns` scalar columns (e.g. aggregate values).
-    pub fn new(schema: SchemaRef, row_parts: usize, scalar_columns: usize) -> Self {
+    pub fn new(schema: SchemaRef, row_parts: &[&RowConverter], scalar_columns: usize) -> Self {
         ChangeBuilder {
             schema,
             kinds: Vec::new(),
-            row_parts: vec![Vec::new(); row_parts],
+            row_parts: row_parts.iter().map(|c| c.empty_rows(0, 0)).collect(),
             scalar_parts: vec![Vec::new(); scalar_columns],
         }
     }
@@ -82,7 +84,7 @@ impl ChangeBuilder {
     pub fn push(&mut self, kind: RowKind, rows: &[Row<'_>], scalars: &[ScalarValue]) {
         self.kinds.push(kind as i8);
         for (out, r) in self.row_parts.iter_mut().zip(rows) {
-            out.push(r.owned());
+            out.push(*r);
         }
         for (out, v) in self.scalar_parts.iter_mut().zip(scalars) {
             out.push(v.clone());
@@ -98,8 +100,8 @@ impl ChangeBuilder {
         let n = self.kinds.len();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for (conv, rows) in converters.iter().zip(&mut self.row_parts) {
-            let rows = std::mem::take(rows);
-            columns.extend(conv.convert_rows(rows.iter().map(|r| r.row()))?);
+            columns.extend(conv.convert_rows(rows.iter())?);
+            rows.clear();
         }
         for vals in &mut self.scalar_parts {
             let vals = std::mem::take(vals);

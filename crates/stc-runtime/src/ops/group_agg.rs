@@ -227,7 +227,7 @@ impl GroupAggregateOp {
                 self.groups.remove(key);
             }
         }
-        self.emit(out, keys.is_empty(), ctx)
+        self.emit(out, ctx)
     }
 
     /// `table.exec.state.ttl` and the time now; drops the groups not written for a TTL (at
@@ -267,9 +267,8 @@ impl GroupAggregateOp {
         }
     }
 
-    fn emit(&self, mut out: ChangeBuilder, global: bool, ctx: &mut OperatorContext) -> Result<()> {
-        let convs: &[&RowConverter] = if global { &[] } else { &[&self.key_conv] };
-        if let Some(b) = out.take(convs)? {
+    fn emit(&self, mut out: ChangeBuilder, ctx: &mut OperatorContext) -> Result<()> {
+        if let Some(b) = out.take(&self.converters())? {
             ctx.emit(b);
         }
         Ok(())
@@ -367,15 +366,25 @@ impl GroupAggregateOp {
                 self.groups.remove(key);
             }
         }
-        self.emit(out, global, ctx)
+        self.emit(out, ctx)
     }
 
     fn builder(&self) -> ChangeBuilder {
         ChangeBuilder::new(
             Arc::clone(&self.spec.agg.schema),
-            usize::from(!self.spec.agg.keys.is_empty()),
+            &self.converters(),
             self.spec.agg.aggregates.len(),
         )
+    }
+
+    /// The converter of the output's key columns; none for a global aggregation (no
+    /// GROUP BY keys, no key columns in its output).
+    fn converters(&self) -> Vec<&RowConverter> {
+        if self.spec.agg.keys.is_empty() {
+            Vec::new()
+        } else {
+            vec![&self.key_conv]
+        }
     }
 
     fn evaluate(accs: &mut [GroupAcc]) -> Result<Vec<ScalarValue>> {

@@ -513,12 +513,18 @@ impl JoinOp {
     }
 
     fn builder(&self) -> ChangeBuilder {
+        ChangeBuilder::new(Arc::clone(&self.spec.schema), &self.converters(), 0)
+    }
+
+    /// The converters of the output's row parts: the left side's, and the right side's
+    /// unless only left rows are emitted.
+    fn converters(&self) -> Vec<&RowConverter> {
         let parts = if self.spec.kind.is_semi_or_anti() {
             1
         } else {
             2
         };
-        ChangeBuilder::new(Arc::clone(&self.spec.schema), parts, 0)
+        self.sides[..parts].iter().map(|s| &*s.conv).collect()
     }
 
     /// Semi and anti joins (Flink's `SemiAntiJoinOperator`): only left rows are emitted; a
@@ -964,12 +970,7 @@ impl Operator for JoinOp {
             }
             self.process_row(side, batch.kind(i), rows.row(i), key, matches, &mut out)?;
         }
-        let convs: &[&RowConverter] = if self.spec.kind.is_semi_or_anti() {
-            &[&self.sides[0].conv]
-        } else {
-            &[&self.sides[0].conv, &self.sides[1].conv]
-        };
-        if let Some(b) = out.take(convs)? {
+        if let Some(b) = out.take(&self.converters())? {
             ctx.emit(b);
         }
         Ok(())

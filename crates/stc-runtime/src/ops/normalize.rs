@@ -98,7 +98,7 @@ impl Operator for NormalizeOp {
             self.rows.retain(|_, s| now.duration_since(s.written) < ttl);
             self.last_sweep = now;
         }
-        let mut out = ChangeBuilder::new(Arc::clone(&self.spec.schema), 1, 0);
+        let mut out = ChangeBuilder::new(Arc::clone(&self.spec.schema), &[&self.row_conv], 0);
         for i in 0..n {
             let key = key_rows.row(i);
             if let Some(ttl) = ttl

@@ -137,7 +137,7 @@ impl Operator for TopNOp {
         let key_rows = to_rows(&self.key_conv, &keys)?;
         let sort_rows = self.sort_conv.convert_columns(&sorts)?;
         let rows = to_rows(&self.row_conv, batch.batch.columns())?;
-        let mut out = ChangeBuilder::new(Arc::clone(&self.spec.schema), 1, 1);
+        let mut out = ChangeBuilder::new(Arc::clone(&self.spec.schema), &[&self.row_conv], 1);
         let limit = self.spec.limit;
         for i in 0..n {
             let key = key_rows.row(i);
