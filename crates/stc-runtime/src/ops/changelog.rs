@@ -82,12 +82,27 @@ impl ChangeBuilder {
 
     /// Adds one output row: one row per row part, then the scalar columns.
     pub fn push(&mut self, kind: RowKind, rows: &[Row<'_>], scalars: &[ScalarValue]) {
+        self.push_values(kind, rows, scalars.iter().cloned());
+    }
+
+    /// As [`ChangeBuilder::push`], taking the scalars (nothing to copy when the caller is
+    /// done with them).
+    pub fn push_owned(&mut self, kind: RowKind, rows: &[Row<'_>], scalars: Vec<ScalarValue>) {
+        self.push_values(kind, rows, scalars);
+    }
+
+    fn push_values(
+        &mut self,
+        kind: RowKind,
+        rows: &[Row<'_>],
+        scalars: impl IntoIterator<Item = ScalarValue>,
+    ) {
         self.kinds.push(kind as i8);
         for (out, r) in self.row_parts.iter_mut().zip(rows) {
             out.push(*r);
         }
         for (out, v) in self.scalar_parts.iter_mut().zip(scalars) {
-            out.push(v.clone());
+            out.push(v);
         }
     }
 

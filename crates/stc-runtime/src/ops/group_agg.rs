@@ -771,16 +771,20 @@ fn emit_change(
 ) -> Result<bool> {
     if state.rows <= 0 {
         if let Some(prev) = state.prev.take() {
-            out.push(RowKind::Delete, key_part, &prev);
+            out.push_owned(RowKind::Delete, key_part, prev);
         }
         return Ok(true);
     }
     let value = GroupAggregateOp::evaluate(&mut state.accs)?;
-    match &state.prev {
+    match state.prev.take() {
         None => out.push(RowKind::Insert, key_part, &value),
-        Some(prev) if *prev == value && !ttl => return Ok(false),
+        Some(prev) if prev == value && !ttl => {
+            state.prev = Some(prev);
+            return Ok(false);
+        }
         Some(prev) => {
-            out.push(RowKind::UpdateBefore, key_part, prev);
+            // The previous result is emitted and then replaced: moved, not copied.
+            out.push_owned(RowKind::UpdateBefore, key_part, prev);
             out.push(RowKind::UpdateAfter, key_part, &value);
         }
     }
