@@ -10,15 +10,16 @@
 //! changelog with the rank number, as Flink emits it when `rn` is selected. The input may
 //! itself be updating (retractions remove one equal row).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use datafusion::common::ScalarValue;
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
 use stc_common::RowKind;
 
 use crate::checkpoint::{Barrier, OperatorState};
@@ -73,17 +74,20 @@ impl OperatorFactory for TopN {
                 ))
             })
             .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let row_conv = converter(
+            self.input_schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone()),
+        )?;
         Ok(Box::new(TopNOp {
             spec: self.clone(),
             key_conv: converter(key_types)?,
             sort_conv: RowConverter::new(sort_fields)?,
-            row_conv: converter(
-                self.input_schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.data_type().clone()),
-            )?,
             partitions: HashMap::new(),
+            before: row_conv.empty_rows(0, 0),
+            after: row_conv.empty_rows(0, 0),
+            row_conv,
         }))
     }
 }
@@ -98,6 +102,9 @@ struct TopNOp {
     row_conv: RowConverter,
     /// Keyed by the partition key's bytes in Arrow's row format.
     partitions: HashMap<Box<[u8]>, Partition>,
+    /// The top rows of the partition being changed, before and after the change.
+    before: Rows,
+    after: Rows,
 }
 
 /// Drops the rows ranked below `n` (the last arrivals of the greatest sort keys).
@@ -115,8 +122,19 @@ fn evict_below(p: &mut Partition, n: usize) {
     }
 }
 
-fn top(p: &Partition, n: usize) -> Vec<OwnedRow> {
-    p.values().flatten().take(n).cloned().collect()
+/// Row `rank` of `rows`, if there is one.
+fn at(rows: &Rows, rank: usize) -> Option<datafusion::arrow::row::Row<'_>> {
+    (rank < rows.num_rows()).then(|| rows.row(rank))
+}
+
+/// Copies the first `n` rows of `p` into `out` (cleared first): the ranks before or after a
+/// change, compared position by position. A reused buffer, not a vector of `OwnedRow`
+/// clones (an allocation and a reference count per rank, twice per input row).
+fn top_into(p: &Partition, n: usize, out: &mut Rows) {
+    out.clear();
+    for r in p.values().flatten().take(n) {
+        out.push(r.row());
+    }
 }
 
 #[async_trait]
@@ -161,7 +179,7 @@ impl Operator for TopNOp {
                 // last kept row: it ranks below N.
                 continue;
             }
-            let before = top(part, limit);
+            top_into(part, limit, &mut self.before);
             let sort_key = sort_row.owned();
             if batch.kind(i).is_addition() {
                 part.entry(sort_key).or_default().push(row.owned());
@@ -176,20 +194,21 @@ impl Operator for TopNOp {
                     part.remove(&sort_key);
                 }
             }
-            let after = top(part, limit);
+            top_into(part, limit, &mut self.after);
             if part.is_empty() {
                 self.partitions.remove(key.as_ref());
             }
-            for rank in 0..limit.max(before.len()).max(after.len()) {
+            let (before, after) = (&self.before, &self.after);
+            for rank in 0..limit.max(before.num_rows()).max(after.num_rows()) {
                 let rn = [ScalarValue::Int64(Some(rank as i64 + 1))];
-                match (before.get(rank), after.get(rank)) {
+                match (at(before, rank), at(after, rank)) {
                     (Some(b), Some(a)) if b == a => {}
                     (Some(b), Some(a)) => {
-                        out.push(RowKind::UpdateBefore, &[b.row()], &rn);
-                        out.push(RowKind::UpdateAfter, &[a.row()], &rn);
+                        out.push(RowKind::UpdateBefore, &[b], &rn);
+                        out.push(RowKind::UpdateAfter, &[a], &rn);
                     }
-                    (None, Some(a)) => out.push(RowKind::Insert, &[a.row()], &rn),
-                    (Some(b), None) => out.push(RowKind::Delete, &[b.row()], &rn),
+                    (None, Some(a)) => out.push(RowKind::Insert, &[a], &rn),
+                    (Some(b), None) => out.push(RowKind::Delete, &[b], &rn),
                     (None, None) => break,
                 }
             }
