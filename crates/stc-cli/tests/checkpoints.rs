@@ -280,7 +280,12 @@ fn newest_is_incremental(ck: &Path) -> bool {
 /// BY with groups emptied, with and without mini-batch.
 #[test]
 fn incremental_checkpoints_of_joins_restore_exactly_what_was_committed() {
-    const INCREMENTAL: &[&str] = &["execution.checkpointing.incremental=true"];
+    // A source pause twice the usual, so that the job outlasts two checkpoints however fast
+    // the operators get (a loaded machine once ended a join before its second checkpoint).
+    const INCREMENTAL: &[&str] = &[
+        "execution.checkpointing.incremental=true",
+        "stc.debug.source-batch-delay=50 ms",
+    ];
     // Most checkpoints write changes only when fewer rows change between two checkpoints
     // than the state holds: the GROUP BY over the Top-1 gets a slower source (a file per
     // subtask per checkpoint).

@@ -9,7 +9,6 @@
 //! one. A retraction (`-U`/`-D`) emits `-D` of the *stored* row (the input may hold only the
 //! key) and forgets the key; a retraction of an unknown key emits nothing.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter};
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
 use stc_common::RowKind;
 
 use crate::checkpoint::{Barrier, OperatorState};

@@ -10,7 +10,7 @@
 //! arrival order here, which is what those accumulators assume). The output is append-only.
 //! Rows arriving behind the watermark are late: dropped and counted, as Flink does.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,6 +21,7 @@ use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
 
 use crate::error::{Result, RuntimeError};
 use crate::message::{StreamBatch, Watermark};

@@ -17,7 +17,7 @@
 //! State snapshots are keyed (key group of the join key): buffered probe rows and versions,
 //! each with its side, time and arrival sequence.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,6 +30,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::row::{OwnedRow, RowConverter};
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
 use stc_common::RowKind;
 
 use crate::checkpoint::{Barrier, KEY_GROUP_COLUMN, OperatorState};

@@ -20,7 +20,7 @@
 //! one `GroupsAccumulator` per aggregate function keeps the running values, vectorised over
 //! each batch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -36,6 +36,7 @@ use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr};
 use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
+use hashbrown::HashMap;
 
 use crate::checkpoint::{Barrier, OperatorState};
 use crate::error::{Result, RuntimeError};

@@ -11,7 +11,7 @@
 //! State snapshots are keyed: every buffered row with its side, key group (hash of the
 //! join keys, as the exchange computes it) and window end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ use datafusion::arrow::compute::{concat_batches, filter_record_batch, take};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt8Type};
 use datafusion::arrow::row::RowConverter;
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
 
 use crate::checkpoint::{Barrier, KEY_GROUP_COLUMN, OperatorState};
 use crate::error::{Result, RuntimeError};

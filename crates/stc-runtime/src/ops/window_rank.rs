@@ -17,7 +17,7 @@
 //! partition keys, as the exchange computes it) and window end, in rank order, so a
 //! restore at any parallelism rebuilds the same buffers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,6 +27,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
+use hashbrown::HashMap;
 
 use crate::checkpoint::{Barrier, KEY_GROUP_COLUMN, OperatorState};
 use crate::error::{Result, RuntimeError};
