@@ -382,3 +382,33 @@ fn q13_joins_every_bid_with_its_side_input_row() {
         assert_eq!(lines, expected, "parallelism {p}");
     }
 }
+
+/// A statement that reads one table in several places (Nexmark's self-joins: auctions with
+/// bids, bids with their window maximum) reads it once, as Flink does with source reuse: one
+/// source node, forwarded to every scan. Their results are checked against Flink above.
+#[test]
+fn self_joins_read_their_source_once() {
+    for (q, scans) in [("q3", 2), ("q7", 2), ("q9", 2), ("q20", 2), ("q0", 1)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stc"))
+            .arg("explain")
+            .arg(repo().join(format!("benchmarks/nexmark/{q}.sql")))
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{q}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plan = String::from_utf8_lossy(&out.stdout);
+        let sources = plan
+            .lines()
+            .filter(|l| l.contains("Source[nexmark"))
+            .count();
+        assert_eq!(sources, 1, "{q}:\n{plan}");
+        // Each scan of a shared source is a node of its own behind a forward edge.
+        let forwarded = plan.lines().filter(|l| l.ends_with("<- 0 FORWARD")).count();
+        let want = if scans > 1 { scans } else { 0 };
+        assert_eq!(forwarded, want, "{q}:\n{plan}");
+    }
+}

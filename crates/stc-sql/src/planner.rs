@@ -73,6 +73,22 @@ pub struct Translator {
     pub state_ttl_ms: u64,
     /// `table.exec.mini-batch.*` when enabled (used by GROUP BY).
     pub mini_batch: Option<MiniBatch>,
+    /// Tables the statement being translated reads more than once (see
+    /// [`Translator::prepare_source_reuse`]), by name.
+    pub shared_scans: HashMap<String, SharedScan>,
+}
+
+/// A table read once for several scans of one statement (Flink's source reuse,
+/// `table.optimizer.reuse-source-enabled`, on by default): a self-join such as Nexmark's
+/// auctions joined with bids, both views of one `nexmark` table, would otherwise generate,
+/// fetch or decode every event once per scan.
+#[derive(Debug, Default)]
+pub struct SharedScan {
+    /// The columns every scan needs together (table column indices, ascending); `None`:
+    /// all of them.
+    projection: Option<Vec<usize>>,
+    /// The source node, once the first scan made it.
+    node: Option<NodeId>,
 }
 
 fn unsupported(what: impl Into<String>) -> SqlError {
@@ -446,6 +462,49 @@ impl Translator {
         Stream::Node(id)
     }
 
+    /// Finds the tables `plan` scans more than once; [`Translator::translate`] then gives
+    /// each one source node whose rows every scan of it reads (through a forward edge, then
+    /// its own projection and filters). Upsert and changelog tables are not shared: their
+    /// scans normalise by key from the source on.
+    pub fn prepare_source_reuse(&mut self, plan: &LogicalPlan) {
+        use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+        let mut scans: HashMap<String, Vec<Option<Vec<usize>>>> = HashMap::new();
+        let _ = plan.apply(|p| {
+            if let LogicalPlan::TableScan(scan) = p
+                && let Some(src) = scan.source.downcast_ref::<StcTableSource>()
+                && let CatalogEntry::Table(t) = &src.entry
+            {
+                scans
+                    .entry(t.name.clone())
+                    .or_default()
+                    .push(scan.projection.clone());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        self.shared_scans = scans
+            .into_iter()
+            .filter(|(_, p)| p.len() > 1)
+            .map(|(name, projections)| {
+                let projection = projections
+                    .into_iter()
+                    .collect::<Option<Vec<Vec<usize>>>>()
+                    .map(|all| {
+                        let mut union: Vec<usize> = all.into_iter().flatten().collect();
+                        union.sort_unstable();
+                        union.dedup();
+                        union
+                    });
+                (
+                    name,
+                    SharedScan {
+                        projection,
+                        node: None,
+                    },
+                )
+            })
+            .collect();
+    }
+
     fn table_scan(&mut self, scan: &datafusion::logical_expr::TableScan) -> Result<Stream> {
         let Some(src) = scan.source.downcast_ref::<StcTableSource>() else {
             return Err(SqlError::internal(format!(
@@ -484,6 +543,80 @@ impl Translator {
             Some((_, e)) => Some(self.physical(e, &full_df)?),
         };
         let upsert_key = factory.upsert_key();
+        let changelog = factory.produces_changelog();
+        let shared = upsert_key.is_none() && !changelog;
+        if shared && let Some(reuse) = self.shared_scans.get(&t.name) {
+            let node = match reuse.node {
+                Some(node) => node,
+                None => {
+                    let projection = reuse.projection.clone();
+                    let node = self.graph.add_node(NodeSpec {
+                        name: format!("Source: {}", t.name),
+                        parallelism: self.parallelism,
+                        source: Some(SourceSpec {
+                            table: t.name.clone(),
+                            factory,
+                            row_exprs,
+                            table_schema: Arc::clone(&t.schema),
+                            watermark_expr,
+                            projection,
+                            idle_timeout_ms: self.idle_timeout_ms,
+                            batch_delay_ms: 0,
+                        }),
+                        operators: vec![],
+                    });
+                    if let Some(r) = self.shared_scans.get_mut(&t.name) {
+                        r.node = Some(node);
+                    }
+                    node
+                }
+            };
+            let read = self.shared_scans[&t.name].projection.clone();
+            let id = self.exchange(
+                &Stream::Node(node),
+                format!("Scan: {}", t.name),
+                self.parallelism,
+                Partitioning::Forward,
+            );
+            let s = Stream::Node(id);
+            if read != scan.projection {
+                // The shared source's columns → this scan's.
+                let position = |c: usize| match &read {
+                    Some(cols) => cols.iter().position(|&x| x == c),
+                    None => Some(c),
+                };
+                let wanted = scan
+                    .projection
+                    .clone()
+                    .unwrap_or_else(|| (0..t.schema.fields().len()).collect());
+                let exprs = wanted
+                    .iter()
+                    .map(|&c| {
+                        let at = position(c).ok_or_else(|| {
+                            SqlError::internal(format!(
+                                "column {c} of '{}' is not read by its shared source",
+                                t.name
+                            ))
+                        })?;
+                        Ok(Arc::new(PhysColumn::new(t.schema.field(c).name(), at))
+                            as Arc<dyn PhysicalExpr>)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                self.push(
+                    &s,
+                    Arc::new(Calc {
+                        name: "Calc(project)".into(),
+                        predicate: None,
+                        projection: Some((
+                            exprs,
+                            Arc::new(scan.projected_schema.as_arrow().clone()),
+                        )),
+                    }),
+                );
+            }
+            self.scan_filters(&s, scan)?;
+            return Ok(s);
+        }
         let spec = SourceSpec {
             table: t.name.clone(),
             factory,
@@ -499,7 +632,6 @@ impl Translator {
             idle_timeout_ms: self.idle_timeout_ms,
             batch_delay_ms: 0,
         };
-        let changelog = spec.factory.produces_changelog();
         let id = self.graph.add_node(NodeSpec {
             name: format!("Source: {}", t.name),
             parallelism: self.parallelism,
@@ -527,10 +659,20 @@ impl Translator {
         if let Some(keys) = upsert_key {
             s = self.changelog_normalize(s, t.as_ref(), &keys, scan)?;
         }
+        self.scan_filters(&s, scan)?;
+        Ok(s)
+    }
+
+    /// The filters pushed into `scan`, applied after its rows are read.
+    fn scan_filters(
+        &mut self,
+        s: &Stream,
+        scan: &datafusion::logical_expr::TableScan,
+    ) -> Result<()> {
         if let Some(pred) = datafusion::logical_expr::utils::conjunction(scan.filters.clone()) {
             let p = self.physical(&pred, &scan.projected_schema)?;
             self.push(
-                &s,
+                s,
                 Arc::new(Calc {
                     name: "Calc(where)".into(),
                     predicate: Some(p),
@@ -538,7 +680,7 @@ impl Translator {
                 }),
             );
         }
-        Ok(s)
+        Ok(())
     }
 
     /// Flink's `ChangelogNormalize` after an upsert source: rows are routed by the upsert

@@ -380,6 +380,7 @@ fn compile(script: &str, opts: &CompileOptions, mode: Mode<'_>) -> Result<Option
             rank_limits: HashMap::new(),
             state_ttl_ms,
             mini_batch,
+            shared_scans: HashMap::new(),
         },
         time_zone,
         sinks: Vec::new(),
@@ -1091,6 +1092,7 @@ impl<'a> Compiler<'a> {
         let sink_schema = table.persisted_schema();
         check_sink_types(&target, plan.schema(), &sink_schema)
             .map_err(|m| SqlError::validation(statement, Some(location), m))?;
+        self.translator.prepare_source_reuse(&plan);
         let stream = self
             .translator
             .translate(&plan)
@@ -1128,6 +1130,7 @@ impl<'a> Compiler<'a> {
         location: Location,
     ) -> Result<SelectOutput> {
         let plan = self.plan_query(q, statement, location)?;
+        self.translator.prepare_source_reuse(&plan);
         let stream: Stream = self
             .translator
             .translate(&plan)
