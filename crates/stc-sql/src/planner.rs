@@ -544,78 +544,14 @@ impl Translator {
         };
         let upsert_key = factory.upsert_key();
         let changelog = factory.produces_changelog();
-        let shared = upsert_key.is_none() && !changelog;
-        if shared && let Some(reuse) = self.shared_scans.get(&t.name) {
-            let node = match reuse.node {
-                Some(node) => node,
-                None => {
-                    let projection = reuse.projection.clone();
-                    let node = self.graph.add_node(NodeSpec {
-                        name: format!("Source: {}", t.name),
-                        parallelism: self.parallelism,
-                        source: Some(SourceSpec {
-                            table: t.name.clone(),
-                            factory,
-                            row_exprs,
-                            table_schema: Arc::clone(&t.schema),
-                            watermark_expr,
-                            projection,
-                            idle_timeout_ms: self.idle_timeout_ms,
-                            batch_delay_ms: 0,
-                        }),
-                        operators: vec![],
-                    });
-                    if let Some(r) = self.shared_scans.get_mut(&t.name) {
-                        r.node = Some(node);
-                    }
-                    node
-                }
-            };
-            let read = self.shared_scans[&t.name].projection.clone();
-            let id = self.exchange(
-                &Stream::Node(node),
-                format!("Scan: {}", t.name),
-                self.parallelism,
-                Partitioning::Forward,
-            );
-            let s = Stream::Node(id);
-            if read != scan.projection {
-                // The shared source's columns → this scan's.
-                let position = |c: usize| match &read {
-                    Some(cols) => cols.iter().position(|&x| x == c),
-                    None => Some(c),
-                };
-                let wanted = scan
-                    .projection
-                    .clone()
-                    .unwrap_or_else(|| (0..t.schema.fields().len()).collect());
-                let exprs = wanted
-                    .iter()
-                    .map(|&c| {
-                        let at = position(c).ok_or_else(|| {
-                            SqlError::internal(format!(
-                                "column {c} of '{}' is not read by its shared source",
-                                t.name
-                            ))
-                        })?;
-                        Ok(Arc::new(PhysColumn::new(t.schema.field(c).name(), at))
-                            as Arc<dyn PhysicalExpr>)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                self.push(
-                    &s,
-                    Arc::new(Calc {
-                        name: "Calc(project)".into(),
-                        predicate: None,
-                        projection: Some((
-                            exprs,
-                            Arc::new(scan.projected_schema.as_arrow().clone()),
-                        )),
-                    }),
-                );
-            }
-            self.scan_filters(&s, scan)?;
-            return Ok(s);
+        // A table this statement reads more than once: its source node, once made, and the
+        // columns it reads for all scans.
+        let reuse = (upsert_key.is_none() && !changelog)
+            .then(|| self.shared_scans.get(&t.name))
+            .flatten()
+            .map(|r| (r.node, r.projection.clone()));
+        if let Some((Some(node), read)) = reuse {
+            return self.shared_scan(node, read, t.as_ref(), scan);
         }
         let spec = SourceSpec {
             table: t.name.clone(),
@@ -623,11 +559,12 @@ impl Translator {
             row_exprs,
             table_schema: Arc::clone(&t.schema),
             watermark_expr,
-            // An upsert table's rows are normalized by key first, on whole rows (a
-            // tombstone's other columns are filled in from state there).
-            projection: match upsert_key {
-                Some(_) => None,
-                None => scan.projection.clone(),
+            projection: match (&reuse, &upsert_key) {
+                (Some((_, read)), _) => read.clone(),
+                // An upsert table's rows are normalized by key first, on whole rows (a
+                // tombstone's other columns are filled in from state there).
+                (None, Some(_)) => None,
+                (None, None) => scan.projection.clone(),
             },
             idle_timeout_ms: self.idle_timeout_ms,
             batch_delay_ms: 0,
@@ -638,6 +575,12 @@ impl Translator {
             source: Some(spec),
             operators: vec![],
         });
+        if let Some((_, read)) = reuse {
+            if let Some(r) = self.shared_scans.get_mut(&t.name) {
+                r.node = Some(id);
+            }
+            return self.shared_scan(id, read, t.as_ref(), scan);
+        }
         if changelog {
             // A changelog format (debezium-json, …) makes the table an updating input, as in
             // Flink: aggregations over it retract, append-only sinks and windows reject it.
@@ -658,6 +601,58 @@ impl Translator {
         let mut s = Stream::Node(id);
         if let Some(keys) = upsert_key {
             s = self.changelog_normalize(s, t.as_ref(), &keys, scan)?;
+        }
+        self.scan_filters(&s, scan)?;
+        Ok(s)
+    }
+
+    /// One scan of a shared source `node` that reads the table columns `read` (`None`:
+    /// all): a node of its own behind a forward edge, projecting them to the scan's columns,
+    /// then the scan's filters.
+    fn shared_scan(
+        &mut self,
+        node: NodeId,
+        read: Option<Vec<usize>>,
+        t: &crate::catalog::ResolvedTable,
+        scan: &datafusion::logical_expr::TableScan,
+    ) -> Result<Stream> {
+        let id = self.exchange(
+            &Stream::Node(node),
+            format!("Scan: {}", t.name),
+            self.parallelism,
+            Partitioning::Forward,
+        );
+        let s = Stream::Node(id);
+        if read != scan.projection {
+            let wanted = scan
+                .projection
+                .clone()
+                .unwrap_or_else(|| (0..t.schema.fields().len()).collect());
+            let exprs = wanted
+                .iter()
+                .map(|&c| {
+                    let at = match &read {
+                        Some(cols) => cols.iter().position(|&x| x == c),
+                        None => Some(c),
+                    }
+                    .ok_or_else(|| {
+                        SqlError::internal(format!(
+                            "column {c} of '{}' is not read by its shared source",
+                            t.name
+                        ))
+                    })?;
+                    Ok(Arc::new(PhysColumn::new(t.schema.field(c).name(), at))
+                        as Arc<dyn PhysicalExpr>)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            self.push(
+                &s,
+                Arc::new(Calc {
+                    name: "Calc(project)".into(),
+                    predicate: None,
+                    projection: Some((exprs, Arc::new(scan.projected_schema.as_arrow().clone()))),
+                }),
+            );
         }
         self.scan_filters(&s, scan)?;
         Ok(s)

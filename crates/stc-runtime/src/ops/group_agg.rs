@@ -110,6 +110,12 @@ impl OperatorFactory for GroupAggregate {
                 .iter()
                 .map(|f| f.data_type().clone()),
         )?;
+        let kinds: Vec<AccKind> = self
+            .agg
+            .aggregates
+            .iter()
+            .map(|a| AccKind::of(a, self.input_updating))
+            .collect();
         Ok(Box::new(GroupAggregateOp {
             spec: self.clone(),
             key_conv,
@@ -125,14 +131,10 @@ impl OperatorFactory for GroupAggregate {
                 .agg
                 .aggregates
                 .iter()
-                .map(|a| AccKind::of(a, self.input_updating).state_keeps(a, self.input_updating))
+                .zip(&kinds)
+                .map(|(a, k)| k.state_keeps(a, self.input_updating))
                 .collect(),
-            kinds: self
-                .agg
-                .aggregates
-                .iter()
-                .map(|a| AccKind::of(a, self.input_updating))
-                .collect(),
+            kinds,
         }))
     }
 }
